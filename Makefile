@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+GF := $(VENV)/bin/groupfinder
+PORT ?= 8000
+export PORT
+
+.PHONY: run test bench setup system-deps db-start db-stop lint clean-db
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+db-start: system-deps
+	@bash scripts/devdb.sh start
+
+db-stop:
+	@bash scripts/devdb.sh stop
+
+run: setup db-start
+	$(GF) db upgrade
+	$(GF) places load-bundled
+	$(GF) demo load
+	$(GF) serve --port $(PORT)
+
+test: setup db-start
+	$(PY) -m pytest -q
+
+bench: setup db-start
+	$(PY) -m bench.run
+
+lint: setup
+	$(VENV)/bin/ruff check finder ingest tests bench

@@ -1,0 +1,32 @@
+"""The group finder: a Flask application built by `create_app()`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from finder.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app.config.from_mapping(Config().as_dict())
+    if overrides:
+        app.config.update(overrides)
+
+    from finder.db import db
+
+    db.init_app(app)
+
+    from finder import api, web
+    from finder.cli import register_commands
+    from finder.health import bp as health_bp
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(health_bp)
+    register_commands(app)
+    return app

@@ -1,0 +1,67 @@
+"""The `groupfinder` command: Flask's CLI on the app factory, plus the project's commands.
+
+    groupfinder db upgrade            apply migrations
+    groupfinder postcodes load FILE   load a postcode file (GeoNames, ONSPD, ZCTA)
+    groupfinder places load-bundled   load the bundled gazetteer (postcodes and places)
+    groupfinder demo load             load the demo listings
+    groupfinder schedules refresh     recompute cached upcoming meetings
+    groupfinder serve                 run the production server (gunicorn)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from finder import create_app, migrate
+
+
+def register_commands(app: Flask) -> None:
+    from finder.demo import demo_cli
+    from finder.geocode.cli import places_cli, postcodes_cli
+    from finder.schedule_cache import schedules_cli
+
+    app.cli.add_command(db_cli)
+    app.cli.add_command(postcodes_cli)
+    app.cli.add_command(places_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(schedules_cli)
+    app.cli.add_command(serve)
+
+
+@click.group("db", help="Database schema.")
+def db_cli() -> None:
+    pass
+
+
+@db_cli.command("upgrade", help="Apply all migrations (safe to run again).")
+@with_appcontext
+def db_upgrade() -> None:
+    migrate.upgrade(current_app.config["DATABASE_URL"])
+    click.echo("Database schema is up to date.")
+
+
+@click.command("serve", help="Serve the finder with gunicorn (production server).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
+@click.option("--workers", type=int, default=2, show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    click.echo(f"Serving the group finder on http://{host}:{port}/ (Ctrl+C to stop)")
+    sys.stdout.flush()
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable, "-m", "gunicorn", "--workers", str(workers),
+            "--bind", f"{host}:{port}", "--access-logfile", "-",
+            "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+            "finder.wsgi:app",
+        ],
+    )
+
+
+def main() -> None:
+    FlaskGroup(create_app=create_app, help="The pregnancy loss group finder.")(prog_name="groupfinder")

@@ -1,0 +1,43 @@
+"""Settings, read from the environment only (secrets never live in the repository)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+# The project-managed cluster (scripts/devdb.sh) when DATABASE_URL is not set.
+DEV_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/groupfinder"
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or DEV_DATABASE_URL
+    # accept the plain libpq form that hosting platforms hand out
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class Config:
+    DATABASE_URL: str = field(default_factory=database_url)
+    SECRET_KEY: str = field(default_factory=lambda: os.environ.get("SECRET_KEY", "dev-only"))
+    # geopy's Nominatim, for places the bundled gazetteer does not know; off by default
+    ONLINE_GEOCODER: bool = field(default_factory=lambda: _flag("GROUPFINDER_ONLINE_GEOCODER"))
+    GEOCODER_USER_AGENT: str = field(
+        default_factory=lambda: os.environ.get(
+            "GROUPFINDER_GEOCODER_USER_AGENT", "groupfinder/0.1 (pregnancy loss group finder)"
+        )
+    )
+    DB_POOL_SIZE: int = field(default_factory=lambda: int(os.environ.get("DB_POOL_SIZE", "5")))
+    TESTING: bool = False
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)

@@ -1,0 +1,60 @@
+"""Engine and session life-cycle: one session per request, closed at teardown.
+
+Tests bind the session factory to a connection inside a rolled-back transaction
+(`Database.bind_to`), so each test sees a clean database without recreating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        self.engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["db"] = self
+        app.teardown_appcontext(self._close_session)
+
+    def bind_to(self, connection: Connection) -> None:
+        """Make every session use `connection`, committing to savepoints only (tests)."""
+        self.session_factory = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def session(self) -> Session:
+        if "db_session" not in g:
+            g.db_session = self.session_factory()
+        return g.db_session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session outside a request (CLI, ingestion) that commits or rolls back as a whole."""
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    @staticmethod
+    def _close_session(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+
+
+db = Database()
+
+
+def get_session() -> Session:
+    return current_app.extensions["db"].session()

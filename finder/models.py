@@ -1,0 +1,287 @@
+"""The data model: organisations run groups; a group meets at a location on schedules.
+
+Controlled lists are stored as text with CHECK constraints (see `finder.vocab`) so adding a
+code is a migration of one constraint, not of a PostgreSQL enum type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from finder import vocab
+
+
+def _in(column: str, v: vocab.Vocabulary) -> str:
+    return f"{column} IN ({', '.join(repr(c) for c in v.codes)})"
+
+
+def _subset(column: str, v: vocab.Vocabulary) -> str:
+    return f"{column} <@ ARRAY[{', '.join(repr(c) for c in v.codes)}]::text[]"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamps:
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Organisation(Timestamps, Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    website: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+
+    groups: Mapped[list[Group]] = relationship(back_populates="organisation")
+
+
+class Location(Base):
+    """A place where groups meet; several groups can share one (a hospital, a centre)."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        UniqueConstraint("address_key", name="uq_locations_address_key"),
+        Index("ix_locations_point", "point", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_name: Mapped[str | None] = mapped_column(String(200))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(2))
+    point = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    # how the point was found: given by the publisher, a full postcode, a district, a town...
+    geocode_precision: Mapped[str] = mapped_column(String(16), default="given")
+    # normalised venue + address + postcode, so the same venue is stored once
+    address_key: Mapped[str] = mapped_column(String(600))
+
+    groups: Mapped[list[Group]] = relationship(back_populates="location")
+
+
+class Group(Timestamps, Base):
+    """One listing: a support group people can join."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint(_in("format", vocab.FORMAT), name="ck_groups_format"),
+        CheckConstraint(_in("status", vocab.STATUS), name="ck_groups_status"),
+        CheckConstraint(_in("join_mode", vocab.JOIN), name="ck_groups_join_mode"),
+        CheckConstraint(_in("cost", vocab.COST), name="ck_groups_cost"),
+        CheckConstraint(_in("facilitation", vocab.FACILITATION), name="ck_groups_facilitation"),
+        CheckConstraint(_subset("loss_types", vocab.LOSS), name="ck_groups_loss_types"),
+        CheckConstraint(_subset("audiences", vocab.AUDIENCE), name="ck_groups_audiences"),
+        CheckConstraint(
+            "(format = 'virtual') = (location_id IS NULL)", name="ck_groups_location_by_format"
+        ),
+        CheckConstraint(
+            "format = 'in_person' OR cardinality(service_countries) > 0",
+            name="ck_groups_online_service_area",
+        ),
+        Index("ix_groups_loss_types", "loss_types", postgresql_using="gin"),
+        Index("ix_groups_audiences", "audiences", postgresql_using="gin"),
+        Index("ix_groups_languages", "languages", postgresql_using="gin"),
+        Index("ix_groups_service_countries", "service_countries", postgresql_using="gin"),
+        Index("ix_groups_format_status", "format", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    format: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    join_mode: Mapped[str] = mapped_column(String(16))
+    join_url: Mapped[str | None] = mapped_column(String(500))
+    join_phone: Mapped[str | None] = mapped_column(String(40))
+    join_email: Mapped[str | None] = mapped_column(String(254))
+    join_notes: Mapped[str | None] = mapped_column(Text)
+    loss_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    audiences: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    languages: Mapped[list[str]] = mapped_column(ARRAY(Text), default=lambda: ["en"])
+    cost: Mapped[str] = mapped_column(String(16), default="free")
+    facilitation: Mapped[str] = mapped_column(String(16), default="peer")
+    accessibility_notes: Mapped[str | None] = mapped_column(Text)
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="RESTRICT"), index=True
+    )
+    # the group's own zone; for in-person groups, the location's
+    timezone: Mapped[str] = mapped_column(String(64))
+    # online reach: ISO 3166 alpha-2 codes, or ["*"] for worldwide; empty for in-person only
+    service_countries: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list)
+    last_confirmed: Mapped[dt.date | None] = mapped_column(Date)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="groups")
+    location: Mapped[Location | None] = relationship(back_populates="groups")
+    schedules: Mapped[list[Schedule]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="Schedule.id"
+    )
+    sources: Mapped[list[ListingSource]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="ListingSource.id"
+    )
+
+
+class Schedule(Base):
+    """A recurrence in RFC 5545 terms: FREQ=WEEKLY;INTERVAL=n;BYDAY=TU or FREQ=MONTHLY;BYDAY=1TU.
+
+    `upcoming` caches the next occurrences (UTC) so that "meets in the next N days" and
+    "sort by next meeting" are SQL; it is refreshed on every write and by
+    `groupfinder schedules refresh` (run daily). What people see is computed live.
+    """
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("freq IN ('weekly', 'monthly')", name="ck_schedules_freq"),
+        CheckConstraint("interval BETWEEN 1 AND 12", name="ck_schedules_interval"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="ck_schedules_weekday"),
+        CheckConstraint(
+            "(freq = 'weekly' AND set_pos IS NULL) OR (freq = 'monthly' AND set_pos IN (1, 2, 3, 4, -1))",
+            name="ck_schedules_set_pos",
+        ),
+        CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="ck_schedules_duration"),
+        CheckConstraint(_in("time_band", vocab.TIME_BAND), name="ck_schedules_time_band"),
+        Index("ix_schedules_upcoming", "upcoming", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    freq: Mapped[str] = mapped_column(String(8))
+    interval: Mapped[int] = mapped_column(SmallInteger, default=1)
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 = Monday, as in Python
+    set_pos: Mapped[int | None] = mapped_column(SmallInteger)  # monthly: 1..4 or -1 = last
+    start_time: Mapped[dt.time] = mapped_column(Time)  # local time in `timezone`
+    duration_minutes: Mapped[int] = mapped_column(SmallInteger, default=90)
+    timezone: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[dt.date] = mapped_column(Date)  # also the anchor of "every N weeks"
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    cancelled_dates: Mapped[list[dt.date]] = mapped_column(ARRAY(Date), default=list)
+    time_band: Mapped[str] = mapped_column(String(10))
+    upcoming: Mapped[list[dt.datetime]] = mapped_column(
+        ARRAY(DateTime(timezone=True)), default=list
+    )
+
+    group: Mapped[Group] = relationship(back_populates="schedules")
+
+
+class ListingSource(Base):
+    """Provenance: who listed this group, under which id, and when we last saw it."""
+
+    __tablename__ = "listing_sources"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_listing_sources_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    group: Mapped[Group] = relationship(back_populates="sources")
+
+
+class PostcodeCentroid(Base):
+    """The postcode gazetteer: a full postcode, or a UK sector/district/area, or a US ZIP."""
+
+    __tablename__ = "postcode_centroids"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('postcode', 'sector', 'district', 'area')", name="ck_postcode_kind"
+        ),
+    )
+
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)  # normalised, e.g. "SW1A 1AA"
+    kind: Mapped[str] = mapped_column(String(10))
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    point = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=False)
+    dataset: Mapped[str] = mapped_column(String(40))
+
+
+class Place(Base):
+    """Towns and cities (GeoNames) for "Leeds" or "Austin, TX", and a searcher's timezone."""
+
+    __tablename__ = "places"
+    __table_args__ = (
+        Index("ix_places_name_key", "name_key"),
+        Index("ix_places_point", "point", postgresql_using="gist"),
+    )
+
+    geonameid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))  # vocab.fold(name)
+    country: Mapped[str] = mapped_column(String(2))
+    admin1: Mapped[str | None] = mapped_column(String(20))
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    point = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=False)
+
+
+class GeocodeCache(Base):
+    """Answers from the optional online geocoder, so each query is asked once."""
+
+    __tablename__ = "geocode_cache"
+
+    query_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    found: Mapped[bool]
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class DatasetLoad(Base):
+    """Which gazetteer files have been loaded, so loading again is a no-op unless forced."""
+
+    __tablename__ = "dataset_loads"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int]
+    loaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
