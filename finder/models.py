@@ -10,7 +10,6 @@ import datetime as dt
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
-    ARRAY,
     CheckConstraint,
     Date,
     DateTime,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from finder import vocab
@@ -216,6 +216,8 @@ class ListingSource(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # set when the source stops listing it; the group is withdrawn when all its sources are
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     group: Mapped[Group] = relationship(back_populates="sources")
 
@@ -285,3 +287,70 @@ class DatasetLoad(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class SourceState(Base):
+    """What the runner remembers about a source between runs (conditional GET, failures)."""
+
+    __tablename__ = "source_states"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IngestRun(Base):
+    """One run of one source: what happened, in numbers, and why it failed if it did."""
+
+    __tablename__ = "ingest_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN ('running', 'success', 'not_modified', 'failed')",
+            name="ck_ingest_runs_outcome",
+        ),
+        Index("ix_ingest_runs_source_started", "source", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    http_status: Mapped[int | None] = mapped_column(SmallInteger)
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    merged: Mapped[int] = mapped_column(Integer, default=0)
+    # the first rejections with their reasons: [{"ref": ..., "reason": ...}]
+    rejections: Mapped[list[dict]] = mapped_column(JSONB, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ListingConflict(Base):
+    """Two sources disagree about a matched group (time, join link...): for moderators."""
+
+    __tablename__ = "listing_conflicts"
+    __table_args__ = (
+        UniqueConstraint("group_id", "field", "source_a", "source_b",
+                         name="uq_listing_conflicts_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(50))
+    source_a: Mapped[str] = mapped_column(String(100))
+    value_a: Mapped[str | None] = mapped_column(Text)
+    source_b: Mapped[str] = mapped_column(String(100))
+    value_b: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

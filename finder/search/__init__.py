@@ -1,0 +1,83 @@
+"""Search, as one flow: parameters -> location -> SQL -> next meetings -> result objects.
+
+    params.parse(request.args)     a typed query, or ParamError naming the field
+    geocode.resolve(near)          a point, country and timezone, or a friendly miss
+    query.nearby / online / ...    one SQL statement per list, filters in SQL
+    results.build(...)             the same objects rendered as HTML or JSON
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from finder import geocode
+from finder.search import query, results
+from finder.search.params import ParamError, SearchParams, parse
+
+__all__ = ["ParamError", "SearchOutcome", "SearchParams", "parse", "run"]
+
+ONLINE_PREVIEW = 5  # online groups offered beside a "near me" search
+
+
+@dataclass
+class SearchOutcome:
+    params: SearchParams
+    location: geocode.Resolved | None
+    results: list[results.GroupResult]
+    total: int
+    online: list[results.GroupResult] = field(default_factory=list)
+    online_total: int = 0
+    searcher_timezone: str | None = None
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, math.ceil(self.total / self.params.per_page))
+
+    def location_dict(self) -> dict | None:
+        loc = self.location
+        if loc is None:
+            return None
+        return {
+            "query": self.params.near, "label": loc.label, "latitude": round(loc.lat, 5),
+            "longitude": round(loc.lng, 5), "country": loc.country, "timezone": loc.timezone,
+            "precision": loc.precision, "approximate": loc.approximate, "note": loc.note,
+        }
+
+
+def run(session: Session, params: SearchParams, *, online_geocoder: bool = False,
+        user_agent: str | None = None, now: dt.datetime | None = None) -> SearchOutcome:
+    """Raises ParamError for a page past the end, geocode.LocationNotFound for an unknown place."""
+    now = now or dt.datetime.now(dt.UTC)
+    location = None
+    if params.near:
+        location = geocode.resolve(session, params.near, online=online_geocoder,
+                                   user_agent=user_agent)
+    searcher_tz = params.tz or (location.timezone if location else None)
+
+    online_page = query.HitPage([], 0)
+    if location is None:
+        page = query.anywhere(session, params, now)
+    elif params.format == "virtual":
+        page = query.online(session, params, location.country, now)
+    else:
+        page = query.nearby(session, params, location.lat, location.lng, now)
+        if params.format == "any" and params.page == 1:
+            online_page = query.online(session, params, location.country, now,
+                                       page=1, per_page=ONLINE_PREVIEW)
+
+    if params.page > 1 and not page.hits:
+        raise ParamError("page", params.page,
+                         f"page {params.page} is past the end of the results")
+
+    unit = params.unit
+    main = results.build(session, [h.group_id for h in page.hits], now=now,
+                         searcher_tz=searcher_tz, unit=unit,
+                         distances={h.group_id: h.distance_m for h in page.hits})
+    extra = results.build(session, [h.group_id for h in online_page.hits], now=now,
+                          searcher_tz=searcher_tz)
+    return SearchOutcome(params, location, main, page.total, extra, online_page.total,
+                         searcher_tz)

@@ -1,0 +1,51 @@
+"""The one small interface every publisher format implements.
+
+An adapter turns one fetched document into publisher-neutral `ListingRecord`s (or
+`RowProblem`s for rows it cannot read). Everything after that — normalising, geocoding,
+validating, matching, writing — is shared, so a new format is one small module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, ClassVar
+
+from ingest.records import ListingRecord
+from ingest.sources import Source
+
+
+@dataclass
+class Document:
+    """A fetched body, streamed from a spooled file so large feeds need not fit in memory."""
+
+    url: str
+    body: BinaryIO
+    content_type: str | None = None
+    encoding: str | None = None  # charset from the Content-Type header, if any
+
+
+class DocumentError(Exception):
+    """The document as a whole is unusable (truncated, invalid, wrong type): change nothing."""
+
+
+@dataclass
+class RowProblem:
+    """One row that cannot be used, and why; counted as rejected, never silently dropped."""
+
+    ref: str  # the publisher's id, or "row 12"
+    reason: str
+
+
+# Fetch another URL of the same source (HSDS paging, linked pages); same rules as the first.
+FetchMore = Callable[[str], Document]
+
+
+class Adapter:
+    name: ClassVar[str]
+    # media types this adapter reads; anything else is a DocumentError ("wrong content type")
+    content_types: ClassVar[tuple[str, ...]]
+
+    def records(self, doc: Document, source: Source,
+                fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
+        raise NotImplementedError

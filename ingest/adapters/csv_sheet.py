@@ -1,0 +1,360 @@
+"""CSV and spreadsheet exports, with column names that differ from sheet to sheet.
+
+``source.options["columns"]`` maps our field names to the sheet's headers, e.g.
+``{"name": "Group Name", "day": "Day", "time": "Start", "postcode": "Post Code"}``; fields it
+does not map are found by common header names (`SYNONYMS`), compared without case, accents or
+punctuation. The header is the first row (up to `HEADER_SEARCH` rows are tried, so a title row
+above it is fine) that has a name and a day column.
+
+Mapping decisions:
+
+* Bytes are decoded with the declared charset, else UTF-8 (a byte-order mark is dropped), else
+  cp1252 (logged as a warning, since Excel on Windows writes it); UTF-16 with a BOM is read
+  too. The delimiter is whichever of ``,`` ``;`` tab ``|`` the header row uses most.
+* Day and time are words (`ingest.schedule_text`): "1st & 3rd Tuesday", "every other
+  Wednesday", "7-9pm"; an optional frequency column is read in front of the day ("Monthly" +
+  "1st Tuesday"), an end-time column gives the duration, and the time may instead end the day
+  cell ("Tuesdays 7-9pm"). Start/end date columns bound every schedule (ISO dates, or
+  day/month/year, month/day/year for US sources).
+* Format: the format column, else a venue (address, postcode or coordinates) -> in_person, or
+  hybrid when the join link is a video-call link; only a link -> virtual; else the source's
+  default format. Join mode: the column, else read from the join notes and description
+  ("register", "referral" ...), else drop in.
+* External id: the id column, else a stable hash of (name, postcode, day text), so re-running
+  an unchanged sheet gives the same ids. A repeated id is a `RowProblem` ("duplicate id").
+* Entirely blank rows are skipped; a row with more cells than the header, an empty name, or a
+  day/time or date that cannot be read is a `RowProblem` naming the column and the value.
+  Refs are "row N" as the spreadsheet numbers them (the header is usually row 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+import re
+from collections.abc import Iterator
+
+from finder.vocab import fold
+from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
+from ingest.adapters.meeting_guide import check_content_type
+from ingest.records import ListingRecord, OrganisationRecord
+from ingest.schedule_text import country_code, infer_join_mode, parse_schedule_phrase
+from ingest.sources import Source
+
+log = logging.getLogger(__name__)
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel",
+             "text/tab-separated-values")
+HEADER_SEARCH = 10
+DELIMITERS = (",", ";", "\t", "|")
+
+# our field -> header names publishers use (compared folded: "Post Code" == "post-code")
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "ref", "reference", "group id", "listing id", "uid"),
+    "name": ("name", "group name", "group", "title", "meeting name", "group title"),
+    "description": ("description", "about", "details", "summary", "notes",
+                    "about the group"),
+    "frequency": ("frequency", "how often", "recurrence", "repeats"),
+    "day": ("day", "days", "day of week", "weekday", "when", "meets", "meeting day",
+            "day s", "schedule"),
+    "time": ("time", "start", "start time", "starts", "time from", "meeting time", "from"),
+    "end_time": ("end", "end time", "finish", "finish time", "ends", "time to", "until"),
+    "valid_from": ("start date", "first meeting", "first date", "starting from"),
+    "valid_until": ("end date", "last meeting", "last date", "until date"),
+    "format": ("format", "meeting format", "in person or online", "delivery", "type"),
+    "join_mode": ("how to join", "joining", "join", "booking", "registration"),
+    "join_url": ("join link", "join url", "online link", "zoom link", "meeting link", "link",
+                 "registration link", "booking link"),
+    "join_email": ("email", "contact email", "e mail", "email address"),
+    "join_phone": ("phone", "telephone", "tel", "contact number", "phone number",
+                   "contact phone"),
+    "join_notes": ("joining instructions", "join notes", "how to find us"),
+    "loss_types": ("loss type", "loss types", "type of loss", "loss"),
+    "audiences": ("audience", "who for", "who is it for", "suitable for", "for"),
+    "languages": ("language", "languages"),
+    "cost": ("cost", "price", "fee", "fees", "charge"),
+    "facilitation": ("facilitation", "led by", "facilitated by"),
+    "accessibility_notes": ("accessibility", "access", "access notes", "accessibility notes"),
+    "venue_name": ("venue", "venue name", "location", "place", "building"),
+    "address_line1": ("address", "address 1", "address line 1", "street", "street address",
+                      "address1"),
+    "address_line2": ("address 2", "address line 2", "address2"),
+    "town": ("town", "city", "town city", "locality"),
+    "region": ("region", "county", "state", "area"),
+    "postcode": ("postcode", "post code", "postal code", "zip", "zip code", "zipcode",
+                 "eircode"),
+    "country": ("country",),
+    "latitude": ("latitude", "lat"),
+    "longitude": ("longitude", "lng", "lon", "long"),
+    "timezone": ("timezone", "time zone", "tz"),
+    "service_countries": ("serves", "countries served", "service countries"),
+    "url": ("url", "website", "web page", "more info", "web"),
+    "organisation": ("organisation", "organization", "charity", "provider", "run by",
+                     "hosted by"),
+    "organisation_website": ("organisation website", "organization website"),
+    "organisation_email": ("organisation email", "organization email"),
+    "organisation_phone": ("organisation phone", "organization phone"),
+    "last_confirmed": ("last confirmed", "last updated", "updated", "confirmed",
+                       "last checked"),
+}
+LIST_FIELDS = ("loss_types", "audiences", "languages", "service_countries")
+_LIST_SPLIT = re.compile(r"\s*[,;/|&\n]\s*")
+_VIDEO = re.compile(r"zoom\.us|teams\.microsoft|teams\.live|meet\.google|whereby\.com|webex|"
+                    r"jit\.si|gotomeeting|skype", re.IGNORECASE)
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})")
+_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%d %B, %Y", "%B %d, %Y")
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode(data: bytes, declared: str | None) -> tuple[str, str]:
+    """(text, encoding used): the declared charset, else UTF-8, else cp1252 (then latin-1)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    tried: list[str] = []
+    candidates = ([declared] if declared else []) + ["utf-8-sig", "cp1252", "latin-1"]
+    for enc in candidates:
+        name = "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
+        try:
+            text = data.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            tried.append(enc)
+            continue
+        if tried:
+            log.warning("CSV is not valid %s; read as %s", " or ".join(tried), name)
+        return text.lstrip("\ufeff"), name
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _delimiter(lines: list[str]) -> str:
+    """The separator the header uses most (checked over the first lines, for title rows)."""
+    counts = {d: max((ln.count(d) for ln in lines), default=0) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, int]:
+    """Our field -> column index; a mapped header that is missing is a DocumentError."""
+    folded = [fold(h) for h in header]
+    out: dict[str, int] = {}
+    for field, wanted in mapping.items():
+        if field not in SYNONYMS:
+            raise DocumentError(f"options.columns: unknown field {field!r} (known: "
+                                f"{', '.join(SYNONYMS)})")
+        if not isinstance(wanted, str) or fold(wanted) not in folded:
+            raise DocumentError(f"options.columns.{field}: header {wanted!r} is not in the "
+                                f"sheet (headers: {', '.join(repr(h) for h in header)})")
+        out[field] = folded.index(fold(wanted))
+    used = set(out.values())
+    for field, names in SYNONYMS.items():
+        if field in out:
+            continue
+        for name in names:
+            key = fold(name)
+            idx = next((i for i, f in enumerate(folded) if f == key and i not in used), None)
+            if idx is not None:
+                out[field] = idx
+                used.add(idx)
+                break
+    return out
+
+
+def _date(value: str, us: bool) -> dt.date:
+    value = value.strip()
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        pass
+    m = _DMY.fullmatch(value)
+    if m:
+        a, b, y = int(m[1]), int(m[2]), int(m[3])
+        y += 2000 if y < 100 else 0
+        day, month = (b, a) if us else (a, b)
+        try:
+            return dt.date(y, month, day)
+        except ValueError:
+            pass
+    for f in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value.replace("  ", " "), f).date()
+        except ValueError:
+            continue
+    order = "MM/DD/YYYY" if us else "DD/MM/YYYY"
+    raise ValueError(f"{value!r} is not a date (use 2026-01-31 or {order})")
+
+
+def stable_id(name: str, postcode: str | None, day: str | None) -> str:
+    """The same group in the next export gets the same id, without an id column."""
+    key = "|".join(fold(x or "") for x in (name, postcode, day))
+    return "csv-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- one row
+
+
+def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[str],
+               source: Source) -> ListingRecord | RowProblem:
+    """One sheet row as a listing, or the reason it cannot be one."""
+
+    def get(field: str) -> str | None:
+        i = cols.get(field)
+        if i is None or i >= len(cells):
+            return None
+        value = cells[i].strip()
+        return value or None
+
+    def col(field: str) -> str:
+        return f"column {header[cols[field]]!r}" if field in cols else field
+
+    ref = get("id") or f"row {line}"
+    if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+        return RowProblem(ref, f"the row has {len(cells)} cells but the header has "
+                               f"{len(header)} (an unquoted comma?)")
+    name = get("name")
+    if name is None:
+        return RowProblem(ref, f"name ({col('name')}) is empty")
+    day = get("day")
+    if day is None:
+        return RowProblem(ref, f"day ({col('day')}) is empty for {name!r}")
+    day_text = f"{get('frequency')} {day}" if get("frequency") else day
+    try:
+        schedules = parse_schedule_phrase(day_text, get("time"), get("end_time"))
+    except ValueError as exc:
+        shown = ", ".join(f"{col(f)} = {get(f)!r}" for f in ("frequency", "day", "time",
+                                                             "end_time") if get(f))
+        return RowProblem(ref, f"schedule ({shown}): {exc}")
+    us = country_code(get("country") or source.country) == "US"
+    for field in ("valid_from", "valid_until"):
+        value = get(field)
+        if value:
+            try:
+                when = _date(value, us)
+            except ValueError as exc:
+                return RowProblem(ref, f"{field} ({col(field)}): {exc}")
+            for s in schedules:
+                setattr(s, field, when)
+
+    join_url = get("join_url")
+    has_place = bool(get("address_line1") or get("postcode")
+                     or (get("latitude") and get("longitude")))
+    fmt = get("format")
+    if fmt is None:
+        if has_place:
+            fmt = "hybrid" if join_url and _VIDEO.search(join_url) else "in_person"
+        elif join_url:
+            fmt = "virtual"
+        elif source.format:
+            fmt = source.format
+        else:
+            return RowProblem(ref, "no format column, and neither an address/postcode nor a "
+                                   "join link to tell in person from online")
+    join_notes = get("join_notes")
+    description = get("description") or ""
+    join_mode = get("join_mode") or infer_join_mode(join_notes, description) or "drop_in"
+
+    org_name = get("organisation") or source.organisation
+    org = None
+    if org_name:
+        org = OrganisationRecord(name=org_name, website=get("organisation_website"),
+                                 email=get("organisation_email"),
+                                 phone=get("organisation_phone"))
+    confirmed = None
+    if get("last_confirmed"):
+        try:
+            confirmed = _date(get("last_confirmed") or "", us)
+        except ValueError:
+            confirmed = None  # optional metadata: not a reason to reject the group
+    record = ListingRecord(
+        source=source.name, external_id=get("id") or stable_id(name, get("postcode"), day_text),
+        name=name, format=fmt, join_mode=join_mode, description=description,
+        organisation=org, join_url=join_url, join_phone=get("join_phone"),
+        join_email=get("join_email"), join_notes=join_notes,
+        accessibility_notes=get("accessibility_notes"), venue_name=get("venue_name"),
+        address_line1=get("address_line1"), address_line2=get("address_line2"),
+        town=get("town"), region=get("region"), postcode=get("postcode"),
+        country=country_code(get("country") or source.country),
+        latitude=get("latitude"), longitude=get("longitude"),  # type: ignore[arg-type]
+        timezone=get("timezone") or source.timezone, schedules=schedules,
+        last_confirmed=confirmed, url=get("url"),
+    )
+    for field in LIST_FIELDS:
+        value = get(field)
+        if value:
+            setattr(record, field, [v for v in _LIST_SPLIT.split(value) if v])
+    for field in ("cost", "facilitation"):
+        if get(field):
+            setattr(record, field, get(field))
+    return record
+
+
+# ----------------------------------------------------------------------------- the adapter
+
+
+class CsvAdapter(Adapter):
+    name = "csv"
+    content_types = CSV_TYPES
+
+    def records(self, doc: Document, source: Source,
+                fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
+        what = "CSV sheet"
+        check_content_type(doc, self.content_types, what)
+        text, _ = decode(doc.body.read(), doc.encoding)
+        if not text.strip():
+            raise DocumentError(f"{what}: the document is empty")
+        if "\x00" in text:
+            raise DocumentError(f"{what}: contains NUL bytes (a binary file, not CSV?)")
+        lines = [ln for ln in text[:65536].splitlines() if ln.strip()][:HEADER_SEARCH]
+        delimiter = _delimiter(lines)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        mapping = source.options.get("columns") or {}
+        if not isinstance(mapping, dict):
+            raise DocumentError("options.columns must be a table of field = \"Header\"")
+
+        header: list[str] | None = None
+        cols: dict[str, int] = {}
+        seen: dict[str, int] = {}
+        mapping_error: DocumentError | None = None
+        try:
+            for row_no, cells in enumerate(reader, start=1):
+                if header is None:
+                    if not any(c.strip() for c in cells):
+                        continue
+                    try:
+                        found = resolve_columns(cells, mapping)
+                    except DocumentError as exc:  # maybe a title row above the header
+                        mapping_error, found = exc, {}
+                    if "name" in found and "day" in found:
+                        header, cols = [c.strip() for c in cells], found
+                    elif row_no >= HEADER_SEARCH:
+                        break
+                    continue
+                if not any(c.strip() for c in cells):
+                    continue  # an entirely blank row
+                rec = row_record(cells, row_no, cols, header, source)
+                if isinstance(rec, ListingRecord):
+                    first = seen.setdefault(rec.external_id, row_no)
+                    if first != row_no:
+                        rec = RowProblem(f"row {row_no}", f"duplicate id {rec.external_id!r} "
+                                                          f"(first used by row {first})")
+                yield rec
+        except csv.Error as exc:
+            raise DocumentError(f"{what}: not valid CSV at line {reader.line_num} "
+                                f"({exc})") from exc
+        if header is None:
+            if mapping_error is not None:
+                raise mapping_error
+            first = next(csv.reader(lines[:1], delimiter=delimiter), [])
+            shown = ", ".join(repr(c) for c in first)[:300]
+            raise DocumentError(f"{what}: no header row with a name and a day column "
+                                f"(first row: {shown}); map them in options.columns")
+
+
+adapter = CsvAdapter()

@@ -1,0 +1,726 @@
+"""iCalendar (RFC 5545) calendars, as hospitals and community centres publish them.
+
+Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes one
+`ScheduleRecord` per weekday (or per weekday-of-the-month). Decisions, for the README:
+
+* **One-off events are skipped.** A VEVENT without an RRULE is a dated session (an open
+  day, a memorial service), not a group that meets; it is reported as a `RowProblem`
+  ("one-off event, not a recurring group") so it is counted, never silently dropped.
+  RDATEs are ignored for the same reason.
+* **What a schedule can say.** FREQ=WEEKLY (any INTERVAL, one schedule per BYDAY) and
+  FREQ=MONTHLY with BYDAY=1TU / -1TH or BYDAY=TU;BYSETPOS=1. FREQ=MONTHLY;BYDAY=TU (every
+  Tuesday) is read as weekly. DAILY, YEARLY, BYMONTHDAY and the other BY* parts, and the
+  fifth weekday of a month, are a `RowProblem` that quotes the rule.
+* **Times.** DTSTART's TZID gives the zone (Windows names are mapped by `icalendar`). A
+  floating time uses the calendar's X-WR-TIMEZONE, else the source's timezone. A UTC time
+  ("Z") or a custom VTIMEZONE with no IANA name is converted to that zone and its local
+  wall time is kept from then on, because publishers that export in UTC mean "19:00 here",
+  and the model keeps wall-clock time across DST.
+* **Dates.** valid_from is the first meeting of each schedule; UNTIL or COUNT gives
+  valid_until (COUNT via dateutil, counting EXDATEs as RFC 5545 does). EXDATEs and
+  cancelled overrides (RECURRENCE-ID with STATUS:CANCELLED) become cancelled dates in local
+  time; a cancelled RANGE=THISANDFUTURE override ends the series. An override that moves a
+  meeting to another date or time marks the usual date cancelled (there are no one-off
+  sessions to move it to); an override that changes only text is ignored.
+* A master with STATUS:CANCELLED is a `RowProblem` ("cancelled series").
+* **Where and how.** LOCATION is split into venue, address, town and a UK postcode or US
+  ZIP; GEO gives the point; the country is the source's. A video link (CONFERENCE,
+  X-GOOGLE-CONFERENCE, or a Zoom/Teams/Meet/... link in DESCRIPTION, URL or LOCATION)
+  with a venue makes the group hybrid, without one virtual. X-GROUP-FORMAT and X-JOIN
+  override the inferred format and way to join. CATEGORIES that name a loss type or an
+  audience are kept; LANGUAGE on SUMMARY gives the language; LAST-MODIFIED gives
+  last_confirmed (DTSTAMP is not used: it changes on every export).
+* An event without a UID gets a stable id made from its SUMMARY and DTSTART.
+* **Bytes.** The declared charset, else UTF-8, else Windows-1252 (old Outlook exports).
+  Text that is not a calendar, or an unfinished one, is a `DocumentError`; so is a
+  calendar with no events at all.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import rrule as du
+from icalendar import Calendar
+from icalendar.prop import vBroken
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from finder import vocab
+from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
+from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from ingest.sources import Source
+
+_RFC_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_BYDAY = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
+_SUPPORTED_PARTS = {"FREQ", "INTERVAL", "BYDAY", "BYSETPOS", "COUNT", "UNTIL", "WKST"}
+_SET_POSITIONS = (1, 2, 3, 4, -1)
+_ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last",
+                  -2: "second to last", -3: "third to last", -4: "fourth to last",
+                  -5: "fifth to last"}
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_UTC_NAMES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "Zulu", "Etc/Zulu", "Universal",
+              "Etc/Universal", "Etc/UCT", "UCT"}
+MAX_COUNT = 10_000  # a longer COUNT is, for a support group, "until further notice"
+
+# ---------------------------------------------------------------------- shared text helpers
+# (the schema.org adapter uses these too, so both formats infer the same way)
+
+_VIDEO_HOSTS = (
+    r"(?:[\w-]+\.)*zoom\.us", r"(?:[\w-]+\.)*zoomgov\.com", r"teams\.microsoft\.com",
+    r"teams\.live\.com", r"meet\.google\.com", r"(?:[\w-]+\.)*whereby\.com",
+    r"(?:[\w-]+\.)*webex\.com", r"meet\.jit\.si", r"(?:[\w-]+\.)*gotomeeting\.com",
+    r"(?:[\w-]+\.)*skype\.com", r"(?:[\w-]+\.)*bluejeans\.com",
+)
+VIDEO_LINK = re.compile(
+    r"https?://(?:" + "|".join(_VIDEO_HOSTS) + r")(?::\d+)?(?:/[^\s<>\"')\]]*)?",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_ONLINE_PLACE = re.compile(
+    r"(online|virtual|remote|zoom|(microsoft |ms )?teams|google meet|whereby|webex|skype|"
+    r"video( call| meeting)?|web ?(meeting|call)|internet)( meeting| call| only)?",
+    re.IGNORECASE,
+)
+_DROP_IN_TEXT = re.compile(
+    r"\b(drop[- ]?in|no need to (book|register|sign up)|no (booking|registration)"
+    r"( (is )?(needed|required|necessary))?|just (turn up|come along|come)|all welcome)\b",
+    re.IGNORECASE,
+)
+_REGISTER_TEXT = re.compile(
+    r"\b(register|registration|booking (is )?(essential|required|needed)|please book|"
+    r"book (a|your) (place|space)|book (in )?(in )?advance|sign[- ]up|rsvp|"
+    r"reg[ií]strese|registrarse|inscr[ií]base|inscripci[oó]n|cofrestru)\b",
+    re.IGNORECASE,
+)
+_CONTACT_TEXT = re.compile(
+    r"\b(please (contact|call|email|phone|get in touch)|contact (the )?(facilitator|"
+    r"organiser|organizer|team|midwife|us) (first|before)|get in touch (first|before))\b",
+    re.IGNORECASE,
+)
+
+_UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})\b", re.IGNORECASE)
+_US_STATE_ZIP = re.compile(r"\b([A-Z]{2})\.?\s+(\d{5})(?:-\d{4})?\s*$")
+_US_ZIP_END = re.compile(r"\b(\d{5})(?:-\d{4})?\s*$")
+_COUNTRY_NAMES = {
+    "uk": "GB", "u k": "GB", "united kingdom": "GB", "great britain": "GB", "gb": "GB",
+    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
+    "usa": "US", "us": "US", "u s a": "US", "united states": "US",
+    "united states of america": "US", "ireland": "IE", "republic of ireland": "IE",
+    "canada": "CA", "australia": "AU", "new zealand": "NZ",
+}
+
+
+def video_link(*texts: str | None) -> str | None:
+    """The first video-meeting link in any of the texts (Zoom, Teams, Meet, ...)."""
+    for text in texts:
+        if text:
+            m = VIDEO_LINK.search(text)
+            if m:
+                return m.group(0).rstrip(".,;:")
+    return None
+
+
+def first_email(*texts: str | None) -> str | None:
+    for text in texts:
+        if text:
+            m = _EMAIL.search(text)
+            if m:
+                return m.group(0).rstrip(".")
+    return None
+
+
+def is_online_place(text: str) -> bool:
+    """"Online", "Zoom", a bare link: a place name that is not a venue."""
+    text = text.strip()
+    return bool(_ONLINE_PLACE.fullmatch(text.rstrip(".")) or _URL.fullmatch(text))
+
+
+def infer_join_mode(text: str | None, *, link: str | None, email: str | None) -> str:
+    """How to join, from what the publisher wrote; "drop in" unless they say otherwise.
+
+    "No need to book" beats the word "book". A "register first" group with no link or
+    email is still "register": normalise rejects it with a reason rather than us
+    pretending it is a drop-in (PRODUCT.md lesson 3).
+    """
+    text = text or ""
+    if _DROP_IN_TEXT.search(text):
+        return "drop_in"
+    if _REGISTER_TEXT.search(text):
+        return "register"
+    if _CONTACT_TEXT.search(text) and (email or link):
+        return "contact"
+    return "drop_in"
+
+
+def country_code(text: str | None) -> str | None:
+    """An ISO alpha-2 code for "GB", "UK", "United Kingdom", "USA"...; None if unknown."""
+    if not text:
+        return None
+    key = vocab.fold(text)
+    if key in _COUNTRY_NAMES:
+        return _COUNTRY_NAMES[key]
+    if re.fullmatch(r"[a-z]{2}", key):
+        return key.upper()
+    return None
+
+
+def find_postcode(text: str, country: str | None) -> tuple[str, str, str] | None:
+    """(postcode, country, text without it) for a UK postcode or a US ZIP in free text.
+
+    The source's country decides which to look for; with none, UK first. A US ZIP must end
+    the text (after a state), so a five-digit street number is not taken for one.
+    """
+    if country in (None, "GB"):
+        matches = list(_UK_POSTCODE.finditer(text))
+        if matches:
+            m = matches[-1]
+            code = f"{m.group(1)} {m.group(2)}".upper()
+            return code, "GB", (text[:m.start()] + text[m.end():])
+    if country in (None, "US"):
+        m = _US_STATE_ZIP.search(text) or _US_ZIP_END.search(text)
+        if m:
+            start = m.start(m.lastindex or 1)
+            return m.group(m.lastindex or 1), "US", text[:start] + text[m.end():]
+    return None
+
+
+@dataclass
+class Place:
+    venue_name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    town: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+
+
+def split_location(text: str, country: str | None) -> Place:
+    """Best effort over "Room, Hospital, Street, Town POSTCODE": the postcode is what
+    geocoding needs; the rest is kept for display in roughly the right fields."""
+    parts = [p.strip() for p in re.split(r"[,\n]", text) if p.strip()]
+    place = Place(country=country)
+    if parts:
+        found = country_code(parts[-1]) if vocab.fold(parts[-1]) in _COUNTRY_NAMES else None
+        if found and len(parts) > 1:
+            parts.pop()
+            place.country = place.country or found
+    postcode_part = None
+    for i in range(len(parts) - 1, -1, -1):
+        hit = find_postcode(parts[i], place.country)
+        if hit:
+            place.postcode, found_country, rest = hit
+            place.country = place.country or found_country
+            rest = rest.strip(" ,.-")
+            if found_country == "US" and re.fullmatch(r"[A-Z]{2}", rest):
+                place.region, rest = rest, ""
+            if rest:
+                parts[i] = rest
+                postcode_part = i
+            else:
+                del parts[i]
+            break
+    if place.country == "US" and place.region is None and parts:
+        if re.fullmatch(r"[A-Z]{2}", parts[-1]) and len(parts) > 1:
+            place.region = parts.pop()
+    last_has_town = postcode_part is not None and postcode_part == len(parts) - 1
+    plain_last = bool(parts) and not re.search(r"\d", parts[-1])
+    if len(parts) >= 2 and (last_has_town or (plain_last and (len(parts) >= 3 or place.region))):
+        place.town = parts.pop()
+    if len(parts) >= 2:
+        place.venue_name, place.address_line1 = parts[0], ", ".join(parts[1:])
+    elif parts and place.postcode:
+        place.venue_name = parts[0]
+    elif parts:
+        place.address_line1 = parts[0]
+    return place
+
+
+def decode_text(raw: bytes, declared: str | None, fallback: str) -> str:
+    """The declared charset, else UTF-8 (BOM dropped), else `fallback` with replacement."""
+    if declared:
+        try:
+            return raw.decode(declared, errors="replace").lstrip("\ufeff")
+        except LookupError:
+            pass  # an unknown charset name: guess as if none was given
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode(fallback, errors="replace")
+
+
+def media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+# ---------------------------------------------------------------------- the adapter
+
+
+@dataclass
+class _Override:
+    date: dt.date | dt.datetime
+    cancelled: bool
+    this_and_future: bool
+    moved: bool
+
+
+@dataclass
+class _Zone:
+    """The zone DTSTART's wall time is read in; the event's other times are read there too."""
+
+    name: str | None
+
+    def local(self, value: dt.date | dt.datetime) -> dt.date | dt.datetime:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None and self.name:
+            return value.astimezone(ZoneInfo(self.name)).replace(tzinfo=None)
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=None)
+        return value
+
+    def local_date(self, value: dt.date | dt.datetime) -> dt.date:
+        v = self.local(value)
+        return v.date() if isinstance(v, dt.datetime) else v
+
+
+class _Skip(Exception):
+    """One event cannot be listed; the message is the RowProblem's reason."""
+
+
+@dataclass
+class _Spec:
+    freq: str
+    weekday: int
+    set_pos: int | None
+    dates: list[dt.date] = field(default_factory=list)
+
+
+class ICalendarAdapter(Adapter):
+    name = "icalendar"
+    # text/plain and octet-stream: many web servers send .ics files so; the parser decides
+    content_types = ("text/calendar", "application/ics", "application/x-ics",
+                     "text/x-vcalendar", "text/plain", "application/octet-stream")
+
+    def records(self, doc: Document, source: Source,
+                fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
+        kind = media_type(doc.content_type)
+        if kind is not None and kind not in self.content_types:
+            raise DocumentError(f"wrong content type {kind!r} for a calendar "
+                                f"(expected text/calendar)")
+        text = decode_text(doc.body.read(), doc.encoding, "cp1252")
+        try:
+            calendars = Calendar.from_ical(text, multiple=True)
+        except (ValueError, IndexError, KeyError) as exc:
+            raise DocumentError(f"not a valid iCalendar file: {exc}") from exc
+        if not calendars or any(c.name != "VCALENDAR" for c in calendars):
+            raise DocumentError("not a valid iCalendar file: no VCALENDAR")
+        events: list[tuple[Any, str | None]] = []
+        for cal in calendars:
+            default = _default_zone(cal, source)
+            events.extend((ev, default) for ev in cal.walk("VEVENT"))
+        if not events:
+            raise DocumentError("the calendar has no events")
+
+        overrides: dict[str, list[_Override]] = defaultdict(list)
+        masters: list[tuple[int, Any, str | None]] = []
+        for n, (ev, default) in enumerate(events, start=1):
+            if ev.get("RECURRENCE-ID") is not None:
+                uid = _text(ev.get("UID"))
+                override = _override(ev)
+                if uid and override is not None:
+                    overrides[uid].append(override)
+                continue
+            masters.append((n, ev, default))
+        master_uids = {_text(ev.get("UID")) for _, ev, _ in masters}
+        for uid in sorted(set(overrides) - master_uids):
+            yield RowProblem(uid, "a changed or cancelled occurrence (RECURRENCE-ID) whose "
+                                  "recurring event is not in the calendar")
+
+        for n, ev, default in masters:
+            ref = _text(ev.get("UID")) or f"event {n}"
+            try:
+                yield self._listing(ev, source, default, overrides.get(ref, []), n)
+            except _Skip as exc:
+                yield RowProblem(ref, str(exc))
+
+    def _listing(self, ev: Any, source: Source, default_zone: str | None,
+                 overrides: list[_Override], n: int) -> ListingRecord:
+        summary = _text(ev.get("SUMMARY"))
+        rules = ev.get("RRULE")
+        rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
+        if (_text(ev.get("STATUS")) or "").upper() == "CANCELLED":
+            raise _Skip("cancelled series (STATUS:CANCELLED)")
+        if not rules:
+            raise _Skip("one-off event, not a recurring group")
+        start_prop = ev.get("DTSTART")
+        if start_prop is None:
+            raise _Skip("no DTSTART")
+        if isinstance(start_prop, vBroken):
+            raise _Skip(f"DTSTART {str(start_prop)!r} is not a date and time")
+        zone, start = _zone_and_start(start_prop, default_zone)
+        duration = _duration(ev, start_prop.dt)
+        exdates = _exdates(ev, zone)
+        stop: dt.date | None = None  # a cancelled THISANDFUTURE override ends the series
+        for o in overrides:
+            if o.cancelled and o.this_and_future:
+                day = zone.local_date(o.date)
+                stop = day if stop is None else min(stop, day)
+            elif o.cancelled or o.moved:
+                exdates.add(zone.local_date(o.date))
+
+        schedules: list[ScheduleRecord] = []
+        for rule in rules:
+            if isinstance(rule, vBroken):
+                raise _Skip(f"recurrence rule {str(rule)!r} cannot be read")
+            for s in _schedules(rule, start, zone, exdates, stop, duration):
+                if s not in schedules:
+                    schedules.append(s)
+        if not schedules:
+            raise _Skip("the series has no meetings (it ends before its first one)")
+
+        uid = _text(ev.get("UID"))
+        if not uid:
+            basis = f"{summary}|{start_prop.to_ical().decode()}"
+            uid = "nouid-" + hashlib.sha256(basis.encode()).hexdigest()[:16]
+        description = _text(ev.get("DESCRIPTION")) or ""
+        location = _text(ev.get("LOCATION")) or ""
+        url = _text(ev.get("URL"))
+        link = _conference(ev) or video_link(description, url, location)
+        venue = location if location and not is_online_place(location) else ""
+        fmt_given = _x_text(ev, "X-GROUP-FORMAT")
+        fmt = fmt_given or ("hybrid" if link and venue else "virtual" if link
+                            else "in_person" if venue else source.format or "in_person")
+        organizer = ev.get("ORGANIZER")
+        email = None
+        if organizer is not None and str(organizer).lower().startswith("mailto:"):
+            email = str(organizer)[len("mailto:"):]
+        email = email or first_email(description)
+        join_mode = (_x_text(ev, "X-JOIN") or source.options.get("join_mode")
+                     or infer_join_mode(description, link=link or url, email=email))
+        join_url = link or (url if join_mode == "register" else None)
+        place = split_location(venue, source.country) if venue else Place(country=source.country)
+        lat = lon = None
+        geo = ev.get("GEO")
+        if geo is not None and not isinstance(geo, vBroken):
+            lat, lon = float(geo.latitude), float(geo.longitude)
+        loss_types, audiences = _categories(ev)
+        lang = getattr(ev.get("SUMMARY"), "params", {}).get("LANGUAGE")
+        modified = ev.get("LAST-MODIFIED")
+        last_confirmed = None
+        if modified is not None and not isinstance(modified, vBroken):
+            last_confirmed = zone.local_date(modified.dt)
+        return ListingRecord(
+            source=source.name,
+            external_id=uid,
+            name=summary or "",
+            format=fmt,
+            join_mode=join_mode,
+            description=description,
+            organisation=OrganisationRecord(source.organisation) if source.organisation else None,
+            join_url=join_url,
+            join_email=email,
+            loss_types=loss_types,
+            audiences=audiences,
+            languages=[lang.split("-")[0].lower()] if lang else ["en"],
+            venue_name=place.venue_name,
+            address_line1=place.address_line1,
+            town=place.town,
+            region=place.region,
+            postcode=place.postcode,
+            country=place.country or source.country,
+            latitude=lat,
+            longitude=lon,
+            timezone=zone.name,
+            schedules=schedules,
+            last_confirmed=last_confirmed,
+            url=url,
+        )
+
+
+# ---------------------------------------------------------------------- event helpers
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, vBroken):
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    text = str(value).strip()
+    return text or None
+
+
+def _x_text(ev: Any, name: str) -> str | None:
+    """An X- property's text; icalendar leaves unknown properties escaped."""
+    raw = _text(ev.get(name))
+    if raw is None:
+        return None
+    return re.sub(r"\\([,;\\nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), raw)
+
+
+def _conference(ev: Any) -> str | None:
+    for key in ("CONFERENCE", "X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL"):
+        values = ev.get(key)
+        for v in values if isinstance(values, list) else [values]:
+            text = _text(v)
+            if text and text.lower().startswith(("http://", "https://")):
+                return text
+    return None
+
+
+def _categories(ev: Any) -> tuple[list[str], list[str]]:
+    """CATEGORIES that name a loss type or an audience; other tags say nothing we use."""
+    props = ev.get("CATEGORIES")
+    loss: list[str] = []
+    audience: list[str] = []
+    for prop in props if isinstance(props, list) else [props] if props is not None else []:
+        if isinstance(prop, vBroken):
+            continue
+        for cat in getattr(prop, "cats", []):
+            text = str(cat).strip()
+            if vocab.LOSS.lookup(text):
+                loss.append(text)
+            elif vocab.AUDIENCE.lookup(text):
+                audience.append(text)
+    return loss, audience
+
+
+def _default_zone(cal: Any, source: Source) -> str | None:
+    """X-WR-TIMEZONE (the publisher's own word) if it is an IANA name, else the source's."""
+    name = _text(cal.get("X-WR-TIMEZONE"))
+    if name:
+        try:
+            ZoneInfo(name)
+            return name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return source.timezone
+
+
+def _zone_and_start(prop: Any, default: str | None) -> tuple[_Zone, dt.datetime]:
+    value = prop.dt
+    tzid = prop.params.get("TZID")
+    if not isinstance(value, dt.datetime):
+        raise _Skip("an all-day event has no meeting time")
+    if value.tzinfo is None:
+        if tzid:
+            raise _Skip(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
+        return _Zone(default), value
+    key = getattr(value.tzinfo, "key", None) or _iana(tzid)
+    if key and key not in _UTC_NAMES:
+        return _Zone(key), value.replace(tzinfo=None)
+    if not default:
+        what = "UTC" if key else f"the custom timezone {tzid!r}"
+        raise _Skip(f"the start time is in {what} and the source has no timezone to show "
+                    f"it in (set timezone in the source, or X-WR-TIMEZONE)")
+    zone = _Zone(default)
+    local = zone.local(value)
+    assert isinstance(local, dt.datetime)
+    return zone, local
+
+
+def _iana(tzid: str | None) -> str | None:
+    """The IANA name for a TZID that came with its own VTIMEZONE ("GMT Standard Time")."""
+    if not tzid:
+        return None
+    if tzid in WINDOWS_TO_OLSON:
+        return WINDOWS_TO_OLSON[tzid]
+    try:
+        ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return tzid
+
+
+def _duration(ev: Any, start: dt.datetime) -> int:
+    """Minutes from DURATION or DTEND; RFC 5545 makes a missing end zero-length, which no
+    group is, so the model's default (90) stands in."""
+    span: dt.timedelta | None = None
+    prop = ev.get("DURATION")
+    if prop is not None and not isinstance(prop, vBroken) and isinstance(prop.dt, dt.timedelta):
+        span = prop.dt
+    else:
+        end = ev.get("DTEND")
+        if end is not None and not isinstance(end, vBroken) and isinstance(end.dt, dt.datetime):
+            end_dt = end.dt
+            if (end_dt.tzinfo is None) == (start.tzinfo is None):
+                span = end_dt - start
+    if span is None or span <= dt.timedelta(0):
+        return ScheduleRecord.duration_minutes
+    return round(span.total_seconds() / 60)
+
+
+def _exdates(ev: Any, zone: _Zone) -> set[dt.date]:
+    props = ev.get("EXDATE")
+    out: set[dt.date] = set()
+    for prop in props if isinstance(props, list) else [props] if props is not None else []:
+        if isinstance(prop, vBroken):
+            raise _Skip(f"EXDATE {str(prop)!r} cannot be read")
+        for d in prop.dts:
+            out.add(zone.local_date(d.dt))
+    return out
+
+
+def _override(ev: Any) -> _Override | None:
+    rid = ev.get("RECURRENCE-ID")
+    if isinstance(rid, vBroken):
+        return None
+    start = ev.get("DTSTART")
+    moved = False
+    if start is not None and not isinstance(start, vBroken):
+        moved = start.dt != rid.dt
+    return _Override(
+        date=rid.dt,
+        cancelled=(_text(ev.get("STATUS")) or "").upper() == "CANCELLED",
+        this_and_future=str(rid.params.get("RANGE", "")).upper() == "THISANDFUTURE",
+        moved=moved,
+    )
+
+
+# ---------------------------------------------------------------------- RRULE -> schedules
+
+
+def _rule_text(rule: Any) -> str:
+    return rule.to_ical().decode()
+
+
+def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date],
+               stop: dt.date | None, duration: int) -> list[ScheduleRecord]:
+    text = _rule_text(rule)
+    parts = {str(k).upper(): v for k, v in rule.items()}
+    freq = str(parts["FREQ"][0]).upper() if parts.get("FREQ") else ""
+    if freq not in ("WEEKLY", "MONTHLY"):
+        raise _Skip(f"recurrence rule {text} repeats {freq.lower() or 'without a FREQ'}: only "
+                    f"weekly, fortnightly or monthly meetings on a weekday can be listed")
+    extra = sorted(set(parts) - _SUPPORTED_PARTS)
+    if extra:
+        raise _Skip(f"recurrence rule {text} uses {', '.join(extra)}, which a weekly or "
+                    f"monthly meeting on a weekday cannot express")
+    interval = int(parts.get("INTERVAL", [1])[0])
+    days: list[tuple[int | None, int]] = []
+    for raw in parts.get("BYDAY", []):
+        m = _BYDAY.fullmatch(str(raw).upper().strip())
+        if not m:
+            raise _Skip(f"recurrence rule {text}: cannot read BYDAY {raw!r}")
+        days.append((int(m.group(1)) if m.group(1) else None, _RFC_DAYS.index(m.group(2))))
+    set_pos = [int(p) for p in parts.get("BYSETPOS", [])]
+
+    specs: list[_Spec] = []
+    if freq == "WEEKLY":
+        if set_pos or any(n is not None for n, _ in days):
+            raise _Skip(f"recurrence rule {text}: a weekly rule cannot pick the nth weekday")
+        for _, wd in days or [(None, start.weekday())]:
+            specs.append(_Spec("weekly", wd, None))
+    else:
+        if not days:
+            raise _Skip(f"recurrence rule {text} repeats on a date of the month (day "
+                        f"{start.day}), not on a weekday such as the first Tuesday")
+        ordinals = [n for n, _ in days]
+        if set_pos:
+            if len(days) != 1 or ordinals[0] is not None:
+                raise _Skip(f"recurrence rule {text}: BYSETPOS over several weekdays cannot "
+                            f"be expressed")
+            specs = [_Spec("monthly", days[0][1], p) for p in set_pos]
+        elif all(n is not None for n in ordinals):
+            specs = [_Spec("monthly", wd, n) for n, wd in days]
+        elif all(n is None for n in ordinals) and interval == 1:
+            specs = [_Spec("weekly", wd, None) for _, wd in days]  # every Tuesday of the month
+        else:
+            raise _Skip(f"recurrence rule {text}: every weekday of every {interval} months "
+                        f"cannot be expressed")
+        for s in specs:
+            if s.set_pos not in _SET_POSITIONS:
+                word = _ORDINAL_WORDS.get(s.set_pos or 0, str(s.set_pos))
+                raise _Skip(f"recurrence rule {text}: the {word} {_DAY_NAMES[s.weekday]} of "
+                            f"the month is not supported (first to fourth, or last)")
+    unique: list[_Spec] = []
+    for s in specs:
+        if not any((u.freq, u.weekday, u.set_pos) == (s.freq, s.weekday, s.set_pos)
+                   for u in unique):
+            unique.append(s)
+    specs = unique
+
+    wkst = _RFC_DAYS.index(str(parts["WKST"][0]).upper()) if parts.get("WKST") else 0
+    freq_du = du.WEEKLY if specs[0].freq == "weekly" else du.MONTHLY
+
+    def rule_for(subset: list[_Spec], count: int | None = None) -> du.rrule:
+        return du.rrule(freq_du, dtstart=start, interval=interval, wkst=wkst, count=count,
+                        byweekday=[du.weekday(s.weekday, s.set_pos) for s in subset])
+
+    until: dt.date | None = None
+    count = int(parts["COUNT"][0]) if parts.get("COUNT") else None
+    if count is not None and count <= MAX_COUNT:
+        for occurrence in rule_for(specs, count):
+            for s in specs:
+                if matches_position(s.weekday, s.set_pos, occurrence.date()):
+                    s.dates.append(occurrence.date())
+                    break
+    else:
+        if parts.get("UNTIL"):
+            until = _until_date(parts["UNTIL"][0], start, zone)
+        for s in specs:
+            first = next(iter(rule_for([s])), None)
+            if first is not None:
+                s.dates = [first.date()]
+
+    out = []
+    for s in specs:
+        if not s.dates:
+            continue
+        valid_from = s.dates[0]
+        valid_until = s.dates[-1] if count is not None and count <= MAX_COUNT else until
+        if stop is not None:
+            last = stop - dt.timedelta(days=1)
+            valid_until = last if valid_until is None else min(valid_until, last)
+        if valid_until is not None and valid_until < valid_from:
+            continue
+        out.append(ScheduleRecord(
+            freq=s.freq,
+            weekday=s.weekday,
+            start_time=start.time().replace(second=0, microsecond=0),
+            interval=interval,
+            set_pos=s.set_pos,
+            duration_minutes=duration,
+            timezone=zone.name,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            cancelled_dates=sorted(d for d in exdates if matches_position(s.weekday, s.set_pos, d)),
+        ))
+    return out
+
+
+def matches_position(weekday: int, set_pos: int | None, day: dt.date) -> bool:
+    """Whether `day` is that weekday (and that week of the month, for monthly)."""
+    if day.weekday() != weekday:
+        return False
+    if set_pos is None:
+        return True
+    if set_pos == -1:
+        return day.day + 7 > _calendar.monthrange(day.year, day.month)[1]
+    return (day.day - 1) // 7 + 1 == set_pos
+
+
+def _until_date(value: dt.date | dt.datetime, start: dt.datetime, zone: _Zone) -> dt.date:
+    """The last local date with a meeting: UNTIL is inclusive, so a meeting on UNTIL's own
+    date counts only if it starts by UNTIL's time."""
+    local = zone.local(value)
+    if not isinstance(local, dt.datetime):
+        return local
+    if start.time() <= local.time():
+        return local.date()
+    return local.date() - dt.timedelta(days=1)
+
+
+adapter = ICalendarAdapter()
+

@@ -1,0 +1,829 @@
+"""The one path from a `ListingRecord` to the database.
+
+`normalise` is pure: it maps what a publisher wrote onto the vocabularies and the model's
+limits, or returns a `Rejection` that names the field and the value, so an adapter, the demo
+and the organiser form all reject the same things with the same words. `geocode`, `upsert`
+and `withdraw` are the database edges; none of them commits (the caller owns the transaction).
+
+The `content_hash` covers what the publisher said, after cleaning, not what we derived from it
+(geocoded points, defaulted start dates), so a record that has not changed is not rewritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from geoalchemy2.elements import WKTElement
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from finder import vocab
+from finder.geocode import lookup_postcode
+from finder.geocode.normalise import postcode_for_country
+from finder.models import Group, ListingSource, Location, Organisation, Schedule
+from finder.schedule_cache import refresh_upcoming
+from finder.schedules import Recurrence, time_band
+from ingest.records import ListingRecord, OrganisationRecord
+
+# Bump when the cleaning rules change, so every listing is rewritten once on the next run.
+NORMALISER_VERSION = 1
+
+# Column sizes in finder.models; a longer value is rejected rather than cut mid-word.
+LIMITS = {
+    "source": 100, "external_id": 300, "name": 200, "description": 5000,
+    "organisation.name": 200, "organisation.website": 500, "organisation.email": 254,
+    "organisation.phone": 40, "join_url": 500, "join_phone": 40, "join_email": 254,
+    "join_notes": 2000, "accessibility_notes": 2000, "venue_name": 200, "address_line1": 200,
+    "address_line2": 200, "town": 100, "region": 100, "postcode": 16, "url": 1000,
+}
+MAX_SCHEDULES = 20
+
+# Countries with one zone, so a listing there needs no timezone of its own.
+SINGLE_ZONE = {
+    "GB": "Europe/London", "IE": "Europe/Dublin", "IM": "Europe/Isle_of_Man",
+    "JE": "Europe/Jersey", "GG": "Europe/Guernsey", "NZ": "Pacific/Auckland",
+}
+COUNTRY_ALIASES = {"UK": "GB"}
+
+# Finest first: a better fix of a shared venue replaces a coarser one, never the reverse.
+PRECISION_RANK = {
+    "given": 0, "point": 0, "postcode": 1, "zip": 2, "sector": 2, "district": 3, "area": 4,
+    "place": 5,
+}
+
+_NOUNS = {
+    "format": "format", "join_mode": "way to join", "loss_types": "loss type",
+    "audiences": "audience", "languages": "language", "cost": "cost",
+    "facilitation": "facilitation",
+}
+_VOCABS = {
+    "format": vocab.FORMAT, "join_mode": vocab.JOIN, "loss_types": vocab.LOSS,
+    "audiences": vocab.AUDIENCE, "languages": vocab.LANGUAGE, "cost": vocab.COST,
+    "facilitation": vocab.FACILITATION,
+}
+# Invisible characters that only ever hide or reorder text: zero-width spaces, word joiners,
+# byte-order marks and bidi overrides. ZWJ/ZWNJ stay: scripts and emoji need them.
+_KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}
+_LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x0b\x0c\x85]")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_PHONE = re.compile(r"\+?[0-9 ()./-]+(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?", re.IGNORECASE)
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_TIME = re.compile(r"([01]?[0-9]|2[0-3])[:.]([0-5][0-9])(?::([0-5][0-9]))?")
+_FREQ_SYNONYMS = {"fortnightly": ("weekly", 2), "biweekly": ("weekly", 2),
+                  "every other week": ("weekly", 2)}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a record cannot be listed: the field, the value as given, and a reason to show."""
+
+    field: str
+    value: Any
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class NormalisedOrganisation:
+    name: str
+    website: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class NormalisedListing:
+    """A record in the model's terms, ready for `geocode` and then `upsert`.
+
+    `timezone` is None only for an in-person or hybrid listing whose zone must come from its
+    postcode; its schedules then carry "UTC" as a stand-in that `geocode` replaces.
+    """
+
+    source: str
+    external_id: str
+    name: str
+    description: str
+    format: str
+    join_mode: str
+    join_url: str | None
+    join_phone: str | None
+    join_email: str | None
+    join_notes: str | None
+    loss_types: tuple[str, ...]
+    audiences: tuple[str, ...]
+    languages: tuple[str, ...]
+    cost: str
+    facilitation: str
+    accessibility_notes: str | None
+    organisation: NormalisedOrganisation | None
+    venue_name: str | None
+    address_line1: str | None
+    address_line2: str | None
+    town: str | None
+    region: str | None
+    postcode: str | None
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+    geocode_precision: str | None
+    timezone: str | None
+    service_countries: tuple[str, ...]
+    schedules: tuple[Recurrence, ...]
+    last_confirmed: dt.date | None
+    url: str | None
+    content_hash: str
+
+    @property
+    def address_key(self) -> str:
+        """The venue's identity, folded so "St. Mary's, 1 High St" and "st marys 1 high st"
+        are one Location; a bare point when the publisher gave only coordinates."""
+        return address_key(
+            self.venue_name, self.address_line1, self.postcode, self.country,
+            town=self.town, latitude=self.latitude, longitude=self.longitude,
+        )
+
+
+class Rejected(Exception):
+    """Raised by the `clean_*` helpers (usable on their own); `normalise` returns it instead."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(str(rejection))
+        self.rejection = rejection
+
+
+def _reject(field: str, value: Any, reason: str) -> Rejected:
+    return Rejected(Rejection(field=field, value=value, reason=reason))
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def _strip_invisible(text: str, keep_newlines: bool) -> str:
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+        elif cat == "Cc":
+            out.append(" " if ch in "\t\n" else "")
+        elif cat == "Cs" or (cat == "Cf" and ch not in _KEEP_FORMAT_CHARS):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def clean_text(value: Any, field: str, *, required: bool = False, multiline: bool = False,
+               limit: int | None = None) -> str | None:
+    """Whitespace collapsed, invisible characters dropped, NFC; None for an empty value.
+
+    Multi-line fields keep paragraph breaks (one blank line at most) because descriptions
+    are read as paragraphs; everything else becomes one line.
+    """
+    if value is None:
+        text = ""
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise _reject(field, value, f"{field} must be text")
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _strip_invisible(text, keep_newlines=multiline)
+    if multiline:
+        lines = [" ".join(line.split()) for line in text.split("\n")]
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    else:
+        text = " ".join(text.split())
+    text = unicodedata.normalize("NFC", text)
+    if not text:
+        if required:
+            raise _reject(field, value, f"{field} is required")
+        return None
+    limit = limit if limit is not None else LIMITS.get(field)
+    if limit is not None and len(text) > limit:
+        raise _reject(field, value, f"{field} is {len(text)} characters long; the limit is {limit}")
+    return text
+
+
+def clean_url(value: Any, field: str) -> str | None:
+    """An absolute http(s) link; anything else (javascript:, mailto:, ftp:) is refused."""
+    text = clean_text(value, field)
+    if text is None:
+        return None
+    if " " in text:
+        raise _reject(field, value, f"{field} is not a web address (it contains spaces)")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise _reject(field, value, f"{field} must start with http:// or https://")
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+    except ValueError as exc:
+        raise _reject(field, value, f"{field} is not a valid web address") from exc
+    if not host or ("." not in host and host != "localhost"):
+        raise _reject(field, value, f"{field} has no website name")
+    if parts.username or parts.password:
+        raise _reject(field, value, f"{field} must not contain a user name or password")
+    return parts._replace(scheme=scheme, netloc=parts.netloc.lower()).geturl()
+
+
+def clean_email(value: Any, field: str) -> str | None:
+    text = clean_text(value, field)
+    if text is None:
+        return None
+    if text.lower().startswith("mailto:"):
+        text = text[len("mailto:"):]
+    if not _EMAIL.fullmatch(text):
+        raise _reject(field, value, f"{field} is not an email address")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def clean_phone(value: Any, field: str) -> str | None:
+    text = clean_text(value, field)
+    if text is None:
+        return None
+    if text.lower().startswith("tel:"):
+        text = text[len("tel:"):].strip()
+    digits = sum(c.isdigit() for c in text)
+    if not _PHONE.fullmatch(text) or not 7 <= digits <= 20:
+        raise _reject(field, value, f"{field} is not a phone number")
+    return text
+
+
+def clean_country(value: Any, field: str = "country") -> str | None:
+    text = clean_text(value, field)
+    if text is None:
+        return None
+    code = COUNTRY_ALIASES.get(text.upper(), text.upper())
+    if not _COUNTRY.fullmatch(code):
+        raise _reject(field, value, f"{field} must be a two-letter ISO country code")
+    return code
+
+
+def clean_timezone(value: Any, field: str = "timezone") -> str | None:
+    """An IANA zone name; bare offsets ("+01:00", "-5") are refused because they ignore DST."""
+    text = clean_text(value, field, limit=64)
+    if text is None:
+        return None
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _reject(field, value, f"unknown timezone {text!r} (use an IANA name such as "
+                                    f"Europe/London)") from exc
+    return text
+
+
+def clean_codes(values: Any, field: str) -> tuple[str, ...]:
+    """Codes of a controlled list in the vocabulary's order, so the hash ignores ordering."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = re.split(r"[,;]", values)
+    if not isinstance(values, Iterable):
+        raise _reject(field, values, f"{field} must be a list")
+    v = _VOCABS[field]
+    found = set()
+    for raw in values:
+        text = clean_text(raw, field, limit=200)
+        if text is None:
+            continue
+        code = v.lookup(text)
+        if code is None:
+            raise _reject(field, raw, f"unknown {_NOUNS[field]} {text!r}")
+        found.add(code)
+    return tuple(c for c in v.codes if c in found)
+
+
+def clean_code(value: Any, field: str) -> str:
+    text = clean_text(value, field, required=True, limit=200)
+    code = _VOCABS[field].lookup(text)
+    if code is None:
+        raise _reject(field, value, f"unknown {_NOUNS[field]} {text!r}")
+    return code
+
+
+def clean_float(value: Any, field: str, low: float, high: float) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _reject(field, value, f"{field} must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise _reject(field, value, f"{field} must be a number") from exc
+    if not math.isfinite(number) or not low <= number <= high:
+        raise _reject(field, value, f"{field} must be between {low:g} and {high:g}")
+    return round(number, 6)  # about 10 cm: finer digits are noise that would change the hash
+
+
+def clean_date(value: Any, field: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise _reject(field, value, f"{field} must be a date like 2026-12-24") from exc
+    raise _reject(field, value, f"{field} must be a date like 2026-12-24")
+
+
+def clean_time(value: Any, field: str) -> dt.time:
+    if isinstance(value, dt.time):
+        if value.tzinfo is not None:
+            raise _reject(field, value, f"{field} must be a local time without a UTC offset")
+        return value.replace(second=0, microsecond=0)
+    if isinstance(value, str):
+        m = _TIME.fullmatch(value.strip())
+        if m:
+            return dt.time(int(m.group(1)), int(m.group(2)))
+    raise _reject(field, value, f"{field} must be a 24-hour time like 19:00")
+
+
+def clean_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        raise _reject(field, value, f"{field} must be a whole number")
+    return value
+
+
+def _weekday(value: Any, field: str) -> int:
+    """0 = Monday, as in Python; day names ("tue", "Tuesday") as publishers write them."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        code = vocab.DAYS.lookup(value.strip())
+        if code is None:
+            raise _reject(field, value, f"unknown weekday {value!r}")
+        return vocab.DAYS.codes.index(code)
+    day = clean_int(value, field)
+    if not 0 <= day <= 6:
+        raise _reject(field, value, f"{field} must be 0 (Monday) to 6 (Sunday)")
+    return day
+
+
+def address_key(venue: str | None, line1: str | None, postcode: str | None,
+                country: str | None, *, town: str | None = None,
+                latitude: float | None = None, longitude: float | None = None) -> str:
+    """Case, accents-kept, punctuation and spacing folded; the town counts only without a
+    postcode, because publishers name the same place "London" or "Westminster"."""
+    def fold(text: str | None) -> str:
+        if not text:
+            return ""
+        text = unicodedata.normalize("NFKC", text).casefold()
+        return " ".join(re.sub(r"[^\w\s]", "", text).split())
+
+    parts = [fold(venue), fold(line1), fold(postcode), fold(country)]
+    if not postcode:
+        parts.append(fold(town))
+    if not any(parts[:3]) and latitude is not None and longitude is not None:
+        parts.append(f"@{latitude:.5f},{longitude:.5f}")
+    return "|".join(parts)
+
+
+# ----------------------------------------------------------------------------- normalise
+
+
+def _organisation(org: OrganisationRecord | None) -> NormalisedOrganisation | None:
+    if org is None:
+        return None
+    name = clean_text(org.name, "organisation.name", required=True)
+    assert name is not None
+    return NormalisedOrganisation(
+        name=name,
+        website=clean_url(org.website, "organisation.website"),
+        email=clean_email(org.email, "organisation.email"),
+        phone=clean_phone(org.phone, "organisation.phone"),
+    )
+
+
+def _service_countries(values: Any) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = re.split(r"[,;\s]+", values)
+    codes = set()
+    for raw in values:
+        text = clean_text(raw, "service_countries", limit=10)
+        if text is None:
+            continue
+        if text == "*":
+            return ("*",)  # worldwide covers every other entry
+        code = clean_country(text, "service_countries")
+        assert code is not None
+        codes.add(code)
+    return tuple(sorted(codes))
+
+
+@dataclass(frozen=True)
+class _ScheduleSpec:
+    """A schedule as the publisher stated it, before defaults: what the hash covers."""
+
+    freq: str
+    interval: int
+    weekday: int
+    set_pos: int | None
+    start_time: dt.time
+    duration_minutes: int
+    timezone: str | None
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    cancelled_dates: tuple[dt.date, ...]
+
+
+def _schedule_spec(rec: Any, i: int) -> _ScheduleSpec:
+    where = f"schedules[{i}]"
+    freq_raw = clean_text(getattr(rec, "freq", None), f"{where}.freq", required=True, limit=30)
+    assert freq_raw is not None
+    freq = freq_raw.lower()
+    interval = clean_int(getattr(rec, "interval", 1) or 1, f"{where}.interval")
+    if freq in _FREQ_SYNONYMS:
+        freq, every = _FREQ_SYNONYMS[freq]
+        if interval != 1:
+            raise _reject(f"{where}.interval", interval,
+                          f"{freq_raw!r} already means every {every} weeks")
+        interval = every
+    if freq not in ("weekly", "monthly"):
+        raise _reject(f"{where}.freq", freq_raw, f"unknown frequency {freq_raw!r}")
+    set_pos = getattr(rec, "set_pos", None)
+    set_pos = None if set_pos in (None, "") else clean_int(set_pos, f"{where}.set_pos")
+    duration = getattr(rec, "duration_minutes", 90)
+    cancelled = getattr(rec, "cancelled_dates", None) or []
+    if isinstance(cancelled, str | bytes) or not isinstance(cancelled, Iterable):
+        raise _reject(f"{where}.cancelled_dates", cancelled, "cancelled_dates must be a list")
+    dates = {clean_date(d, f"{where}.cancelled_dates") for d in cancelled}
+    return _ScheduleSpec(
+        freq=freq,
+        interval=interval,
+        weekday=_weekday(getattr(rec, "weekday", None), f"{where}.weekday"),
+        set_pos=set_pos,
+        start_time=clean_time(getattr(rec, "start_time", None), f"{where}.start_time"),
+        duration_minutes=clean_int(90 if duration is None else duration,
+                                   f"{where}.duration_minutes"),
+        timezone=clean_timezone(getattr(rec, "timezone", None), f"{where}.timezone"),
+        valid_from=clean_date(getattr(rec, "valid_from", None), f"{where}.valid_from"),
+        valid_until=clean_date(getattr(rec, "valid_until", None), f"{where}.valid_until"),
+        cancelled_dates=tuple(sorted(d for d in dates if d is not None)),
+    )
+
+
+def _recurrence(spec: _ScheduleSpec, i: int, timezone: str | None, today: dt.date) -> Recurrence:
+    if spec.valid_from is None and spec.interval > 1:
+        # without an anchor "every other Tuesday" could be either half of the Tuesdays
+        raise _reject(f"schedules[{i}].valid_from", None,
+                      f"every {spec.interval} {'weeks' if spec.freq == 'weekly' else 'months'} "
+                      f"needs a first meeting date (valid_from) to count from")
+    valid_from = spec.valid_from or today
+    if spec.valid_until is not None and spec.valid_from is None and spec.valid_until < today:
+        valid_from = spec.valid_until  # an ended series: keep it valid, it simply has no dates
+    try:
+        return Recurrence(
+            freq=spec.freq, interval=spec.interval, weekday=spec.weekday, set_pos=spec.set_pos,
+            start_time=spec.start_time, duration_minutes=spec.duration_minutes,
+            timezone=spec.timezone or timezone or "UTC", valid_from=valid_from,
+            valid_until=spec.valid_until, cancelled_dates=frozenset(spec.cancelled_dates),
+        )
+    except ValueError as exc:
+        raise _reject(f"schedules[{i}]", dataclasses.asdict(spec), str(exc)) from exc
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _canonical(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """sha256 of sorted-key JSON: the same content always gives the same hash."""
+    payload = json.dumps(_canonical({"v": NORMALISER_VERSION, **content}), sort_keys=True,
+                         ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def normalise(
+    record: ListingRecord, *, today: dt.date | None = None
+) -> NormalisedListing | Rejection:
+    """The record in the model's terms, or the first reason it cannot be listed.
+
+    `today` only fills a missing start date of a weekly/monthly schedule (that date is
+    left out of the hash, so normalising tomorrow does not look like a change).
+    """
+    try:
+        return _normalise(record, today or dt.datetime.now(dt.UTC).date())
+    except Rejected as exc:
+        return exc.rejection
+
+
+def _normalise(r: ListingRecord, today: dt.date) -> NormalisedListing:
+    source = clean_text(r.source, "source", required=True)
+    external_id = clean_text(r.external_id, "external_id", required=True)
+    name = clean_text(r.name, "name", required=True)
+    fmt = clean_code(r.format, "format")
+    join_mode = clean_code(r.join_mode, "join_mode")
+    country = clean_country(r.country)
+    timezone = clean_timezone(r.timezone)
+    join = {
+        "join_url": clean_url(r.join_url, "join_url"),
+        "join_phone": clean_phone(r.join_phone, "join_phone"),
+        "join_email": clean_email(r.join_email, "join_email"),
+    }
+    if join_mode != "drop_in" and not any(join.values()):
+        raise _reject("join_mode", r.join_mode,
+                      f"'{vocab.JOIN.label(join_mode)}' needs a join link, email or phone")
+
+    place: dict[str, Any] = {
+        "venue_name": None, "address_line1": None, "address_line2": None, "town": None,
+        "region": None, "postcode": None, "latitude": None, "longitude": None,
+    }
+    precision = None
+    if fmt != "virtual":
+        for key in ("venue_name", "address_line1", "address_line2", "town", "region"):
+            place[key] = clean_text(getattr(r, key), key)
+        place["latitude"] = clean_float(r.latitude, "latitude", -90, 90)
+        place["longitude"] = clean_float(r.longitude, "longitude", -180, 180)
+        has_point = place["latitude"] is not None and place["longitude"] is not None
+        if (place["latitude"] is None) != (place["longitude"] is None):
+            missing = "longitude" if place["longitude"] is None else "latitude"
+            raise _reject(missing, None, "give both latitude and longitude, or neither")
+        if has_point and place["latitude"] == 0 and place["longitude"] == 0:
+            raise _reject("latitude", r.latitude, "0,0 is a missing location, not a venue")
+        if country is None:
+            raise _reject("country", r.country, f"a {vocab.FORMAT.label(fmt).lower()} group "
+                                                f"needs a country")
+        postcode = clean_text(r.postcode, "postcode")
+        if postcode is not None:
+            spelt = postcode_for_country(country, postcode)
+            if spelt is None:
+                raise _reject("postcode", r.postcode,
+                              f"{postcode!r} is not a postcode in {country}")
+            place["postcode"] = spelt[1]
+        if not (place["address_line1"] or place["postcode"] or has_point):
+            raise _reject("address_line1", r.address_line1,
+                          f"a {vocab.FORMAT.label(fmt).lower()} group needs an address, "
+                          f"a postcode or coordinates")
+        precision = "given" if has_point else None
+    if timezone is None and country is not None:
+        timezone = SINGLE_ZONE.get(country)
+
+    services: tuple[str, ...] = ()
+    if fmt != "in_person":
+        services = _service_countries(r.service_countries)
+        if not services and country is not None:
+            services = (country,)
+        if not services:
+            raise _reject("service_countries", list(r.service_countries or []),
+                          "an online group needs the countries it serves (or '*' for anywhere)")
+
+    specs = list(r.schedules or [])
+    if not specs:
+        raise _reject("schedules", [], "a listing needs at least one meeting schedule")
+    if len(specs) > MAX_SCHEDULES:
+        raise _reject("schedules", len(specs), f"at most {MAX_SCHEDULES} schedules")
+    parsed = [_schedule_spec(s, i) for i, s in enumerate(specs)]
+    if timezone is None:
+        given = next((s.timezone for s in parsed if s.timezone), None)
+        if fmt == "virtual" and given is None:
+            raise _reject("timezone", r.timezone,
+                          "an online group needs a timezone (an IANA name such as Europe/London)")
+        timezone = given  # None: geocode() finds it from the postcode
+    built = {spec: _recurrence(spec, i, timezone, today) for i, spec in enumerate(parsed)}
+    schedule_specs = list(built)  # a schedule listed twice is one schedule
+    schedules = tuple(built.values())
+
+    fields: dict[str, Any] = {
+        "source": source,
+        "external_id": external_id,
+        "name": name,
+        "description": clean_text(r.description, "description", multiline=True) or "",
+        "format": fmt,
+        "join_mode": join_mode,
+        **join,
+        "join_notes": clean_text(r.join_notes, "join_notes", multiline=True),
+        "loss_types": clean_codes(r.loss_types, "loss_types"),
+        "audiences": clean_codes(r.audiences, "audiences"),
+        "languages": clean_codes(r.languages, "languages") or ("en",),
+        "cost": clean_code(r.cost or "free", "cost"),
+        "facilitation": clean_code(r.facilitation or "peer", "facilitation"),
+        "accessibility_notes": clean_text(r.accessibility_notes, "accessibility_notes",
+                                          multiline=True),
+        "organisation": _organisation(r.organisation),
+        **place,
+        "country": country,
+        "timezone": timezone,
+        "service_countries": services,
+        "last_confirmed": clean_date(r.last_confirmed, "last_confirmed"),
+        "url": clean_url(r.url, "url"),
+    }
+    hashed = {k: v for k, v in fields.items() if k not in ("source", "external_id")}
+    hashed["schedules"] = schedule_specs
+    return NormalisedListing(
+        **fields, geocode_precision=precision, schedules=schedules,
+        content_hash=content_hash(hashed),
+    )
+
+
+# ----------------------------------------------------------------------------- database edges
+
+
+def geocode(session: Session, listing: NormalisedListing) -> NormalisedListing | Rejection:
+    """Fill a missing point (and zone) from the postcode; the publisher's point always wins."""
+    if listing.format == "virtual":
+        return listing
+    if listing.latitude is not None and listing.timezone is not None:
+        return listing
+    if listing.postcode is None:
+        if listing.latitude is None:
+            return Rejection("postcode", None, "no coordinates and no postcode to find the venue")
+        return Rejection("timezone", None, "no timezone given and no postcode to find one from")
+    assert listing.country is not None  # normalise requires it for a venue
+    found = lookup_postcode(session, listing.country, listing.postcode)
+    if found is None:
+        return Rejection("postcode", listing.postcode,
+                         f"unknown postcode {listing.postcode!r} in {listing.country}; check it "
+                         f"or give the venue's latitude and longitude")
+    changes: dict[str, Any] = {}
+    if listing.latitude is None:
+        changes.update(latitude=round(found.lat, 6), longitude=round(found.lng, 6),
+                       geocode_precision=found.precision)
+    if listing.timezone is None:
+        if not found.timezone:
+            return Rejection("timezone", None,
+                             f"no timezone given and none known for {listing.postcode!r}")
+        # normalise left every schedule zone-less (see NormalisedListing), so all take this one
+        changes.update(timezone=found.timezone, schedules=tuple(
+            dataclasses.replace(s, timezone=found.timezone) for s in listing.schedules))
+    return dataclasses.replace(listing, **changes)
+
+
+def _find_organisation(session: Session, org: NormalisedOrganisation) -> Organisation:
+    """One row per organisation name (case-insensitive); the newest non-empty details win."""
+    row = session.scalars(
+        select(Organisation).where(func.lower(Organisation.name) == org.name.lower())
+    ).first()
+    if row is None:
+        row = Organisation(name=org.name)
+        session.add(row)
+    for attr in ("website", "email", "phone"):
+        value = getattr(org, attr)
+        if value is not None and getattr(row, attr) != value:
+            setattr(row, attr, value)
+    return row
+
+
+def _find_location(session: Session, n: NormalisedListing) -> Location:
+    """Shared by every group at the venue; a fix as good as the stored one updates it."""
+    key = n.address_key
+    row = session.scalars(select(Location).where(Location.address_key == key)).first()
+    precision = n.geocode_precision or "place"
+    if row is None:
+        row = Location(address_key=key)
+        session.add(row)
+    elif PRECISION_RANK.get(precision, 9) > PRECISION_RANK.get(row.geocode_precision, 9):
+        return row
+    values = {
+        "venue_name": n.venue_name, "address_line1": n.address_line1,
+        "address_line2": n.address_line2, "town": n.town, "region": n.region,
+        "postcode": n.postcode, "country": n.country, "timezone": n.timezone,
+        "geocode_precision": precision,
+    }
+    for attr, value in values.items():
+        if getattr(row, attr) != value:
+            setattr(row, attr, value)
+    point = f"POINT({n.longitude} {n.latitude})"
+    if row.point is None or getattr(row.point, "data", None) != point:
+        row.point = WKTElement(point, srid=4326)
+    return row
+
+
+def upsert(session: Session, listing: NormalisedListing, *,
+           now: dt.datetime | None = None) -> str:
+    """Create or update the group this (source, external_id) names.
+
+    Returns "created", "updated" or "unchanged". An unchanged record only bumps
+    `last_seen_at`. A listing that reappears in its feed after `withdraw` is active again;
+    a group a moderator withdrew (its sources were never withdrawn) stays withdrawn.
+    """
+    if listing.timezone is None or (listing.format != "virtual" and listing.latitude is None):
+        raise ValueError("geocode() the listing before upsert(): it has no point or timezone")
+    now = now or dt.datetime.now(dt.UTC)
+    ref = session.scalars(
+        select(ListingSource).where(ListingSource.source == listing.source,
+                                    ListingSource.external_id == listing.external_id)
+    ).first()
+    returning = ref is not None and ref.withdrawn_at is not None
+    if ref is not None and ref.content_hash == listing.content_hash:
+        ref.last_seen_at = now
+        if returning:
+            _reinstate(ref)
+            return "updated"
+        return "unchanged"
+
+    # look up shared rows before adding the new group, so autoflush never sees it half-filled
+    organisation = (
+        _find_organisation(session, listing.organisation) if listing.organisation else None
+    )
+    location = None if listing.format == "virtual" else _find_location(session, listing)
+    if ref is None:
+        group = Group(status="active")
+        session.add(group)
+        ref = ListingSource(group=group, source=listing.source,
+                            external_id=listing.external_id, first_seen_at=now)
+        session.add(ref)
+        outcome = "created"
+    else:
+        group = ref.group
+        if returning:
+            _reinstate(ref)
+        outcome = "updated"
+
+    group.organisation = organisation
+    group.location = location
+    for attr in ("name", "description", "format", "join_mode", "join_url", "join_phone",
+                 "join_email", "join_notes", "cost", "facilitation", "accessibility_notes",
+                 "timezone", "last_confirmed"):
+        setattr(group, attr, getattr(listing, attr))
+    for attr in ("loss_types", "audiences", "languages", "service_countries"):
+        setattr(group, attr, list(getattr(listing, attr)))
+    group.schedules = [_schedule_row(rec) for rec in listing.schedules]  # old rows are orphans
+    ref.url = listing.url
+    ref.content_hash = listing.content_hash
+    ref.last_seen_at = now
+    session.flush()
+    refresh_upcoming(session, schedules=list(group.schedules), now=now)
+    session.flush()  # so Core queries in the same transaction see the new upcoming dates
+    return outcome
+
+
+def _reinstate(ref: ListingSource) -> None:
+    """The source lists it again: undo what `withdraw` did, and only that."""
+    ref.withdrawn_at = None
+    if ref.group.status == "withdrawn":
+        ref.group.status = "active"
+
+
+def _schedule_row(rec: Recurrence) -> Schedule:
+    return Schedule(
+        freq=rec.freq, interval=rec.interval, weekday=rec.weekday, set_pos=rec.set_pos,
+        start_time=rec.start_time, duration_minutes=rec.duration_minutes,
+        timezone=rec.timezone, valid_from=rec.valid_from, valid_until=rec.valid_until,
+        cancelled_dates=sorted(rec.cancelled_dates), time_band=time_band(rec.start_time),
+        upcoming=[],
+    )
+
+
+def withdraw(session: Session, source: str, keep_external_ids: Iterable[str], *,
+             allow_empty: bool = False, now: dt.datetime | None = None) -> int:
+    """Mark the source's listings that are not in `keep_external_ids` as withdrawn.
+
+    Returns how many of this source's listings were newly withdrawn. Nothing is deleted: the
+    listing keeps its history and comes back if the feed lists it again. A group is withdrawn
+    only when every source that lists it has withdrawn it, so a hospital dropping a group
+    does not hide the charity's listing of the same group.
+
+    An empty keep-list is refused unless `allow_empty`: a feed that suddenly lists nothing
+    is far more often broken than empty, and must not take every listing down with it.
+    """
+    keep = set(keep_external_ids)
+    if not keep and not allow_empty:
+        raise ValueError(f"refusing to withdraw every listing of {source!r} (allow_empty=False)")
+    now = now or dt.datetime.now(dt.UTC)
+    query = (
+        select(ListingSource)
+        .where(ListingSource.source == source, ListingSource.withdrawn_at.is_(None))
+        .options(selectinload(ListingSource.group).selectinload(Group.sources))
+    )
+    if keep:
+        query = query.where(ListingSource.external_id.not_in(keep))
+    refs = session.scalars(query).all()
+    for ref in refs:
+        ref.withdrawn_at = now
+    for group in {ref.group for ref in refs}:
+        if group.status != "withdrawn" and all(s.withdrawn_at is not None for s in group.sources):
+            group.status = "withdrawn"
+    session.flush()
+    return len(refs)

@@ -1,0 +1,194 @@
+"""Search through the API: distance, formats, online groups, schedule filters, paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, text
+from werkzeug.datastructures import MultiDict
+
+from finder.search import query
+from finder.search.params import parse
+from tests.factories import make_group, offset
+
+LONDON = (51.501009, -0.141588)  # SW1A 1AA
+NEAR = f"{LONDON[0]},{LONDON[1]}"
+
+
+def names(body):
+    return [r["name"] for r in body["results"]]
+
+
+@pytest.fixture
+def london(session):
+    def at(name, north_km, **kw):
+        lat, lng = offset(*LONDON, north_km=north_km)
+        return make_group(session, name, lat=lat, lng=lng, **kw)
+
+    return {
+        "one": at("One km", 1),
+        "five": at("Five km hybrid", 5, format="hybrid", service_countries=["GB"]),
+        "twelve": at("Twelve km", 12, schedules=[
+            {"freq": "monthly", "set_pos": 1, "weekday": 5, "start_time": dt.time(10, 0)}]),
+        "thirty": at("Thirty km", 30),
+        "online_gb": make_group(session, "Online GB", format="virtual", service_countries=["GB"]),
+        "online_us": make_group(session, "Online US", format="virtual", country="US",
+                                tz="America/New_York", service_countries=["US"]),
+        "online_world": make_group(session, "Online worldwide", format="virtual",
+                                   service_countries=["*"], tz="America/New_York"),
+    }
+
+
+def test_nearby_groups_are_ordered_by_distance_within_radius(client, london):
+    body = client.get(f"/api/v1/groups?near={NEAR}").get_json()
+    assert names(body) == ["One km", "Five km hybrid", "Twelve km"]
+    assert [round(r["distance"]) for r in body["results"]] == [1, 5, 12]
+    assert body["total"] == 3
+    assert body["location"]["approximate"] is False
+
+
+def test_radius_in_miles(client, london):
+    body = client.get(f"/api/v1/groups?near={NEAR}&radius=20&unit=mi").get_json()
+    assert names(body)[-1] == "Thirty km"  # 30 km < 20 mi
+    assert body["results"][0]["distance_unit"] == "mi"
+    assert body["results"][0]["distance"] == pytest.approx(0.6, abs=0.1)
+
+
+def test_postcode_search_finds_the_same_groups(client, london):
+    body = client.get("/api/v1/groups?near=SW1A%201AA").get_json()
+    assert names(body) == ["One km", "Five km hybrid", "Twelve km"]
+    assert body["location"]["country"] == "GB"
+
+
+def test_near_me_offers_online_groups_serving_the_country_separately(client, london):
+    body = client.get(f"/api/v1/groups?near={NEAR}").get_json()
+    assert "Online GB" not in names(body)
+    online = [r["name"] for r in body["online"]["results"]]
+    assert sorted(online) == ["Online GB", "Online worldwide"]
+    assert body["online"]["total"] == 2
+
+
+def test_virtual_means_online_only_and_respects_service_area(client, london):
+    body = client.get(f"/api/v1/groups?near={NEAR}&format=virtual").get_json()
+    assert sorted(names(body)) == ["Online GB", "Online worldwide"]
+    assert all(r["distance"] is None for r in body["results"])
+    assert "online" not in body
+
+
+def test_format_filters_are_distinct(client, london):
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&format=hybrid").get_json()) == [
+        "Five km hybrid"]
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&format=in_person").get_json()) == [
+        "One km", "Twelve km"]
+
+
+def test_next_meeting_shown_in_group_zone_and_searchers(client, london):
+    body = client.get(f"/api/v1/groups?near={NEAR}&format=virtual").get_json()
+    world = next(r for r in body["results"] if r["name"] == "Online worldwide")
+    meeting = world["next_meeting"]
+    assert meeting["timezone"] == "America/New_York"
+    start = dt.datetime.fromisoformat(meeting["start"])
+    assert start > dt.datetime.now(dt.UTC)
+    assert start.weekday() == 1 and start.hour == 19
+    assert meeting["searcher_timezone"] == "Europe/London"
+    theirs = dt.datetime.fromisoformat(meeting["searcher_start"])
+    assert theirs == start and theirs.utcoffset() != start.utcoffset()
+    gb = next(r for r in body["results"] if r["name"] == "Online GB")
+    assert gb["next_meeting"]["searcher_start"] is None  # same zone: shown once
+
+
+def test_day_and_time_filters_use_the_group_local_schedule(client, london):
+    saturday = client.get(f"/api/v1/groups?near={NEAR}&day=sat").get_json()
+    assert names(saturday) == ["Twelve km"]
+    evening = client.get(f"/api/v1/groups?near={NEAR}&day=tue&time=evening").get_json()
+    assert names(evening) == ["One km", "Five km hybrid"]
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&day=tue&time=morning").get_json()) == []
+
+
+def test_within_days_uses_upcoming_meetings(client, session):
+    starts_later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).date()
+    lat, lng = offset(*LONDON, north_km=2)
+    make_group(session, "Starts in 40 days", lat=lat, lng=lng,
+               schedules=[{"freq": "weekly", "weekday": 2, "start_time": dt.time(18, 30),
+                           "valid_from": starts_later}])
+    make_group(session, "Every week", lat=lat, lng=lng)
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&within_days=30").get_json()) == [
+        "Every week"]
+    assert len(client.get(f"/api/v1/groups?near={NEAR}&within_days=60").get_json()[
+        "results"]) == 2
+
+
+def test_vocabulary_filters_accept_synonyms(client, session):
+    lat, lng = offset(*LONDON, north_km=3)
+    make_group(session, "TFMR dads", lat=lat, lng=lng, loss_types=["tfmr"], audiences=["dads"])
+    make_group(session, "Miscarriage", lat=lat, lng=lng)
+    body = client.get(f"/api/v1/groups?near={NEAR}&loss=TFMR&audience=fathers").get_json()
+    assert names(body) == ["TFMR dads"]
+
+
+def test_sort_by_next_meeting(client, session):
+    today = dt.datetime.now(ZoneInfo("Europe/London"))
+    lat, lng = offset(*LONDON, north_km=1)
+    far_lat, far_lng = offset(*LONDON, north_km=8)
+    soon_day = (today.weekday() + 2) % 7
+    later_day = (today.weekday() + 5) % 7
+    make_group(session, "Near, later", lat=lat, lng=lng,
+               schedules=[{"freq": "weekly", "weekday": later_day, "start_time": dt.time(12)}])
+    make_group(session, "Far, sooner", lat=far_lat, lng=far_lng,
+               schedules=[{"freq": "weekly", "weekday": soon_day, "start_time": dt.time(12)}])
+    assert names(client.get(f"/api/v1/groups?near={NEAR}").get_json()) == [
+        "Near, later", "Far, sooner"]
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&sort=next").get_json()) == [
+        "Far, sooner", "Near, later"]
+
+
+def test_paging_and_page_past_the_end(client, london):
+    first = client.get(f"/api/v1/groups?near={NEAR}&per_page=2").get_json()
+    second = client.get(f"/api/v1/groups?near={NEAR}&per_page=2&page=2").get_json()
+    assert names(first) + names(second) == ["One km", "Five km hybrid", "Twelve km"]
+    assert first["total_pages"] == 2
+    past = client.get(f"/api/v1/groups?near={NEAR}&per_page=2&page=3")
+    assert past.status_code == 400
+    assert past.get_json()["error"]["field"] == "page"
+
+
+def test_withdrawn_and_paused_groups_are_not_searchable(client, session):
+    lat, lng = offset(*LONDON, north_km=1)
+    gone = make_group(session, "Withdrawn", lat=lat, lng=lng, status="withdrawn")
+    make_group(session, "Paused", lat=lat, lng=lng, status="paused")
+    assert names(client.get(f"/api/v1/groups?near={NEAR}").get_json()) == []
+    assert client.get(f"/api/v1/groups/{gone.id}").status_code == 404
+
+
+def test_distance_query_uses_the_gist_index(session):
+    """With enough rows for the planner to care, the KNN query walks ix_locations_point."""
+    session.execute(text("""
+        WITH l AS (
+          INSERT INTO locations (country, point, timezone, geocode_precision, address_key)
+          SELECT 'GB', ST_SetSRID(ST_MakePoint(-5 + random() * 6, 50 + random() * 5), 4326),
+                 'Europe/London', 'given', 'bulk-' || i
+          FROM generate_series(1, 20000) AS i RETURNING id)
+        INSERT INTO groups (name, description, format, status, join_mode, loss_types, audiences,
+                            languages, cost, facilitation, location_id, timezone,
+                            service_countries)
+        SELECT 'bulk', '', 'in_person', 'active', 'drop_in', '{}', '{}', '{en}', 'free', 'peer',
+               id, 'Europe/London', '{}' FROM l
+    """))
+    session.execute(text("ANALYZE locations; ANALYZE groups"))
+    captured = []
+    engine = session.get_bind().engine
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        query.nearby(session, parse(MultiDict({"near": NEAR})), *LONDON, dt.datetime.now(dt.UTC))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    statement, parameters = captured[-1]
+    plan = session.connection().exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
+    plan_text = "\n".join(plan)
+    assert "ix_locations_point" in plan_text, plan_text
