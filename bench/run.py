@@ -425,6 +425,17 @@ def busy_share(seconds: float = 1.0) -> float:
     return round((b1 - b0) / (t1 - t0), 2) if t1 > t0 else float("nan")
 
 
+def wait_quiet(limit_s: float, threshold: float = 0.2) -> float:
+    """Wait up to `limit_s` for other work on a shared machine to calm down; the busy share."""
+    deadline = time.monotonic() + limit_s
+    busy = busy_share()
+    while busy > threshold and time.monotonic() < deadline:
+        log(f"  the CPUs are {busy:.0%} busy with other work; waiting (--quiet-wait)...")
+        time.sleep(4)
+        busy = busy_share(2.0)
+    return busy
+
+
 def postgres_backends(url: str) -> list[int]:
     """PIDs of the server processes serving the benchmark database (the app's pool)."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
@@ -492,7 +503,7 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
     with Server(url, server_log) as server:
         log(f"  gunicorn up on port {server.port} (workers {server.worker_pids()})")
         warm = drive(server.port, paths, args.concurrency, args.warmup, len(paths) * 3)
-        busy = busy_share()
+        busy = wait_quiet(args.quiet_wait)
         if busy > 0.2:
             log(f"  warning: the CPUs are {busy:.0%} busy with other work before the run")
         meter = CpuMeter({"gunicorn": [server.proc.pid, *server.worker_pids()],
@@ -504,10 +515,6 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
         if args.single_duration > 0:
             single = drive(server.port, paths, 1, args.single_duration,
                            int(args.single_duration * 5000))
-        if args.hold:  # leave it up for a profiler: python -m bench.run --hold
-            log(f"  holding the server on port {server.port}; Ctrl+C to stop")
-            while True:
-                time.sleep(1)
 
     floor_duration = max(2.0, args.duration / 2)
     floor, _ = replay(url, [c.list_sql for c in captured], floor_duration, 1000)
@@ -657,8 +664,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mix-size", type=int, default=MIX_SIZE, help="distinct searches")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--regenerate", action="store_true", help="rebuild the data even if cached")
-    p.add_argument("--hold", action="store_true",
-                   help="keep the server up after the load, for profiling (Ctrl+C to stop)")
+    p.add_argument("--quiet-wait", type=float, default=0.0,
+                   help="on a shared machine, wait up to this many seconds for the CPUs to be "
+                        "less than 20%% busy before each measured run")
     p.add_argument("--output", type=Path, help="JSON file (default bench/results/<date>.json)")
     return p.parse_args(argv)
 

@@ -21,8 +21,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from finder import ROOT
-from ingest.normalize import Rejection, geocode, normalise, upsert, withdraw
+from ingest.normalize import Rejection, geocode, normalise, withdraw
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from ingest.writer import write_listings
 
 DEMO_DIR = ROOT / "demo"
 SOURCE = "demo"
@@ -95,6 +96,7 @@ def load_demo(session: Session, directory: Path | None = None) -> dict[str, Any]
     counts: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0,
                               "withdrawn": 0, "rejections": []}
     seen: set[str] = set()
+    listings = []
     for record in read_demo(directory):
         if record.external_id in seen:
             raise DemoFileError(f"external_id {record.external_id!r} is used twice")
@@ -106,7 +108,9 @@ def load_demo(session: Session, directory: Path | None = None) -> dict[str, Any]
             counts["rejected"] += 1
             counts["rejections"].append(f"{record.external_id}: {result}")
             continue
-        counts[upsert(session, result)] += 1
+        listings.append(result)
+    for outcome in write_listings(session, listings):
+        counts[outcome] += 1
     # rejected rows stay in `seen`: a bad edit must not take a listing down
     counts["withdrawn"] = withdraw(session, SOURCE, seen)
     return counts

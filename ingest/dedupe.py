@@ -192,6 +192,15 @@ def _droppable_segment(tokens: tuple[str, ...], org: _Org | None) -> bool:
     return bool(_VENUE_WORDS.intersection(tokens)) or bool(_SAINT_PLACE.match(" ".join(tokens)))
 
 
+def _strip_venue_prefix(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """ "St Marys Hospital Miscarriage Support" -> "Miscarriage Support": a venue named
+    before the group without a separator ends at its venue word ("hospital", "church")."""
+    for i in range(min(len(tokens) - 1, 5), -1, -1):
+        if tokens[i] in _VENUE_WORDS and _content(tokens[i + 1:]):
+            return tokens[i + 1:]
+    return tokens
+
+
 def _strip_org(tokens: tuple[str, ...], org: _Org | None) -> tuple[str, ...]:
     """ "Sands Leeds" -> "Leeds", "PSI Loss Group" -> "Loss Group" (organiser Sands / PSI)."""
     for form in org.forms if org is not None else ():
@@ -216,16 +225,17 @@ def normalise_name(name: str, organisation: str | None = None) -> str:
     org = _org(organisation) if organisation else None
     segments = [t for t in (_canonical(s) for s in _SEGMENT_SPLIT.split(name)) if t]
     kept = [s for s in segments if not _droppable_segment(s, org)] or segments
+    kept = [_strip_venue_prefix(s) for s in kept]
     tokens = _content(t for s in kept for t in _strip_org(s, org))
-    if not tokens:  # the name was only the organiser's: keep it
-        tokens = _content(t for s in kept for t in s)
-    return " ".join(tokens) or " ".join(_canonical(name))
+    if not tokens:  # the name was only the organiser's ("Sands Online Group"): keep it
+        tokens = _content(t for s in segments for t in s)
+    return " ".join(dict.fromkeys(tokens)) or " ".join(_canonical(name))
 
 
 @lru_cache(maxsize=8192)
 def _plain_name(name: str) -> str:
     """Filler dropped, nothing else: the venue words stay ("loss plymouth")."""
-    return " ".join(_content(_canonical(name))) or " ".join(_canonical(name))
+    return " ".join(dict.fromkeys(_content(_canonical(name)))) or " ".join(_canonical(name))
 
 
 def name_markers(name: str) -> frozenset[str]:
@@ -395,6 +405,11 @@ def _schedules(items: Iterable[Any] | None, default_tz: str | None) -> tuple[Sch
     return tuple(sorted({k for k in keys if k is not None}, key=repr))
 
 
+def _loss_codes(values: Iterable[str] | None) -> frozenset[str]:
+    codes = (vocab.LOSS.lookup(v) for v in values or () if isinstance(v, str))
+    return frozenset(c for c in codes if c)
+
+
 def _format(value: str | None) -> str:
     text = (value or "").strip()
     return vocab.FORMAT.lookup(text) or text.lower()
@@ -406,6 +421,8 @@ class Candidate:
 
     `lat`/`lng` are None for online groups (and for a place that could not be geocoded);
     schedules are `ScheduleKey`s with the start as minutes after local midnight.
+    `loss_types` are what the publisher tagged, which is inconsistent between sources, so
+    disjoint tags only stop an automatic merge (the names carry the real veto).
     """
 
     name: str
@@ -418,6 +435,7 @@ class Candidate:
     organisation: str | None = None
     schedules: tuple[ScheduleKey, ...] = ()
     postcode: str | None = None
+    loss_types: frozenset[str] = frozenset()  # LOSS codes as tagged; optional evidence
 
     @classmethod
     def from_listing(cls, record: Any, *, lat: float | None = None,
@@ -437,6 +455,7 @@ class Candidate:
             organisation=getattr(org, "name", None) if org is not None else None,
             schedules=_schedules(getattr(record, "schedules", ()), tz),
             postcode=getattr(record, "postcode", None),
+            loss_types=_loss_codes(getattr(record, "loss_types", ())),
         )
 
     @classmethod
@@ -459,6 +478,7 @@ class Candidate:
             organisation=getattr(org, "name", None) if org is not None else None,
             schedules=_schedules(getattr(group, "schedules", ()), getattr(group, "timezone", None)),
             postcode=getattr(location, "postcode", None) if location is not None else None,
+            loss_types=_loss_codes(getattr(group, "loss_types", ())),
         )
 
     @classmethod
@@ -475,6 +495,7 @@ class Candidate:
             organisation=data.get("organisation"),
             schedules=_schedules(data.get("schedules"), data.get("timezone")),
             postcode=data.get("postcode"),
+            loss_types=_loss_codes(data.get("loss_types")),
         )
 
     @property
@@ -485,18 +506,21 @@ class Candidate:
 # ------------------------------------------------------------------------------ components
 
 
-# Tokens too common to identify a group on their own ("Loss" inside "Hope After Loss").
-_GENERIC = frozenset({"loss", "tfmr", "pal", "recurrent", *_LOSS_MARKERS, *_TIME_MARKERS})
+# Too common to identify a group on its own: "loss" is inside "Hope After Loss", and every
+# other loss group's name. (A specific loss type at the same place is identifying.)
+_GENERIC = frozenset({"loss"})
+# What a group is about: one of these alone still says which group it is at a given place.
+_SUBJECT = _LOSS_MARKERS | frozenset(_EXCLUSIVE_TOKENS)
 
 
 def _lenient(x: str, y: str) -> float:
-    """Token-set ratio, except that a name of generic words only ("loss", "miscarriage")
-    does not count as contained in a longer one: that is every group."""
+    """Token-set ratio, except that a name does not count as contained in a longer one
+    when all it has left is "loss" (every group) or one word that is not a subject: after
+    stripping the organiser, "Sands Leeds" is "leeds", inside "Leeds Miscarriage"."""
     tx, ty = set(x.split()), set(y.split())
-    if tx != ty:
-        small = tx if len(tx) <= len(ty) else ty
-        if small <= (ty if small is tx else tx) and small <= _GENERIC:
-            return fuzz.token_sort_ratio(x, y)
+    small, large = (tx, ty) if len(tx) <= len(ty) else (ty, tx)
+    if small < large and (small <= _GENERIC or (len(small) == 1 and not small & _SUBJECT)):
+        return fuzz.token_sort_ratio(x, y)
     return fuzz.token_set_ratio(x, y)
 
 
@@ -724,6 +748,10 @@ def score(a: Candidate, b: Candidate) -> MatchScore:
     if decision == "distinct" and not same_format and timely and name >= 90:
         decision = "review"
         reasons.append("same name in a different format")
+    if decision == "match" and a.loss_types and b.loss_types and not (
+            a.loss_types & b.loss_types):
+        decision = "review"
+        reasons.append("tagged with different loss types")
     if decision == "match" and not same_format:
         decision = "review"
         reasons.append(f"formats differ ({a.format} vs {b.format}): never merged unreviewed")

@@ -352,6 +352,10 @@ class ICalendarAdapter(Adapter):
                 yield self._listing(ev, source, default, overrides.get(ref, []), n)
             except _Skip as exc:
                 yield RowProblem(ref, str(exc))
+            except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+                # odd values deep in one event (a year-9999 UNTIL, a GEO out of range...)
+                # cost that event, not the calendar
+                yield RowProblem(ref, f"cannot read this event ({type(exc).__name__}: {exc})")
 
     def _listing(self, ev: Any, source: Source, default_zone: str | None,
                  overrides: list[_Override], n: int) -> ListingRecord:
@@ -396,16 +400,20 @@ class ICalendarAdapter(Adapter):
         location = _text(ev.get("LOCATION")) or ""
         url = _text(ev.get("URL"))
         link = _conference(ev) or video_link(description, url, location)
+        online = bool(link) or bool(location and is_online_place(location))
         venue = location if location and not is_online_place(location) else ""
         fmt_given = _x_text(ev, "X-GROUP-FORMAT")
-        fmt = fmt_given or ("hybrid" if link and venue else "virtual" if link
+        fmt = fmt_given or ("hybrid" if online and venue else "virtual" if online
                             else "in_person" if venue else source.format or "in_person")
         organizer = ev.get("ORGANIZER")
         email = None
         if organizer is not None and str(organizer).lower().startswith("mailto:"):
             email = str(organizer)[len("mailto:"):]
         email = email or first_email(description)
-        join_mode = (_x_text(ev, "X-JOIN") or source.options.get("join_mode")
+        x_join = _x_text(ev, "X-JOIN")
+        if x_join and _URL.fullmatch(x_join):  # some publishers put the join link there
+            link, x_join = link or x_join, None
+        join_mode = (x_join or source.options.get("join_mode")
                      or infer_join_mode(description, link=link or url, email=email))
         join_url = link or (url if join_mode == "register" else None)
         place = split_location(venue, source.country) if venue else Place(country=source.country)
@@ -608,6 +616,8 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
         raise _Skip(f"recurrence rule {text} uses {', '.join(extra)}, which a weekly or "
                     f"monthly meeting on a weekday cannot express")
     interval = int(parts.get("INTERVAL", [1])[0])
+    if interval < 1:
+        raise _Skip(f"recurrence rule {text}: INTERVAL must be 1 or more")
     days: list[tuple[int | None, int]] = []
     for raw in parts.get("BYDAY", []):
         m = _BYDAY.fullmatch(str(raw).upper().strip())
@@ -640,8 +650,8 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
             raise _Skip(f"recurrence rule {text}: every weekday of every {interval} months "
                         f"cannot be expressed")
         for s in specs:
-            if s.set_pos not in _SET_POSITIONS:
-                word = _ORDINAL_WORDS.get(s.set_pos or 0, str(s.set_pos))
+            if s.freq == "monthly" and s.set_pos not in _SET_POSITIONS:
+                word = _ORDINAL_WORDS.get(s.set_pos or 0, f"number {s.set_pos}")
                 raise _Skip(f"recurrence rule {text}: the {word} {_DAY_NAMES[s.weekday]} of "
                             f"the month is not supported (first to fourth, or last)")
     unique: list[_Spec] = []

@@ -114,11 +114,16 @@ class WebPageAdapter(Adapter):
         if kind is not None and kind not in self.content_types:
             raise DocumentError(f"wrong content type {kind!r} for a web page "
                                 f"(expected text/html)")
-        items = _extract(doc)
-        index = _index(items)
+        jsonld, microdata = _extract(doc)
+        index = _index(jsonld + microdata)
         events: list[dict] = []
         orgs: list[dict] = []
-        _collect(items, index, events, orgs)
+        _collect(jsonld, index, events, orgs)
+        seen = {k for e in events for k in (_node_id(e), _fold_name(e)) if k}
+        found: list[dict] = []
+        _collect(microdata, index, found, orgs)
+        # pages often carry the same Event in both syntaxes: list it once, from the JSON-LD
+        events += [e for e in found if not {_node_id(e), _fold_name(e)} & seen]
         if not events:
             raise DocumentError("no schema.org Event data found")
         page_org = next((_organisation(o) for o in orgs if _name(o)), None)
@@ -135,6 +140,9 @@ class WebPageAdapter(Adapter):
                                url, shared_url=url is not None and urls.count(url) > 1)
             except _Skip as exc:
                 yield RowProblem(ref, str(exc))
+            except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+                # an odd value deep in one event costs that event, not the page
+                yield RowProblem(ref, f"cannot read this event ({type(exc).__name__}: {exc})")
 
 
 # ---------------------------------------------------------------------- reading the page
@@ -158,7 +166,8 @@ def _decode(raw: bytes, declared: str | None) -> str:
     return raw.decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
-def _extract(doc: Document) -> list[Any]:
+def _extract(doc: Document) -> tuple[list[Any], list[Any]]:
+    """(JSON-LD items, microdata items) in extruct's uniform shape."""
     text = _decode(doc.body.read(), doc.encoding)
     if not text.strip():
         raise DocumentError("the page is empty")
@@ -176,7 +185,7 @@ def _extract(doc: Document) -> list[Any]:
     except ValueError as exc:  # json.JSONDecodeError is one
         raise DocumentError(f"a JSON-LD block is not valid JSON ({exc}); a page cut short "
                             f"or mis-edited would lose its groups, so nothing is changed") from exc
-    return list(data.get("json-ld", [])) + list(data.get("microdata", []))
+    return list(data.get("json-ld", [])), list(data.get("microdata", []))
 
 
 def _types(node: Any) -> set[str]:
@@ -280,6 +289,11 @@ def _plain(value: Any) -> str | None:
 
 def _name(node: Any) -> str | None:
     return _str(node.get("name")) if isinstance(node, dict) else None
+
+
+def _fold_name(node: Any) -> str | None:
+    name = _name(node)
+    return "name:" + vocab.fold(name) if name else None
 
 
 def _abs(base: str, url: str | None) -> str | None:

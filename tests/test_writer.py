@@ -1,0 +1,120 @@
+"""The batch writer: bulk inserts, unchanged skips, and one group for several sources."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from finder.models import Group, ListingConflict, ListingSource, Schedule
+from ingest.normalize import normalise
+from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from ingest.writer import write_listings
+
+TUESDAY_7PM = ScheduleRecord(freq="weekly", weekday=1, start_time=dt.time(19, 0))
+
+
+def listing(source, external_id, name, *, lat=53.8008, lng=-1.5491, schedule=TUESDAY_7PM,
+            fmt="in_person", **kw):
+    record = ListingRecord(
+        source=source, external_id=external_id, name=name, format=fmt, join_mode="drop_in",
+        venue_name=kw.pop("venue_name", "St James's Hospital"),
+        address_line1=kw.pop("address_line1", "Beckett Street"), town="Leeds",
+        postcode=kw.pop("postcode", "LS9 7TF"), country="GB", latitude=lat, longitude=lng,
+        timezone="Europe/London", schedules=[schedule],
+        organisation=OrganisationRecord("Leeds Loss Support"), **kw)
+    result = normalise(record)
+    assert not hasattr(result, "reason"), result
+    return result
+
+
+def groups(session):
+    return session.scalar(select(func.count()).select_from(Group))
+
+
+def test_new_listings_are_inserted_in_bulk_with_schedules_and_upcoming(session):
+    before = groups(session)
+    outcomes = write_listings(session, [
+        listing("hospital", "a", "Miscarriage Support Group"),
+        listing("hospital", "b", "Stillbirth Parents Evening", lat=53.81, lng=-1.56,
+                venue_name="Leeds General Infirmary", postcode="LS1 3EX"),
+    ])
+    assert outcomes == ["created", "created"]
+    assert groups(session) == before + 2
+    schedule = session.scalars(
+        select(Schedule).join(ListingSource, ListingSource.group_id == Schedule.group_id)
+        .where(ListingSource.external_id == "a")).one()
+    assert schedule.time_band == "evening" and schedule.upcoming
+    assert all(u > dt.datetime.now(dt.UTC) for u in schedule.upcoming)
+
+
+def test_unchanged_listing_is_not_rewritten(session):
+    first = listing("hospital", "a", "Miscarriage Support Group")
+    write_listings(session, [first])
+    group = session.scalars(select(Group).join(ListingSource)
+                            .where(ListingSource.external_id == "a")).one()
+    stamp = group.updated_at
+    assert write_listings(session, [first]) == ["unchanged"]
+    session.refresh(group)
+    assert group.updated_at == stamp
+
+
+def test_changed_listing_is_updated(session):
+    write_listings(session, [listing("hospital", "a", "Miscarriage Support Group")])
+    changed = listing("hospital", "a", "Miscarriage Support Group", description="Now with tea.")
+    assert write_listings(session, [changed]) == ["updated"]
+    group = session.scalars(select(Group).join(ListingSource)
+                            .where(ListingSource.external_id == "a")).one()
+    assert group.description == "Now with tea."
+
+
+def test_same_group_from_another_source_is_merged_with_conflicts_flagged(session):
+    write_listings(session, [listing("hospital", "h1", "Miscarriage Support Group")])
+    before = groups(session)
+    later = ScheduleRecord(freq="weekly", weekday=1, start_time=dt.time(19, 30))
+    outcome = write_listings(session, [
+        listing("community-centre", "row-4", "St James's Miscarriage Support",
+                lat=53.8012, lng=-1.5487, schedule=later, join_url="https://example.org/join"),
+    ])
+    assert outcome == ["merged"]
+    assert groups(session) == before
+    group = session.scalars(select(Group).join(ListingSource)
+                            .where(ListingSource.external_id == "h1")).one()
+    assert sorted(s.source for s in group.sources) == ["community-centre", "hospital"]
+    conflicts = session.scalars(select(ListingConflict)
+                                .where(ListingConflict.group_id == group.id)).all()
+    assert conflicts and all(c.source_a == "hospital" for c in conflicts)
+
+
+def test_different_group_at_the_same_hospital_is_not_merged(session):
+    write_listings(session, [listing("hospital", "h1", "Miscarriage Support Group")])
+    outcome = write_listings(session, [
+        listing("community-centre", "row-9", "Stillbirth and Neonatal Death Parents Group",
+                loss_types=["stillbirth"]),
+    ])
+    assert outcome == ["created"]
+
+
+def test_online_groups_merge_on_the_same_join_link_never_across_formats(session):
+    online = dict(fmt="virtual", lat=None, lng=None, venue_name=None, address_line1=None,
+                  postcode=None, service_countries=["GB"],
+                  join_url="https://example.org/tfmr-circle")
+    write_listings(session, [listing("hsds", "s1", "TFMR Circle", **online)])
+    assert write_listings(session, [listing("mg", "m1", "TFMR Circle online", **online)]) == [
+        "merged"]
+    in_person = listing("centre", "c1", "TFMR Circle",
+                        join_url="https://example.org/tfmr-circle")
+    assert write_listings(session, [in_person]) == ["created"]
+
+
+def test_second_source_changes_do_not_overwrite_the_first(session):
+    write_listings(session, [listing("hospital", "h1", "Miscarriage Support Group")])
+    second = listing("centre", "r1", "Miscarriage Support Group", lat=53.8010, lng=-1.5489)
+    assert write_listings(session, [second]) == ["merged"]
+    edited = dataclasses.replace(second, description="Different words",
+                                 content_hash="changed")
+    assert write_listings(session, [edited]) == ["updated"]
+    group = session.scalars(select(Group).join(ListingSource)
+                            .where(ListingSource.external_id == "h1")).one()
+    assert group.description == ""
