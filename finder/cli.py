@@ -24,6 +24,7 @@ def register_commands(app: Flask) -> None:
     from finder.demo import demo_cli
     from finder.geocode.cli import places_cli, postcodes_cli
     from finder.schedule_cache import schedules_cli
+    from ingest.cli import ingest_cli, sources_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(postcodes_cli)
@@ -31,6 +32,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(schedules_cli)
     app.cli.add_command(serve)
+    app.cli.add_command(ingest_cli)
+    app.cli.add_command(sources_cli)
 
 
 @click.group("db", help="Database schema.")
@@ -64,4 +67,5 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def main() -> None:
-    FlaskGroup(create_app=create_app, help="The pregnancy loss group finder.")(prog_name="groupfinder")
+    cli = FlaskGroup(create_app=create_app, help="The pregnancy loss group finder.")
+    cli(prog_name="groupfinder")

@@ -1,6 +1,13 @@
-"""`/healthz`: is the app up and can it reach the database?"""
+"""`/healthz`: is the app up and can it reach the database?
+
+It also lists ingestion sources that failed several runs in a row (`ingest.failing`), for
+whoever watches the endpoint; a broken publisher feed does not make the finder unhealthy,
+so those never change the status or the HTTP code.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
@@ -9,12 +16,26 @@ from sqlalchemy.exc import SQLAlchemyError
 from finder.db import get_session
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
 def healthz():
+    session = get_session()
     try:
-        get_session().execute(text("SELECT 1"))
+        session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+    return jsonify(status="ok", database="ok", ingest=_ingest_details(session))
+
+
+def _ingest_details(session) -> dict:
+    from ingest.runner import FAILING_AFTER, failing_sources
+
+    try:
+        with session.begin_nested():  # a failure here must not spoil the request's session
+            failing = failing_sources(session)
+    except SQLAlchemyError:
+        log.exception("could not read the ingestion state for /healthz")
+        return {"error": "ingestion state unavailable"}
+    return {"failing_after": FAILING_AFTER, "failing_sources": failing}

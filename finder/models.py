@@ -23,6 +23,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -116,6 +117,7 @@ class Group(Timestamps, Base):
         Index("ix_groups_languages", "languages", postgresql_using="gin"),
         Index("ix_groups_service_countries", "service_countries", postgresql_using="gin"),
         Index("ix_groups_format_status", "format", "status"),
+        Index("ix_groups_join_keys", "join_keys", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,6 +147,11 @@ class Group(Timestamps, Base):
     # online reach: ISO 3166 alpha-2 codes, or ["*"] for worldwide; empty for in-person only
     service_countries: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list)
     last_confirmed: Mapped[dt.date | None] = mapped_column(Date)
+    # the join link, email and phone as identities (`ingest.dedupe.join_keys`): how the same
+    # online group is recognised across sources
+    join_keys: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'")
+    )
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="groups")
     location: Mapped[Location | None] = relationship(back_populates="groups")
@@ -170,7 +177,8 @@ class Schedule(Base):
         CheckConstraint("interval BETWEEN 1 AND 12", name="ck_schedules_interval"),
         CheckConstraint("weekday BETWEEN 0 AND 6", name="ck_schedules_weekday"),
         CheckConstraint(
-            "(freq = 'weekly' AND set_pos IS NULL) OR (freq = 'monthly' AND set_pos IN (1, 2, 3, 4, -1))",
+            "(freq = 'weekly' AND set_pos IS NULL)"
+            " OR (freq = 'monthly' AND set_pos IN (1, 2, 3, 4, -1))",
             name="ck_schedules_set_pos",
         ),
         CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="ck_schedules_duration"),

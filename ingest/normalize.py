@@ -34,6 +34,7 @@ from finder.geocode.normalise import postcode_for_country
 from finder.models import Group, ListingSource, Location, Organisation, Schedule
 from finder.schedule_cache import refresh_upcoming
 from finder.schedules import Recurrence, time_band
+from ingest.dedupe import join_keys
 from ingest.records import ListingRecord, OrganisationRecord
 
 # Bump when the cleaning rules change, so every listing is rewritten once on the next run.
@@ -769,6 +770,7 @@ def upsert(session: Session, listing: NormalisedListing, *,
         setattr(group, attr, getattr(listing, attr))
     for attr in ("loss_types", "audiences", "languages", "service_countries"):
         setattr(group, attr, list(getattr(listing, attr)))
+    group.join_keys = join_keys(listing.join_url, listing.join_email, listing.join_phone)
     group.schedules = [_schedule_row(rec) for rec in listing.schedules]  # old rows are orphans
     ref.url = listing.url
     ref.content_hash = listing.content_hash

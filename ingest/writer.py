@@ -143,18 +143,23 @@ def _match_existing(session: Session, listings: list[NormalisedListing]) -> dict
         for i, group_id in rows:
             candidates.setdefault(i, []).append(group_id)
     online = [(i, n) for i, n in enumerate(listings) if n.format != "in_person"]
-    keys = {k for _, n in online for k in (n.join_url, n.join_email) if k}
-    if keys:
+    if online:
+        keys = {i: set(dedupe.join_keys(n.join_url, n.join_email, n.join_phone))
+                for i, n in online}
+        orgs = {n.organisation.name.lower() for _, n in online if n.organisation}
         rows = session.execute(
-            select(G.c.id, G.c.join_url, G.c.join_email)
+            select(G.c.id, G.c.join_keys, func.lower(ORG.c.name))
+            .select_from(G.outerjoin(ORG, ORG.c.id == G.c.organisation_id))
             .where(G.c.format != "in_person",
-                   (G.c.join_url.in_(keys)) | (G.c.join_email.in_(keys)),
+                   G.c.join_keys.overlap(list(set().union(*keys.values())))
+                   | func.lower(ORG.c.name).in_(orgs),
                    ~select(LS.c.id).where(LS.c.group_id == G.c.id, LS.c.source == source)
                    .exists())
         ).all()
         for i, n in online:
-            for group_id, url, email in rows:
-                if (n.join_url and n.join_url == url) or (n.join_email and n.join_email == email):
+            org = n.organisation.name.lower() if n.organisation else None
+            for group_id, group_keys, group_org in rows:
+                if keys[i] & set(group_keys) or (org and org == group_org):
                     candidates.setdefault(i, []).append(group_id)
     if not candidates:
         return {}
@@ -190,7 +195,8 @@ def _stored_groups(session: Session, group_ids: set[int]) -> dict[int, SimpleNam
         schedules.setdefault(s.group_id, []).append(s)
     return {
         r.id: SimpleNamespace(
-            name=r.name, format=r.format, join_mode=r.join_mode, join_url=r.join_url,
+            name=r.name, format=r.format, loss_types=r.loss_types, join_mode=r.join_mode,
+            join_url=r.join_url,
             join_email=r.join_email, join_phone=r.join_phone, timezone=r.timezone,
             organisation=SimpleNamespace(name=r.org_name) if r.org_name else None,
             location=SimpleNamespace(postcode=r.postcode), postcode=r.postcode,
@@ -255,6 +261,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
                 if n.organisation else None,
                 "location_id": location_ids.get(n.address_key) if n.format != "virtual" else None,
                 "timezone": n.timezone, "service_countries": list(n.service_countries),
+                "join_keys": dedupe.join_keys(n.join_url, n.join_email, n.join_phone),
                 "last_confirmed": n.last_confirmed,
             }
             for n in listings

@@ -326,6 +326,14 @@ def test_x_group_format_overrides_inference_and_conference_property_gives_link()
         "Community Hall", "5 High Street", "Leeds", "LS1 4AP")
 
 
+def test_duplicate_uid_is_a_problem_not_a_second_listing():
+    series = ("UID:dup\r\nSUMMARY:G\r\nDTSTART;TZID=Europe/London:20260106T190000\r\n"
+              "RRULE:FREQ=WEEKLY")
+    first, second = run(calendar(series, series.replace("20260106", "20260107")))
+    assert isinstance(first, ListingRecord) and first.schedules[0].weekday == 1
+    assert second == RowProblem("dup", "duplicate id 'dup' (first used by event 1)")
+
+
 def test_x_join_holding_a_link_is_the_join_link():
     out = one(calendar(
         "UID:x\r\nSUMMARY:G\r\nDTSTART;TZID=Europe/London:20260106T190000\r\n"

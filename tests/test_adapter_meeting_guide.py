@@ -181,6 +181,13 @@ def test_register_falls_back_to_the_entity_for_a_way_to_sign_up():
     assert rec.join_mode == "register" and rec.join_email == "org@example.org"
 
 
+def test_online_without_a_link_is_contact_the_entity():
+    (rec,) = run(rows({**BASE, "types": ["ONL"], "entity": "Org",
+                       "entity_email": "org@example.org"}))
+    assert (rec.format, rec.join_mode, rec.join_email) == (
+        "virtual", "contact", "org@example.org")
+
+
 def test_join_mode_drop_in_despite_the_word_book():
     (rec,) = run(rows({**BASE, "address": "1 High St",
                        "notes": "Just turn up; you don't need to book."}))

@@ -335,6 +335,12 @@ def test_events_sharing_a_url_get_distinct_ids():
     assert set(listings(out)) == {PAGE + "#mums-group", PAGE + "#dads-group"}
 
 
+def test_duplicate_id_is_a_problem_not_a_second_listing():
+    out = run(page(event(), event(name="Other")))
+    assert isinstance(out[0], ListingRecord) and out[0].name == "Group"
+    assert out[1] == RowProblem("#g", "duplicate id '#g' (first used by event 1)")
+
+
 def test_events_inside_an_item_list_and_an_organisation():
     org = {"@context": "https://schema.org", "@type": "NGO", "name": "Loss Charity",
            "event": [event(**{"@id": "#a"})]}

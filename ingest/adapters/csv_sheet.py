@@ -112,7 +112,7 @@ _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%d %B, %Y", "%
 # ----------------------------------------------------------------------------- decoding
 
 
-def decode(data: bytes, declared: str | None) -> tuple[str, str]:
+def decode(data: bytes, declared: str | None, where: str = "CSV") -> tuple[str, str]:
     """(text, encoding used): the declared charset, else UTF-8, else cp1252 (then latin-1)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), "utf-16"
@@ -126,7 +126,7 @@ def decode(data: bytes, declared: str | None) -> tuple[str, str]:
             tried.append(enc)
             continue
         if tried:
-            log.warning("CSV is not valid %s; read as %s", " or ".join(tried), name)
+            log.warning("%s: not valid %s; read as %s", where, " or ".join(tried), name)
         return text.lstrip("\ufeff"), name
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
@@ -306,14 +306,14 @@ class CsvAdapter(Adapter):
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
         what = "CSV sheet"
         check_content_type(doc, self.content_types, what)
-        text, _ = decode(doc.body.read(), doc.encoding)
+        text, _ = decode(doc.body.read(), doc.encoding, doc.url)
         if not text.strip():
             raise DocumentError(f"{what}: the document is empty")
         if "\x00" in text:
             raise DocumentError(f"{what}: contains NUL bytes (a binary file, not CSV?)")
         lines = [ln for ln in text[:65536].splitlines() if ln.strip()][:HEADER_SEARCH]
         delimiter = _delimiter(lines)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         mapping = source.options.get("columns") or {}
         if not isinstance(mapping, dict):
             raise DocumentError("options.columns must be a table of field = \"Header\"")

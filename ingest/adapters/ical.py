@@ -26,13 +26,20 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
 * **Where and how.** LOCATION is split into venue, address, town and a UK postcode or US
   ZIP; GEO gives the point; the country is the source's. A video link (CONFERENCE,
   X-GOOGLE-CONFERENCE, or a Zoom/Teams/Meet/... link in DESCRIPTION, URL or LOCATION)
-  with a venue makes the group hybrid, without one virtual. X-GROUP-FORMAT and X-JOIN
-  override the inferred format and way to join. CATEGORIES that name a loss type or an
-  audience are kept; LANGUAGE on SUMMARY gives the language; LAST-MODIFIED gives
-  last_confirmed (DTSTAMP is not used: it changes on every export).
-* An event without a UID gets a stable id made from its SUMMARY and DTSTART.
+  with a venue makes the group hybrid, without one virtual (so does a LOCATION such as
+  "Online" or "Zoom"). X-GROUP-FORMAT and X-JOIN override the inferred format and way to
+  join (an X-JOIN that is a link is taken as the join link); otherwise the way to join is
+  read from DESCRIPTION ("no need to book" -> drop in, "please register" -> register, with
+  URL as the link; ORGANIZER's or DESCRIPTION's email as contact). CATEGORIES that name a
+  loss type or an audience are kept; LANGUAGE on SUMMARY gives the language; LAST-MODIFIED
+  gives last_confirmed (DTSTAMP is not used: it changes on every export).
+* An event without a UID gets a stable id made from its SUMMARY and DTSTART; a second
+  series with a UID already used is a RowProblem ("duplicate id"). A value that
+  cannot be read inside one event is a RowProblem for that event, not the calendar.
 * **Bytes.** The declared charset, else UTF-8, else Windows-1252 (old Outlook exports).
-  Text that is not a calendar, or an unfinished one, is a `DocumentError`; so is a
+  text/calendar, application/ics and also text/plain and application/octet-stream (how
+  many servers send .ics files) are read; the parser then decides. Text that is not a
+  calendar (an HTML error page), or an unfinished one, is a `DocumentError`; so is a
   calendar with no events at all.
 """
 
@@ -346,10 +353,16 @@ class ICalendarAdapter(Adapter):
             yield RowProblem(uid, "a changed or cancelled occurrence (RECURRENCE-ID) whose "
                                   "recurring event is not in the calendar")
 
+        seen: dict[str, int] = {}
         for n, ev, default in masters:
             ref = _text(ev.get("UID")) or f"event {n}"
             try:
-                yield self._listing(ev, source, default, overrides.get(ref, []), n)
+                rec = self._listing(ev, source, default, overrides.get(ref, []), n)
+                first = seen.setdefault(rec.external_id, n)
+                if first != n:  # two series under one UID: which is the group is unknowable
+                    raise _Skip(f"duplicate id {rec.external_id!r} (first used by event "
+                                f"{first})")
+                yield rec
             except _Skip as exc:
                 yield RowProblem(ref, str(exc))
             except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:

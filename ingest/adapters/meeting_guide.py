@@ -11,13 +11,17 @@ Streamed with ijson, so a 100,000-meeting feed never sits in memory. Mapping dec
 * Format: a *physical* address is ``address`` (street) or a ``formatted_address`` containing
   a digit (a house number or postcode), unless ``approximate`` is "yes" (online meetings give
   "Chicago, IL, USA" as an approximate origin). Online = ``conference_url``,
-  ``conference_phone`` or the ``ONL`` type. Physical + online -> hybrid, physical -> in_person,
-  online -> virtual; neither -> `RowProblem`.
+  ``conference_phone`` or the ``ONL`` type (or, without an address, a registration link in the
+  notes). Physical + online -> hybrid, physical -> in_person, online -> virtual; neither ->
+  `RowProblem`. Coordinates alone do not make a venue (online meetings carry a city's).
 * ``TC`` (location temporarily closed): the venue is ignored, so the meeting is virtual if it
   has an online option, otherwise a `RowProblem` (it is not meeting; the runner withdraws it).
 * Join mode: drop in, unless the notes say otherwise (`schedule_text.infer_join_mode`:
   "register", "booking essential", "waiting list", "referral" ...). A registration link in the
-  notes becomes the join link when there is no conference link.
+  notes becomes the join link when there is no conference link. A virtual meeting with no
+  conference link or phone cannot be dropped into, so it is "contact". When a join mode needs
+  a way to get in touch and the row has none, the listing's ``url``, ``entity_email`` and
+  ``entity_phone`` are used.
 * ``entity*`` -> organisation, else the source's organisation. ``notes`` -> description;
   ``conference_url_notes``, ``conference_phone_notes`` and ``location_notes`` -> join notes.
 * Types: standard codes for audiences (M, W, LGBTQ, G, L, BI, T, NB, P), languages (EN, S,
@@ -403,6 +407,8 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         return RowProblem(ref, "no address (address or formatted_address) and no "
                                "conference_url or conference_phone: where does it meet?")
 
+    if fmt == "virtual" and join_mode == "drop_in" and not (conference_url or join_phone):
+        join_mode = "contact"  # the link is given out on request
     join_url = conference_url or registration_url
     join_email = r.get("email") or r.get("contact_1_email")
     org = r.organisation()
@@ -410,7 +416,7 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         # registration-only groups are common; the listing's page or the entity take sign-ups
         join_url = r.get("url")
         join_email = org.email if org else None
-        join_phone = join_phone or (org.phone if org else None)
+        join_phone = join_phone or r.get("contact_1_phone") or (org.phone if org else None)
     join_notes = "\n".join(x for x in (r.get("conference_url_notes"),
                                        r.get("conference_phone_notes"), dial_note,
                                        r.get("location_notes")) if x)

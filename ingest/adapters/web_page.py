@@ -11,7 +11,8 @@ Decisions, for the README:
 * **Schedules** come from `eventSchedule` (schema.org Schedule): byDay (DayOfWeek URLs,
   day names, or iCal "TU" / "1TU" / "-1TH"), repeatFrequency (P1W, P2W, P14D, P1M, or
   "weekly" / "fortnightly" / "monthly"), byMonthWeek (1-4, -1 = last), startTime/endTime or
-  duration, scheduleTimezone, exceptDate, startDate/endDate and repeatCount. Without
+  duration, scheduleTimezone, exceptDate, startDate/endDate and repeatCount (times written
+  as words, "7.30pm", are read by `ingest.schedule_text` when present). Without
   repeatFrequency a byMonthWeek or ordinal day means monthly, otherwise weekly. Daily,
   yearly, byMonthDay, byMonth and a fifth week are a RowProblem. An Event with no
   eventSchedule is a one-off: RowProblem("one-off event, not a recurring group"), as in
@@ -32,7 +33,9 @@ Decisions, for the README:
   email/phone. offers price 0 or isAccessibleForFree -> free, a price -> fee; an offer
   link other than the event's own page means "register first" there. inLanguage gives
   languages; audience and keywords that name a vocabulary audience or loss type are kept.
-* **External id**: @id, else url, else url + name when several events share one url.
+* **External id**: @id (or microdata itemid), else url, else url + name when several
+  events share one url; a repeated id is a RowProblem ("duplicate id"). An Event carried
+  both as JSON-LD and as microdata (matched by id or name) is listed once, from the JSON-LD.
 * **Bytes.** The declared charset, else a BOM or <meta charset>, else UTF-8 with
   replacement. A JSON-LD block that is not valid JSON is a DocumentError (it may hold
   groups we would otherwise withdraw); so is a page with no Event at all.
@@ -131,13 +134,19 @@ class WebPageAdapter(Adapter):
             page_org = OrganisationRecord(source.organisation)
         scheduled = {id(e) for e in events if e.get("eventSchedule")}
         urls = [_abs(doc.url, _str(e.get("url"))) for e in events]
+        seen_ids: dict[str, int] = {}
         for n, (ev, url) in enumerate(zip(events, urls, strict=True), start=1):
             if not ev.get("eventSchedule") and _is_occurrence(ev, index, scheduled):
                 continue
             ref = _node_id(ev) or url or _name(ev) or f"event {n}"
             try:
-                yield _listing(ev, index, source, doc.url, page_org,
+                rec = _listing(ev, index, source, doc.url, page_org,
                                url, shared_url=url is not None and urls.count(url) > 1)
+                first = seen_ids.setdefault(rec.external_id, n)
+                if first != n:
+                    raise _Skip(f"duplicate id {rec.external_id!r} (first used by event "
+                                f"{first})")
+                yield rec
             except _Skip as exc:
                 yield RowProblem(ref, str(exc))
             except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:

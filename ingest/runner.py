@@ -1,0 +1,492 @@
+"""One ingestion run of one source: fetch, read, normalise, geocode, write, withdraw, record.
+
+The rules come from issue 3 ("Normalising and writing", "Runs and operations"):
+
+- Every run is an `IngestRun` row, created in its own short transaction before anything else
+  happens, so a run that dies is still visible (as "running", and as "interrupted" once the
+  next run of that source finds it).
+- All listing writes of a run are ONE transaction: a fetch error, an unreadable document, a
+  feed that shrank to zero rows, too many rejected rows, a bug or a Ctrl+C rolls it back and
+  the source's listings stay exactly as they were. A successful run's record and source state
+  are written in that same transaction, so "success" is never recorded without its data.
+- A row that cannot be used is rejected with a reason, never silently dropped, and its id still
+  counts as seen: a publisher's typo must not take a listing down. Rows that say a group no
+  longer meets (an inactive service, a cancelled series, a closed venue, a one-off event) are
+  rejected too, but are not "seen" (so the listing is withdrawn) and do not count towards the
+  reject share (a calendar full of one-off events is not a broken calendar).
+- Conditional GET: the validators of the last successful fetch are sent, so an unchanged feed
+  costs one 304 and no writes. Validators of a failed run are never kept (the next run must
+  read the document again).
+- Two runs of one source never overlap: a PostgreSQL advisory lock (held on its own
+  connection, so it dies with the process) makes the second one a "skipped" no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Connection, exists, select, text, update
+from sqlalchemy.orm import Session
+
+from finder.db import Database
+from finder.models import IngestRun, ListingSource, SourceState
+from ingest.adapters import get_adapter
+from ingest.adapters.base import Adapter, Document, DocumentError, RowProblem
+from ingest.fetch import FetchError, FetchResult, FetchSettings, fetch
+from ingest.normalize import NormalisedListing, Rejection, geocode, normalise, withdraw
+from ingest.records import ListingRecord, OrganisationRecord
+from ingest.sources import Source
+from ingest.writer import write_listings
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500  # listings per write_listings call
+MAX_REJECTIONS_KEPT = 100  # rejections stored on the run record (all are counted)
+FAILING_AFTER = 3  # consecutive failed runs that flag a source in `ingest status`, /healthz
+PROGRESS_AFTER_SECONDS = 1.0  # a run shorter than this shows no progress bar
+# RowProblem reasons (prefixes) that say the group no longer meets, rather than that the row
+# is broken; see the module docstring. The adapters document these reasons.
+GONE_REASONS = ("not active", "temporarily closed", "cancelled series", "one-off event",
+                "the series has no meetings")
+INTERRUPTED = "interrupted: the process stopped before the run finished"
+_LOCK_NAMESPACE = "groupfinder.ingest:"
+
+COUNTS = ("fetched", "created", "updated", "unchanged", "withdrawn", "rejected", "merged")
+
+
+@dataclass
+class RunReport:
+    """What one run did; `outcome` is success, not_modified, failed or skipped."""
+
+    source: str
+    outcome: str = "running"
+    run_id: int | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    http_status: int | None = None
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    rejected: int = 0
+    merged: int = 0
+    rejections: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTS}
+
+    def summary(self) -> str:
+        """One line for the CLI and the log (no row contents, so no postcodes)."""
+        if self.outcome == "skipped":
+            return f"{self.source}: skipped ({self.error})"
+        if self.outcome == "not_modified":
+            return f"{self.source}: not modified (HTTP 304), nothing to do ({self.seconds:.1f}s)"
+        numbers = ", ".join(f"{getattr(self, n)} {n}" for n in COUNTS)
+        if self.failed:
+            return f"{self.source}: FAILED: {self.error} [{numbers}; nothing changed]"
+        return f"{self.source}: {self.outcome}: {numbers} ({self.seconds:.1f}s)"
+
+
+class RunFailed(Exception):
+    """A rule says this run must change nothing; the message says why, in one line."""
+
+    def __init__(self, reason: str, *, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run_source(db: Database, source: Source, *, settings: FetchSettings | None = None,
+               now: dt.datetime | None = None, progress: bool = False,
+               force: bool = False) -> RunReport:
+    """Run `source` once and record it. Never raises for a failed run (the report says why),
+    only for KeyboardInterrupt/SystemExit (recorded first) and when the database itself
+    cannot record the run. `force` skips the conditional GET (after a config change)."""
+    now = now or dt.datetime.now(dt.UTC)
+    clock = time.monotonic()
+    report = RunReport(source=source.name, started_at=now)
+    with _source_lock(db, source.name) as locked:
+        if not locked:
+            report.outcome = "skipped"
+            report.error = "another run of this source is in progress"
+            log.info("%s", report.summary())
+            return report
+        etag, last_modified = _start(db, source, report, now)
+        if force:
+            etag = last_modified = None
+        try:
+            _run(db, source, report, settings, now, clock, progress, etag, last_modified)
+        except RunFailed as exc:
+            _fail(report, exc.reason, exc.status)
+        except (FetchError, DocumentError) as exc:
+            status = exc.status if isinstance(exc, FetchError) else None
+            _fail(report, _one_line(getattr(exc, "reason", None) or str(exc)),
+                  status or report.http_status)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            _fail(report, f"interrupted ({type(exc).__name__})", report.http_status)
+            _finish_failed(db, report, now, clock)
+            raise
+        except Exception as exc:  # a bug: record it, roll back, carry on with the next source
+            log.exception("ingest run of %s failed unexpectedly", source.name)
+            _fail(report, f"{type(exc).__name__}: {_one_line(str(exc))}", report.http_status)
+        if report.failed:
+            _finish_failed(db, report, now, clock)
+    level = logging.WARNING if report.failed else logging.INFO
+    log.log(level, "%s", report.summary())
+    return report
+
+
+def _run(db: Database, source: Source, report: RunReport, settings: FetchSettings | None,
+         now: dt.datetime, clock: float, progress: bool, etag: str | None,
+         last_modified: str | None) -> None:
+    adapter = get_adapter(source.adapter)
+    result = fetch(source, etag=etag, last_modified=last_modified, settings=settings)
+    report.http_status = result.status
+    if result.not_modified:
+        report.outcome = "not_modified"
+        with db.transaction() as session:
+            _finish_success(session, report, result, now, clock)
+        return
+    assert result.document is not None
+    extra: list[Document] = []
+
+    def fetch_more(url: str) -> Document:
+        more = fetch(source, settings=settings, url=url)
+        if more.document is None:  # not conditional, so a 304 here is the server's mistake
+            raise FetchError(f"HTTP 304 for {url}", status=304, url=url)
+        extra.append(more.document)
+        return more.document
+
+    try:
+        if result.status is not None:  # files carry no server-declared type to check
+            _check_content_type(result.document, adapter)
+        with db.transaction() as session:
+            _write(session, source, adapter, result, fetch_more, report, now, progress)
+            report.outcome = "success"
+            _finish_success(session, report, result, now, clock)
+    finally:
+        for doc in [result.document, *extra]:
+            doc.body.close()
+
+
+def _write(session: Session, source: Source, adapter: Adapter, result: FetchResult,
+           fetch_more: Any, report: RunReport, now: dt.datetime, progress: bool) -> None:
+    """Every listing write of the run, in the caller's transaction; RunFailed rolls it back."""
+    assert result.document is not None
+    had_listings = session.scalar(select(exists().where(
+        ListingSource.source == source.name, ListingSource.withdrawn_at.is_(None))))
+    seen: set[str] = set()  # ids the feed still lists, usable or not
+    written: set[str] = set()
+    gone = 0  # rows saying the group no longer meets
+    batch: list[NormalisedListing] = []
+    today = now.date()
+
+    def reject(ref: str, reason: str) -> None:
+        report.rejected += 1
+        if len(report.rejections) < MAX_REJECTIONS_KEPT:
+            report.rejections.append({"ref": ref, "reason": reason})
+
+    def flush() -> None:
+        if batch:
+            for outcome in write_listings(session, batch, now=now):
+                setattr(report, outcome, getattr(report, outcome) + 1)
+            batch.clear()
+
+    with _Progress(progress, source.name, result) as bar:
+        for item in adapter.records(result.document, source, fetch_more):
+            report.fetched += 1
+            bar.tick(report.fetched)
+            if isinstance(item, RowProblem):
+                reject(item.ref, item.reason)
+                if item.reason.startswith(GONE_REASONS):
+                    gone += 1
+                else:
+                    seen.add(item.ref)
+                continue
+            record = _with_defaults(item, source)
+            ref = record.external_id
+            if ref in seen:
+                reject(str(ref), f"duplicate id {ref!r} (listed more than once in this feed)")
+                continue
+            seen.add(ref)
+            listing: NormalisedListing | Rejection = normalise(record, today=today)
+            if isinstance(listing, NormalisedListing):
+                listing = geocode(session, listing)
+            if isinstance(listing, Rejection):
+                reject(ref, str(listing))
+                continue
+            written.add(ref)
+            batch.append(listing)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        flush()
+
+    if report.fetched == 0:
+        raise RunFailed("feed shrank to zero rows; the listings are kept")
+    counted = report.fetched - gone
+    broken = report.rejected - gone
+    share = broken / counted if counted else 0.0
+    if share > source.max_reject_share:
+        raise RunFailed(f"{broken} of {counted} rows rejected ({share:.0%}), more than the "
+                        f"{source.max_reject_share:.0%} allowed; nothing changed")
+    if not written and had_listings:
+        raise RunFailed(f"feed shrank to zero rows ({report.fetched} rows, none usable); "
+                        "the listings are kept")
+    # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
+    report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
+                                now=now)
+
+
+def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:
+    """The source's defaults for what the record does not say; the record always wins."""
+    changes: dict[str, Any] = {}
+    if record.source != source.name:
+        changes["source"] = source.name
+    if not record.country and source.country:
+        changes["country"] = source.country
+    if not record.timezone and source.timezone:
+        changes["timezone"] = source.timezone
+    if not record.format and source.format:
+        changes["format"] = source.format
+    if record.organisation is None and source.organisation:
+        changes["organisation"] = OrganisationRecord(name=source.organisation)
+    return dataclasses.replace(record, **changes) if changes else record
+
+
+def _check_content_type(doc: Document, adapter: Adapter) -> None:
+    media = (doc.content_type or "").split(";", 1)[0].strip().lower()
+    allowed = adapter.content_types
+    if media in allowed or ("application/json" in allowed and media.endswith("+json")):
+        return
+    raise DocumentError(f"wrong content type {media or '(none)'} "
+                        f"(the {adapter.name} adapter reads {', '.join(allowed)})")
+
+
+# ----------------------------------------------------------------------------- recording
+
+
+def _start(db: Database, source: Source, report: RunReport,
+           now: dt.datetime) -> tuple[str | None, str | None]:
+    """The run row (in its own transaction, so it survives a rollback) and the validators."""
+    with db.transaction() as session:
+        state = _state(session, source.name)
+        stale = session.scalars(select(IngestRun).where(
+            IngestRun.source == source.name, IngestRun.outcome == "running")).all()
+        for run in stale:  # we hold the source's lock, so these processes are gone
+            run.outcome, run.error = "failed", INTERRUPTED
+            run.finished_at = run.finished_at or now
+        if stale:
+            state.consecutive_failures += len(stale)
+            state.last_error, state.last_error_at = INTERRUPTED, max(r.started_at for r in stale)
+        run = IngestRun(source=source.name, started_at=now, outcome="running", rejections=[])
+        session.add(run)
+        session.flush()
+        report.run_id = run.id
+        return state.etag, state.last_modified
+
+
+def _state(session: Session, name: str) -> SourceState:
+    state = session.get(SourceState, name, with_for_update=True)
+    if state is None:
+        state = SourceState(source=name, consecutive_failures=0)
+        session.add(state)
+    return state
+
+
+def _record(session: Session, report: RunReport) -> None:
+    values = {name: getattr(report, name) for name in COUNTS}
+    session.execute(update(IngestRun).where(IngestRun.id == report.run_id).values(
+        outcome=report.outcome, finished_at=report.finished_at,
+        http_status=report.http_status, error=report.error,
+        rejections=report.rejections, **values))
+
+
+def _finish_success(session: Session, report: RunReport, result: FetchResult,
+                    now: dt.datetime, clock: float) -> None:
+    _stamp(report, now, clock)
+    _record(session, report)
+    state = _state(session, report.source)
+    state.etag, state.last_modified = result.etag, result.last_modified
+    state.last_run_at = state.last_success_at = now
+    state.consecutive_failures = 0
+
+
+def _fail(report: RunReport, reason: str, status: int | None) -> None:
+    """A failed run changed nothing: only what it read and rejected is worth keeping."""
+    report.outcome, report.error = "failed", reason
+    report.http_status = status
+    for name in ("created", "updated", "unchanged", "withdrawn", "merged"):
+        setattr(report, name, 0)
+
+
+def _finish_failed(db: Database, report: RunReport, now: dt.datetime, clock: float) -> None:
+    _stamp(report, now, clock)
+    with db.transaction() as session:
+        _record(session, report)
+        state = _state(session, report.source)
+        state.last_run_at = state.last_error_at = now
+        state.last_error = report.error
+        state.consecutive_failures += 1
+
+
+def _stamp(report: RunReport, now: dt.datetime, clock: float) -> None:
+    report.seconds = time.monotonic() - clock
+    report.finished_at = now + dt.timedelta(seconds=report.seconds)
+
+
+@contextlib.contextmanager
+def _source_lock(db: Database, name: str) -> Iterator[bool]:
+    """A session-level advisory lock on a connection of its own, so it outlives the run's
+    transactions and is released by PostgreSQL if the process dies."""
+    assert db.engine is not None
+    key = zlib.crc32((_LOCK_NAMESPACE + name).encode()) - 2**31  # a signed 32-bit key
+    conn: Connection = db.engine.connect()
+    try:
+        locked = bool(conn.execute(text("SELECT pg_try_advisory_lock(1471, :k)"),
+                                   {"k": key}).scalar())
+        conn.commit()
+        try:
+            yield locked
+        finally:
+            if locked:
+                conn.execute(text("SELECT pg_advisory_unlock(1471, :k)"), {"k": key})
+                conn.commit()
+    finally:
+        conn.close()
+
+
+def _one_line(message: str) -> str:
+    lines = message.strip().splitlines()
+    return lines[0] if lines else "unknown error"
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A rich progress bar (records read, share of the document parsed) that appears only
+    once a run has taken longer than `PROGRESS_AFTER_SECONDS`: short runs print nothing."""
+
+    def __init__(self, enabled: bool, label: str, result: FetchResult) -> None:
+        self.enabled = enabled
+        self.label = label
+        self.body = result.document.body if result.document else None
+        self.total = result.bytes_read or None
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def tick(self, records: int) -> None:
+        if not self.enabled or records % 50:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < PROGRESS_AFTER_SECONDS:
+                return
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.fields[records]} records"),
+                                TimeElapsedColumn(), console=Console(stderr=True),
+                                transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, records=records)
+        self.bar.update(self.task, completed=self._position(), records=records)
+
+    def _position(self) -> int | None:
+        try:
+            return self.body.tell() if self.body is not None else None
+        except (OSError, ValueError):
+            return None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# ----------------------------------------------------------------------------- scheduling
+
+
+def due_sources(session: Session, sources: Iterable[Source], now: dt.datetime) -> list[Source]:
+    """Sources never run, or whose refresh interval has passed since their last run."""
+    states = {s.source: s for s in session.scalars(select(SourceState))}
+    due = []
+    for source in sources:
+        state = states.get(source.name)
+        last = state.last_run_at if state else None
+        if last is None or last + dt.timedelta(hours=source.refresh_hours) <= now:
+            due.append(source)
+    return due
+
+
+def _last_runs(session: Session, names: Sequence[str]) -> dict[str, IngestRun]:
+    """The latest finished run of each source."""
+    rows = session.scalars(
+        select(IngestRun)
+        .where(IngestRun.source.in_(names), IngestRun.outcome != "running")
+        .order_by(IngestRun.source, IngestRun.started_at.desc(), IngestRun.id.desc())
+        .distinct(IngestRun.source)
+    ).all()
+    return {r.source: r for r in rows}
+
+
+def status_rows(session: Session, sources: Iterable[Source], now: dt.datetime) -> list[dict]:
+    """One row per source for `groupfinder ingest status`."""
+    sources = list(sources)
+    names = [s.name for s in sources]
+    states = {s.source: s for s in session.scalars(
+        select(SourceState).where(SourceState.source.in_(names)))}
+    runs = _last_runs(session, names)
+    rows = []
+    for source in sources:
+        state, run = states.get(source.name), runs.get(source.name)
+        success = state.last_success_at if state else None
+        failures = state.consecutive_failures if state else 0
+        rows.append({
+            "source": source.name,
+            "last_run_at": state.last_run_at if state else None,
+            "last_outcome": run.outcome if run else None,
+            "last_success_at": success,
+            "last_error_at": state.last_error_at if state else None,
+            "last_error": state.last_error if state else None,
+            "consecutive_failures": failures,
+            "counts": {n: getattr(run, n) for n in COUNTS} if run else None,
+            "age": (now - success) if success else None,
+            "failing": failures >= FAILING_AFTER,
+        })
+    return rows
+
+
+def failing_sources(session: Session) -> list[dict]:
+    """Sources (by their recorded state) that failed `FAILING_AFTER` runs in a row."""
+    rows = session.scalars(
+        select(SourceState).where(SourceState.consecutive_failures >= FAILING_AFTER)
+        .order_by(SourceState.source)
+    ).all()
+    return [{
+        "source": s.source,
+        "consecutive_failures": s.consecutive_failures,
+        "last_error": s.last_error,
+        "last_error_at": s.last_error_at.isoformat() if s.last_error_at else None,
+        "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
+    } for s in rows]
