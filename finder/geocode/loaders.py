@@ -64,7 +64,8 @@ class LoadResult:
     path: Path
     fmt: str
     status: str = "loaded"  # or "unchanged"
-    rows: int = 0  # postcodes inserted or updated
+    rows: int = 0  # codes in the file
+    changed: int = 0  # of which new or different from what was held
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows
     removed: int = 0  # terminated since an earlier load
     derived: dict[str, int] = field(default_factory=dict)  # sector/district/area refreshed
@@ -75,7 +76,10 @@ class LoadResult:
                 f"{self.path.name} is already loaded ({self.rows} codes); "
                 "use --force to load it again."
             )
-        parts = [f"Loaded {self.rows} codes from {self.path.name} ({self.fmt})"]
+        parts = [
+            f"Loaded {self.rows} codes from {self.path.name} ({self.fmt}), "
+            f"{self.changed} new or changed"
+        ]
         parts += [f"skipped {n} {reason}" for reason, n in self.skipped.items() if n]
         if self.removed:
             parts.append(f"removed {self.removed} terminated")
@@ -335,74 +339,96 @@ def _stage(session: Session, rows: Iterable[Row]) -> None:
             copy.write_row(row)
 
 
-def _upsert(session: Session, dataset: str) -> int:
-    # one row per code: GeoNames lists a code once per place it serves, so take the middle
-    return session.execute(
+def _upsert(session: Session, dataset: str) -> tuple[int, int]:
+    """(codes in the file, codes inserted or changed). A code GeoNames lists once per place
+    it serves is stored once, at the mean of its points (the centroid of a multipoint)."""
+    total = session.scalar(
         text(
-            "INSERT INTO postcode_centroids (country, code, kind, place_name, point, dataset) "
-            "SELECT country, code, min(kind), min(place_name), "
-            "ST_Centroid(ST_Collect(ST_SetSRID(ST_MakePoint(lng, lat), 4326)))::geography, :d "
+            "SELECT count(*) FROM (SELECT DISTINCT country, code FROM gf_postcode_stage "
+            "WHERE kind <> 'terminated') AS codes"
+        )
+    )
+    changed = session.execute(
+        text(
+            "INSERT INTO postcode_centroids AS p (country, code, kind, place_name, point, "
+            "dataset) SELECT country, code, min(kind), min(place_name), "
+            "ST_SetSRID(ST_MakePoint(avg(lng), avg(lat)), 4326)::geography, :d "
             "FROM gf_postcode_stage WHERE kind <> 'terminated' GROUP BY country, code "
             "ON CONFLICT (country, code) DO UPDATE SET kind = EXCLUDED.kind, "
             "place_name = EXCLUDED.place_name, point = EXCLUDED.point, "
-            "dataset = EXCLUDED.dataset"
+            "dataset = EXCLUDED.dataset "
+            # a new release of a file repeats most rows: leave those alone
+            "WHERE (p.kind, p.place_name, p.dataset, ST_AsBinary(p.point)) IS DISTINCT FROM "
+            "(EXCLUDED.kind, EXCLUDED.place_name, EXCLUDED.dataset, ST_AsBinary(EXCLUDED.point))"
         ),
         {"d": dataset},
     ).rowcount
+    if changed > 10_000:  # so the statements below are planned on true numbers
+        session.execute(text("ANALYZE postcode_centroids"))
+    return total, changed
 
 
 def _remove_terminated(session: Session, dataset: str) -> int:
     return session.execute(
         text(
-            "DELETE FROM postcode_centroids p USING gf_postcode_stage s "
-            "WHERE s.kind = 'terminated' AND p.country = 'GB' AND p.code = s.code "
-            "AND p.kind = 'postcode' AND p.dataset = :d"
+            "DELETE FROM postcode_centroids p USING "
+            "(SELECT DISTINCT code FROM gf_postcode_stage WHERE kind = 'terminated') AS t "
+            "WHERE p.country = 'GB' AND p.code = t.code AND p.kind = 'postcode' "
+            "AND p.dataset = :d"
         ),
         {"d": dataset},
     ).rowcount
 
 
+_UK_LEVELS = {
+    "sector": "left(code, length(code) - 2)",
+    "district": "split_part(code, ' ', 1)",
+    "area": "substring(code from '^[A-Z]+')",
+}
+
+
 def refresh_uk_levels(session: Session, dataset: str) -> dict[str, int]:
     """Recompute the sector, district and area centroids that the staged postcodes touch,
     from every UK postcode now held (whichever dataset it came from)."""
-    touched = session.scalar(
-        text("SELECT array_agg(DISTINCT substring(code from '^[A-Z]+')) FROM gf_postcode_stage "
-             "WHERE country = 'GB' AND kind IN ('postcode', 'terminated')")
-    )
-    if not touched:
-        return {}
-    session.execute(text("DROP TABLE IF EXISTS pg_temp.gf_sector_sums"))
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.gf_touched, pg_temp.gf_sector_sums"))
     session.execute(
         text(
-            "CREATE TEMP TABLE gf_sector_sums ON COMMIT DROP AS "
-            "SELECT left(code, length(code) - 2) AS code, count(*) AS n, "
-            "sum(ST_X(point::geometry)) AS x, sum(ST_Y(point::geometry)) AS y "
-            "FROM postcode_centroids WHERE country = 'GB' AND kind = 'postcode' "
-            "AND substring(code from '^[A-Z]+') = ANY(:areas) GROUP BY 1"
-        ),
-        {"areas": touched},
+            "CREATE TEMP TABLE gf_touched ON COMMIT DROP AS SELECT DISTINCT "
+            f"{_UK_LEVELS['sector']} AS code FROM gf_postcode_stage "
+            "WHERE country = 'GB' AND kind IN ('postcode', 'terminated')"
+        )
     )
-    levels = {
-        "sector": ("code", "left(code, length(code) - 2)"),
-        "district": ("split_part(code, ' ', 1)", "split_part(code, ' ', 1)"),
-        "area": ("substring(code from '^[A-Z]+')", "substring(code from '^[A-Z]+')"),
-    }
-    counts = {}
-    for kind, (from_sums, from_stage) in levels.items():
-        # centroid of all the postcodes in the unit (plain mean of lon/lat: units are small)
-        counts[kind] = session.execute(
+    areas = session.scalar(
+        text(f"SELECT array_agg(DISTINCT {_UK_LEVELS['area']}) FROM gf_touched")
+    )
+    counts: dict[str, int] = {}
+    if areas:
+        session.execute(text("ANALYZE gf_touched"))
+        session.execute(
             text(
-                "INSERT INTO postcode_centroids (country, code, kind, point, dataset) "
-                f"SELECT 'GB', {from_sums}, :kind, ST_SetSRID(ST_MakePoint("
-                "sum(x) / sum(n), sum(y) / sum(n)), 4326)::geography, :d FROM gf_sector_sums "
-                f"WHERE {from_sums} IN (SELECT {from_stage} FROM gf_postcode_stage "
-                "WHERE country = 'GB' AND kind IN ('postcode', 'terminated')) "
-                f"GROUP BY {from_sums} ON CONFLICT (country, code) DO UPDATE SET "
-                "kind = EXCLUDED.kind, point = EXCLUDED.point, dataset = EXCLUDED.dataset"
+                "CREATE TEMP TABLE gf_sector_sums ON COMMIT DROP AS "
+                f"SELECT {_UK_LEVELS['sector']} AS code, count(*) AS n, "
+                "sum(ST_X(point::geometry)) AS x, sum(ST_Y(point::geometry)) AS y "
+                "FROM postcode_centroids WHERE country = 'GB' AND kind = 'postcode' "
+                f"AND {_UK_LEVELS['area']} = ANY(:areas) GROUP BY 1"
             ),
-            {"kind": kind, "d": dataset},
-        ).rowcount
-    session.execute(text("DROP TABLE pg_temp.gf_sector_sums"))
+            {"areas": areas},
+        )
+        for kind, unit in _UK_LEVELS.items():
+            unit = "code" if kind == "sector" else unit  # gf_sector_sums.code is the sector
+            # the mean of every postcode in the unit (lon/lat is fine at this scale)
+            counts[kind] = session.execute(
+                text(
+                    "INSERT INTO postcode_centroids (country, code, kind, point, dataset) "
+                    f"SELECT 'GB', {unit}, :kind, ST_SetSRID(ST_MakePoint("
+                    "sum(x) / sum(n), sum(y) / sum(n)), 4326)::geography, :d "
+                    f"FROM gf_sector_sums WHERE {unit} IN (SELECT {unit} FROM gf_touched) "
+                    f"GROUP BY {unit} ON CONFLICT (country, code) DO UPDATE SET "
+                    "kind = EXCLUDED.kind, point = EXCLUDED.point, dataset = EXCLUDED.dataset"
+                ),
+                {"kind": kind, "d": dataset},
+            ).rowcount
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.gf_touched, pg_temp.gf_sector_sums"))
     return counts
 
 
@@ -450,7 +476,8 @@ def load_file(session: Session, path: Path | str, fmt: str, *, force: bool = Fal
 
     dataset = DATASETS[fmt]
     result.skipped = {k: v for k, v in parser.skipped.items() if v}
-    result.rows = _upsert(session, dataset)
+    session.execute(text("ANALYZE gf_postcode_stage"))
+    result.rows, result.changed = _upsert(session, dataset)
     if fmt == "onspd":
         result.removed = _remove_terminated(session, dataset)
     if fmt in ("onspd", "geonames"):

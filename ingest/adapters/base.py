@@ -31,10 +31,16 @@ class DocumentError(Exception):
 
 @dataclass
 class RowProblem:
-    """One row that cannot be used, and why; counted as rejected, never silently dropped."""
+    """One row that cannot be used, and why; counted, never silently dropped.
+
+    `skipped` marks rows that are not a listing at all (a one-off event on a hospital
+    calendar, a service the publisher marks inactive): they are reported apart and do not
+    count towards the share of rejected rows that fails a run.
+    """
 
     ref: str  # the publisher's id, or "row 12"
     reason: str
+    skipped: bool = False
 
 
 # Fetch another URL of the same source (HSDS paging, linked pages); same rules as the first.

@@ -417,7 +417,7 @@ def service_records(svc: Any, n: int, source: Source,
         return [RowProblem(ref, "name is missing")]
     status = (_text(svc.get("status")) or "active").lower()
     if status != "active":
-        return [RowProblem(ref, f"not active: status is {status!r}")]
+        return [RowProblem(ref, f"not active: status is {status!r}", skipped=True)]
 
     physical: list[tuple[dict, dict]] = []
     virtual: list[tuple[dict, dict]] = []

@@ -304,6 +304,10 @@ class _Skip(Exception):
     """One event cannot be listed; the message is the RowProblem's reason."""
 
 
+class _NotAGroup(_Skip):
+    """A one-off or cancelled event: not a group at all, so not a rejection either."""
+
+
 @dataclass
 class _Spec:
     freq: str
@@ -364,7 +368,7 @@ class ICalendarAdapter(Adapter):
                                 f"{first})")
                 yield rec
             except _Skip as exc:
-                yield RowProblem(ref, str(exc))
+                yield RowProblem(ref, str(exc), skipped=isinstance(exc, _NotAGroup))
             except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
                 # odd values deep in one event (a year-9999 UNTIL, a GEO out of range...)
                 # cost that event, not the calendar
@@ -376,9 +380,9 @@ class ICalendarAdapter(Adapter):
         rules = ev.get("RRULE")
         rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
         if (_text(ev.get("STATUS")) or "").upper() == "CANCELLED":
-            raise _Skip("cancelled series (STATUS:CANCELLED)")
+            raise _NotAGroup("cancelled series (STATUS:CANCELLED)")
         if not rules:
-            raise _Skip("one-off event, not a recurring group")
+            raise _NotAGroup("one-off event, not a recurring group")
         start_prop = ev.get("DTSTART")
         if start_prop is None:
             raise _Skip("no DTSTART")

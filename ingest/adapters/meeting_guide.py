@@ -402,7 +402,7 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         fmt = "virtual"
     elif "TC" in upper:
         return RowProblem(ref, "temporarily closed (type TC) and no conference_url or "
-                               "conference_phone to meet online")
+                               "conference_phone to meet online", skipped=True)
     else:
         return RowProblem(ref, "no address (address or formatted_address) and no "
                                "conference_url or conference_phone: where does it meet?")

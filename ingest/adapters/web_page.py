@@ -107,6 +107,10 @@ class _Skip(Exception):
     """One event cannot be listed; the message is the RowProblem's reason."""
 
 
+class _NotAGroup(_Skip):
+    """A one-off or cancelled event: not a group at all, so not a rejection either."""
+
+
 class WebPageAdapter(Adapter):
     name = "jsonld"
     content_types = ("text/html", "application/xhtml+xml")
@@ -148,7 +152,7 @@ class WebPageAdapter(Adapter):
                                 f"{first})")
                 yield rec
             except _Skip as exc:
-                yield RowProblem(ref, str(exc))
+                yield RowProblem(ref, str(exc), skipped=isinstance(exc, _NotAGroup))
             except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
                 # an odd value deep in one event costs that event, not the page
                 yield RowProblem(ref, f"cannot read this event ({type(exc).__name__}: {exc})")
@@ -392,12 +396,12 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
     name = _name(ev)
     status = _local_name(ev.get("eventStatus"))
     if status == "EventCancelled":
-        raise _Skip("cancelled series (eventStatus EventCancelled)")
+        raise _NotAGroup("cancelled series (eventStatus EventCancelled)")
     raw_schedules = [_resolve(s, index) for s in _list(ev.get("eventSchedule"))]
     if not raw_schedules:
         if "EventSeries" in _types(ev):
             raise _Skip("an event series without an eventSchedule (when does it meet?)")
-        raise _Skip("one-off event, not a recurring group")
+        raise _NotAGroup("one-off event, not a recurring group")
 
     places: list[Place] = []
     points: list[tuple[float, float]] = []

@@ -1,0 +1,632 @@
+"""The ingestion runner end to end: a real HTTP server on 127.0.0.1, the real adapters, the
+real writer and a real PostGIS database (each test rolled back).
+
+Meeting Guide feeds are built here, row by row, so each test shows the data it is about;
+every other adapter runs against the bundled samples (`ingest/samples/`), served over HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text, update
+from werkzeug import Request, Response
+
+import ingest.runner as runner
+from finder import ROOT
+from finder.models import Group, IngestRun, ListingConflict, ListingSource, SourceState
+from ingest.fetch import FetchSettings
+from ingest.runner import RunReport, due_sources, run_source, status_rows
+from ingest.sources import Source, load_sources
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+MG = "application/json"
+
+
+class Delays(list):
+    """Stands in for time.sleep: records each backoff instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def delays() -> Delays:
+    return Delays()
+
+
+@pytest.fixture
+def settings(delays: Delays) -> FetchSettings:
+    return FetchSettings(connect_timeout=1, read_timeout=1, retries=2, backoff=0.0, sleep=delays)
+
+
+@pytest.fixture
+def db(app, connection):
+    return app.extensions["db"]
+
+
+def mg_source(httpserver, path: str = "/feed.json", *, name: str = "leeds-centre",
+              **fields: Any) -> Source:
+    values: dict[str, Any] = {"publisher_kind": "community_centre", "adapter": "meeting_guide",
+                              "url": httpserver.url_for(path), "local": True, "country": "GB",
+                              "timezone": "Europe/London", **fields}
+    return Source(name=name, **values)
+
+
+LEEDS = [  # (postcode, lat, lng): real Leeds postcodes, points a few hundred metres apart
+    ("LS1 3EX", 53.8015, -1.5516), ("LS2 9JT", 53.8067, -1.5550), ("LS9 7TF", 53.8069, -1.5204),
+    ("LS6 1SG", 53.8097, -1.5640), ("LS7 3EX", 53.8205, -1.5330),
+]
+
+
+def mg_row(slug: str, *, n: int = 0, name: str | None = None, day: Any = 2,
+           time: str = "19:00", **extra: Any) -> dict[str, Any]:
+    postcode, lat, lng = LEEDS[n % len(LEEDS)]
+    row = {
+        "name": name or f"{slug.replace('-', ' ').title()} Support Group",
+        "slug": slug, "day": day, "time": time, "end_time": "20:30",
+        "timezone": "Europe/London", "location": f"Venue {n}",
+        "address": f"{n + 1} Park Lane", "city": "Leeds", "postal_code": postcode,
+        "country": "GB", "latitude": lat, "longitude": lng, "types": ["MIS"],
+        "notes": "Just turn up.",
+    }
+    row.update(extra)
+    return row
+
+
+def feed(*rows: dict[str, Any]) -> bytes:
+    return json.dumps(list(rows)).encode()
+
+
+THREE = [mg_row("tuesday-circle", n=0), mg_row("wednesday-circle", n=1, day=3),
+         mg_row("thursday-circle", n=2, day=4)]
+
+
+def serve(httpserver, body: bytes, *, path: str = "/feed.json", content_type: str = MG,
+          status: int = 200, headers: dict[str, str] | None = None) -> None:
+    """Replace whatever the server answered before with this."""
+    httpserver.clear()
+    httpserver.expect_request(path).respond_with_data(
+        body, status=status, content_type=content_type, headers=headers or {})
+
+
+def run(db, source: Source, settings: FetchSettings, now: dt.datetime = T0,
+        **kwargs: Any) -> RunReport:
+    return run_source(db, source, settings=settings, now=now, **kwargs)
+
+
+def refs(connection, source: str = "leeds-centre") -> dict[str, Any]:
+    """external_id -> its ListingSource row joined with the group's name and status."""
+    rows = connection.execute(
+        select(ListingSource.external_id, ListingSource.content_hash,
+               ListingSource.last_seen_at, ListingSource.withdrawn_at, Group.name,
+               Group.status, Group.id.label("group_id"))
+        .join(Group, Group.id == ListingSource.group_id)
+        .where(ListingSource.source == source)
+    ).all()
+    return {r.external_id: r for r in rows}
+
+
+def runs(connection, source: str = "leeds-centre") -> list[Any]:
+    return connection.execute(
+        select(IngestRun).where(IngestRun.source == source).order_by(IngestRun.id)).all()
+
+
+def state(connection, source: str = "leeds-centre") -> Any:
+    return connection.execute(
+        select(SourceState).where(SourceState.source == source)).one_or_none()
+
+
+def assert_unchanged(connection, before: dict[str, Any], source: str = "leeds-centre") -> None:
+    assert refs(connection, source) == before
+
+
+# ----------------------------------------------------------------------------- happy path
+
+
+def test_happy_path_counts_and_records_the_run(httpserver, db, connection, settings):
+    serve(httpserver, feed(*THREE), headers={"ETag": '"v1"'})
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "success", report.error
+    assert report.counts() == {"fetched": 3, "created": 3, "updated": 0, "unchanged": 0,
+                               "withdrawn": 0, "rejected": 0, "merged": 0}
+    assert report.http_status == 200 and report.error is None
+    stored = refs(connection)
+    assert set(stored) == {"tuesday-circle", "wednesday-circle", "thursday-circle"}
+    assert {r.status for r in stored.values()} == {"active"}
+    [record] = runs(connection)
+    assert (record.outcome, record.http_status, record.fetched, record.created) == (
+        "success", 200, 3, 3)
+    assert record.started_at == T0 and record.finished_at >= T0
+    st = state(connection)
+    assert st.etag == '"v1"' and st.last_success_at == T0 and st.last_run_at == T0
+    assert st.consecutive_failures == 0
+
+
+def test_unchanged_feed_costs_one_304_and_writes_nothing(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE), headers={"ETag": '"v1"', "Last-Modified":
+                                            "Mon, 02 Mar 2026 08:00:00 GMT"})
+    assert run(db, source, settings).outcome == "success"
+    before = refs(connection)
+
+    httpserver.clear()
+    httpserver.expect_request("/feed.json", headers={"If-None-Match": '"v1"'}).respond_with_data(
+        "", status=304, headers={"ETag": '"v1"'})
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.outcome == "not_modified" and report.http_status == 304
+    [(request, _)] = httpserver.log
+    assert request.headers["If-None-Match"] == '"v1"'
+    assert request.headers["If-Modified-Since"] == "Mon, 02 Mar 2026 08:00:00 GMT"
+    assert_unchanged(connection, before)  # not even last_seen_at moved
+    assert [r.outcome for r in runs(connection)] == ["success", "not_modified"]
+    st = state(connection)
+    assert st.last_success_at == T0 + HOUR and st.consecutive_failures == 0
+
+
+def test_rerun_of_an_unchanged_feed_without_validators_rewrites_nothing(
+        httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    before = refs(connection)
+
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.counts() == {"fetched": 3, "created": 0, "updated": 0, "unchanged": 3,
+                               "withdrawn": 0, "rejected": 0, "merged": 0}
+    after = refs(connection)
+    assert {k: v.content_hash for k, v in after.items()} == {
+        k: v.content_hash for k, v in before.items()}
+    assert {v.last_seen_at for v in after.values()} == {T0 + HOUR}  # seen again, nothing else
+    assert "If-None-Match" not in httpserver.log[-1][0].headers
+
+
+def test_changed_feed_updates_creates_and_keeps_the_rest(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+
+    changed = [THREE[0], {**THREE[1], "time": "18:30"}, THREE[2], mg_row("friday-circle", n=3,
+                                                                        day=5)]
+    serve(httpserver, feed(*changed))
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert (report.outcome, report.created, report.updated, report.unchanged) == (
+        "success", 1, 1, 2)
+    start = connection.execute(text(
+        "SELECT s.start_time FROM schedules s JOIN listing_sources r ON r.group_id = s.group_id "
+        "WHERE r.external_id = 'wednesday-circle'")).scalar_one()
+    assert start == dt.time(18, 30)
+
+
+# ----------------------------------------------------------------------------- fetch failures
+
+
+def test_500_then_success_on_retry(httpserver, db, connection, settings, delays):
+    httpserver.expect_oneshot_request("/feed.json").respond_with_data("busy", status=500)
+    httpserver.expect_request("/feed.json").respond_with_data(feed(*THREE), content_type=MG)
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "success" and report.created == 3
+    assert len(httpserver.log) == 2 and delays == [0.0]
+
+
+def test_500_forever_fails_and_keeps_the_previous_listings(httpserver, db, connection,
+                                                          settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE), headers={"ETag": '"v1"'})
+    run(db, source, settings)
+    before = refs(connection)
+
+    serve(httpserver, b"oops", status=500, content_type="text/plain")
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.outcome == "failed"
+    assert report.error == "HTTP 500 after 2 attempts" and report.http_status == 500
+    assert len(httpserver.log) == 2
+    assert_unchanged(connection, before)
+    last = runs(connection)[-1]
+    assert (last.outcome, last.http_status, last.error) == ("failed", 500, report.error)
+    st = state(connection)
+    assert st.consecutive_failures == 1 and st.last_error == report.error
+    assert st.last_error_at == T0 + HOUR and st.last_success_at == T0
+    assert st.etag == '"v1"'  # still the last good version's
+
+
+def test_timeout_fails(httpserver, db, connection, delays):
+    released = threading.Event()
+
+    def stall(request: Request) -> Response:
+        released.wait(timeout=5)
+        return Response(feed(*THREE), content_type=MG)
+
+    httpserver.expect_request("/feed.json").respond_with_handler(stall)
+    settings = FetchSettings(read_timeout=0.2, retries=1, sleep=delays)
+    try:
+        report = run(db, mg_source(httpserver), settings)
+    finally:
+        released.set()
+
+    assert report.outcome == "failed"
+    assert report.error.startswith("timed out after 0.2s")
+    assert refs(connection) == {}
+    assert state(connection).consecutive_failures == 1
+
+
+def test_truncated_json_fails_and_changes_nothing(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    before = refs(connection)
+
+    body = feed(*[{**r, "time": "20:00"} for r in THREE], mg_row("new-one", n=4))
+    serve(httpserver, body[: len(body) * 2 // 3])  # a complete response of a cut-off file
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.outcome == "failed"
+    assert "invalid or truncated JSON" in report.error
+    assert_unchanged(connection, before)
+    assert report.created == report.updated == report.withdrawn == 0
+
+
+def test_wrong_content_type_fails_before_reading(httpserver, db, connection, settings,
+                                                 monkeypatch):
+    def never(*args: Any) -> Iterator[Any]:
+        raise AssertionError("the adapter must not read a document of the wrong type")
+
+    monkeypatch.setattr(runner.get_adapter("meeting_guide"), "records", never)
+    serve(httpserver, b"<html><body>Maintenance</body></html>", content_type="text/html")
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "failed"
+    assert report.error.startswith("wrong content type text/html")
+    assert refs(connection) == {}
+
+
+def test_json_media_type_variants_are_accepted(httpserver, db, connection, settings):
+    serve(httpserver, feed(*THREE), content_type="application/vnd.meetings+json; charset=utf-8")
+    assert run(db, mg_source(httpserver), settings).outcome == "success"
+
+
+def test_oversize_body_fails(httpserver, db, connection, delays):
+    serve(httpserver, feed(*THREE))
+    settings = FetchSettings(max_bytes=200, retries=1, sleep=delays)
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "failed" and report.error == "body larger than 200 bytes limit"
+    assert refs(connection) == {}
+
+
+def test_robots_txt_disallow_fails_a_web_page_source(httpserver, db, connection, settings):
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nDisallow: /bereavement\n", content_type="text/plain")
+    httpserver.expect_request("/bereavement/groups").respond_with_data(
+        "<html></html>", content_type="text/html")
+    source = Source(name="leeds-hospital", publisher_kind="hospital", adapter="jsonld",
+                    url=httpserver.url_for("/bereavement/groups"), local=True, country="GB")
+    report = run(db, source, settings)
+
+    assert report.outcome == "failed"
+    assert report.error == "robots.txt disallows /bereavement/groups"
+    assert [r.path for r, _ in httpserver.log] == ["/robots.txt"]
+    assert runs(connection, "leeds-hospital")[-1].outcome == "failed"
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+def test_malformed_rows_are_rejected_with_reasons(httpserver, db, connection, settings):
+    rows = [*THREE,
+            mg_row("no-time", n=3, time="whenever"),
+            mg_row("bad-postcode", n=4, postal_code="ZZ99 9ZZ", latitude=None, longitude=None),
+            {**mg_row("no-slug", n=0), "slug": None},
+            mg_row("far-away", n=1, latitude=123.0)]
+    serve(httpserver, feed(*rows))
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "success", report.error
+    assert (report.fetched, report.created, report.rejected) == (7, 3, 4)
+    reasons = {r["ref"]: r["reason"] for r in report.rejections}
+    assert reasons["no-time"].startswith("time")
+    assert reasons["bad-postcode"].startswith("postcode: unknown postcode")
+    assert "slug" in reasons["row 6"]
+    assert reasons["far-away"] == "latitude: latitude must be between -90 and 90"
+    assert runs(connection)[-1].rejections == report.rejections
+
+
+def test_more_than_half_rejected_fails_and_writes_nothing(httpserver, db, connection,
+                                                         settings):
+    rows = [THREE[0], mg_row("b", time="late"), mg_row("c", time="soon"),
+            mg_row("d", time="")]
+    serve(httpserver, feed(*rows))
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "failed"
+    assert report.error.startswith("3 of 4 rows rejected (75%), more than the 50% allowed")
+    assert report.rejected == 3 and len(report.rejections) == 3
+    assert refs(connection) == {}
+    assert connection.execute(select(func.count()).select_from(Group)).scalar_one() == 0
+
+
+def test_reject_share_is_configurable(httpserver, db, connection, settings):
+    rows = [THREE[0], mg_row("b", time="late"), mg_row("c", time="soon")]
+    serve(httpserver, feed(*rows))
+    report = run(db, mg_source(httpserver, max_reject_share=0.8), settings)
+    assert (report.outcome, report.created, report.rejected) == ("success", 1, 2)
+
+
+def test_a_temporarily_malformed_row_keeps_its_listing(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+
+    serve(httpserver, feed(THREE[0], {**THREE[1], "time": "tea time"}, THREE[2]))
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert (report.outcome, report.rejected, report.withdrawn) == ("success", 1, 0)
+    assert refs(connection)["wednesday-circle"].status == "active"
+
+
+def test_non_utf8_feed_fails(httpserver, db, connection, settings):
+    body = feed(mg_row("cafe", name="Café Circle")).replace("Café".encode(), "Café".encode(
+        "latin-1"))
+    serve(httpserver, body)
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "failed" and "JSON" in report.error
+    assert refs(connection) == {}
+
+
+def test_odd_unicode_is_cleaned_and_kept(httpserver, db, connection, settings):
+    names = {
+        "zero-width": "Miscarriage\u200b Support\u00a0Group",
+        "combining": "Cafe\u0301 Circle",  # e + combining acute: stored composed (NFC)
+        "emoji": "Rainbow 🌈 Families",
+        "rtl": "مجموعة دعم Leeds",
+        "bidi-override": "Evening \u202egroup\u202c",
+    }
+    rows = [mg_row(slug, n=i, name=name) for i, (slug, name) in enumerate(names.items())]
+    serve(httpserver, b"\xef\xbb\xbf" + feed(*rows), content_type="application/json")
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "success" and report.created == 5, report.rejections
+    stored = {k: v.name for k, v in refs(connection).items()}
+    assert stored == {
+        "zero-width": "Miscarriage Support Group", "combining": "Café Circle",
+        "emoji": "Rainbow 🌈 Families", "rtl": "مجموعة دعم Leeds",
+        "bidi-override": "Evening group",
+    }
+
+
+def test_duplicate_ids_in_one_feed_are_rejected_not_written_twice(httpserver, db, connection,
+                                                                 settings):
+    rows = [*THREE, {**THREE[0], "name": "Tuesday Circle (copy)", "time": "10:00"}]
+    serve(httpserver, feed(*rows))
+    report = run(db, mg_source(httpserver), settings)
+
+    assert (report.outcome, report.created, report.rejected) == ("success", 3, 1)
+    [rejection] = report.rejections
+    assert rejection["ref"] == "tuesday-circle" and "duplicate id" in rejection["reason"]
+    assert refs(connection)["tuesday-circle"].name == "Tuesday Circle Support Group"
+
+
+def test_the_runner_itself_refuses_duplicate_ids(httpserver, db, connection, settings,
+                                                 monkeypatch):
+    """Not every adapter checks; the runner never hands the writer an id twice."""
+    adapter = runner.get_adapter("meeting_guide")
+    original = adapter.records
+
+    def twice(doc, source, fetch_more):
+        for item in original(doc, source, fetch_more):
+            yield item
+            yield item
+
+    monkeypatch.setattr(adapter, "records", twice)
+    serve(httpserver, feed(*THREE))
+    report = run(db, mg_source(httpserver, max_reject_share=0.9), settings)
+
+    assert (report.outcome, report.created, report.rejected) == ("success", 3, 3)
+    assert {r["reason"].split(" (")[0] for r in report.rejections} == {
+        f"duplicate id {ref!r}" for ref in ("tuesday-circle", "wednesday-circle",
+                                            "thursday-circle")}
+
+
+def test_source_defaults_fill_what_records_lack(httpserver, db, connection, settings):
+    row = {"name": "Online Dads Group", "slug": "dads", "day": 1, "time": "20:00",
+           "conference_url": "https://zoom.us/j/5550001", "types": ["DAD"]}
+    serve(httpserver, feed(row))
+    source = mg_source(httpserver, timezone="America/New_York", country="US",
+                       organisation="Hope After Loss NYC")
+    report = run(db, source, settings)
+
+    assert report.outcome == "success", report.rejections
+    group = connection.execute(select(Group).join(ListingSource).where(
+        ListingSource.external_id == "dads")).one()
+    assert group.timezone == "America/New_York" and group.service_countries == ["US"]
+    org = connection.execute(text("SELECT name FROM organisations WHERE id = :i"),
+                             {"i": group.organisation_id}).scalar_one()
+    assert org == "Hope After Loss NYC"
+
+
+# ----------------------------------------------------------------------------- withdrawal
+
+
+def test_feed_that_shrinks_to_zero_fails_and_listings_stay(httpserver, db, connection,
+                                                          settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    before = refs(connection)
+
+    serve(httpserver, b"[]")
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.outcome == "failed"
+    assert report.error.startswith("feed shrank to zero rows")
+    assert_unchanged(connection, before)
+    assert {r.status for r in refs(connection).values()} == {"active"}
+
+
+def test_feed_of_only_unusable_rows_after_good_ones_fails(httpserver, db, connection,
+                                                         settings):
+    source = mg_source(httpserver, max_reject_share=1.0)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    before = refs(connection)
+
+    serve(httpserver, feed(*[{**r, "time": "?"} for r in THREE]))
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.outcome == "failed" and report.error.startswith("feed shrank to zero rows")
+    assert_unchanged(connection, before)
+
+
+def test_an_empty_first_feed_is_a_failure_too(httpserver, db, connection, settings):
+    serve(httpserver, b"[]")
+    report = run(db, mg_source(httpserver), settings)
+    assert report.outcome == "failed" and report.error.startswith("feed shrank to zero rows")
+
+
+def test_missing_record_is_withdrawn_and_returns_when_listed_again(httpserver, db, connection,
+                                                                   settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+
+    serve(httpserver, feed(THREE[0], THREE[2]))
+    report = run(db, source, settings, now=T0 + HOUR)
+    assert (report.outcome, report.withdrawn, report.unchanged) == ("success", 1, 2)
+    gone = refs(connection)["wednesday-circle"]
+    assert gone.status == "withdrawn" and gone.withdrawn_at == T0 + HOUR
+
+    serve(httpserver, feed(*THREE))
+    report = run(db, source, settings, now=T0 + 2 * HOUR)
+    assert (report.outcome, report.updated, report.withdrawn) == ("success", 1, 0)
+    back = refs(connection)["wednesday-circle"]
+    assert back.status == "active" and back.withdrawn_at is None
+
+
+def test_closed_meeting_is_withdrawn_not_kept(httpserver, db, connection, settings):
+    """A row saying the group stopped meeting is rejected, but does not keep the listing."""
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+
+    serve(httpserver, feed(THREE[0], {**THREE[1], "types": ["TC"]}, THREE[2]))
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert (report.outcome, report.rejected, report.withdrawn) == ("success", 1, 1)
+    assert report.rejections[0]["reason"].startswith("temporarily closed")
+    assert refs(connection)["wednesday-circle"].status == "withdrawn"
+
+
+# ----------------------------------------------------------------------------- crashes
+
+
+def test_run_killed_half_way_loses_nothing(httpserver, db, connection, settings, monkeypatch):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    before = refs(connection)
+    groups_before = connection.execute(select(func.count()).select_from(Group)).scalar_one()
+
+    real_write = runner.write_listings
+    calls: list[int] = []
+
+    def write_then_die(session, listings, *, now):
+        calls.append(len(listings))
+        if len(calls) == 2:  # the first batch is written (inside the transaction), then ^C
+            raise KeyboardInterrupt
+        return real_write(session, listings, now=now)
+
+    monkeypatch.setattr(runner, "BATCH_SIZE", 2)
+    monkeypatch.setattr(runner, "write_listings", write_then_die)
+    changed = [{**r, "time": "10:00"} for r in THREE] + [mg_row("new", n=3)]
+    serve(httpserver, feed(*changed))
+    with pytest.raises(KeyboardInterrupt):
+        run(db, source, settings, now=T0 + HOUR)
+
+    assert calls == [2, 2]
+    assert_unchanged(connection, before)
+    assert connection.execute(select(func.count()).select_from(Group)).scalar_one() == (
+        groups_before)
+    last = runs(connection)[-1]
+    assert (last.outcome, last.error) == ("failed", "interrupted (KeyboardInterrupt)")
+    assert (last.created, last.updated) == (0, 0)
+    assert state(connection).consecutive_failures == 1
+
+
+def test_a_bug_is_recorded_as_a_failed_run_and_not_raised(httpserver, db, connection,
+                                                          settings, monkeypatch, caplog):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    before = refs(connection)
+
+    adapter = runner.get_adapter("meeting_guide")
+    original = adapter.records
+
+    def breaks_after_two(doc, src, fetch_more):
+        for i, item in enumerate(original(doc, src, fetch_more)):
+            if i == 2:
+                raise RuntimeError("adapter bug\nwith a second line")
+            yield item
+
+    monkeypatch.setattr(adapter, "records", breaks_after_two)
+    serve(httpserver, feed(*[{**r, "time": "10:00"} for r in THREE]))
+    report = run(db, source, settings, now=T0 + HOUR)
+
+    assert report.outcome == "failed"
+    assert report.error == "RuntimeError: adapter bug"
+    assert_unchanged(connection, before)
+    assert runs(connection)[-1].error == "RuntimeError: adapter bug"
+    assert any(r.exc_info and "leeds-centre" in r.getMessage() for r in caplog.records)
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(httpserver, db,
+                                                                    connection, settings):
+    connection.execute(IngestRun.__table__.insert().values(
+        source="leeds-centre", started_at=T0 - HOUR, outcome="running", fetched=0, created=0,
+        updated=0, unchanged=0, withdrawn=0, rejected=0, merged=0, rejections=[]))
+    serve(httpserver, feed(*THREE))
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "success"
+    first, second = runs(connection)
+    assert (first.outcome, first.error) == ("failed", runner.INTERRUPTED)
+    assert second.outcome == "success"
+
+
+def test_a_source_already_running_is_skipped(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    with runner._source_lock(db, source.name) as locked:  # as another process would hold it
+        assert locked
+        report = run(db, source, settings)
+    assert report.outcome == "skipped" and not report.failed
+    assert httpserver.log == [] and runs(connection) == []
+
+
+# ----------------------------------------------------------------------------- scheduling
+
+
+def test_due_sources_are_never_run_or_past_their_interval(db, connection, httpserver):
+    daily = mg_source(httpserver, name="daily", refresh_hours=24)
+    hourly = mg_source(httpserver, name="hourly", refresh_hours=1)
+    fresh = mg_source(httpserver, name="never-run")
+    connection.execute(SourceState.__table__.insert(), [
+        {"source": "daily", "last_run_at": T0 - 2 * HOUR, "consecutive_failures": 0},
+        {"source": "hourly", "last_run_at": T0 - 2 * HOUR, "consecutive_failures": 0},
+    ])
+    with db.transaction() as session:
+        due = due_sources(session, [daily, hourly, fresh], T0)
+    assert [s.name for s in due] == ["hourly", "never-run"]
