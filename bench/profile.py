@@ -3,13 +3,14 @@
     .venv/bin/pip install py-spy        (a profiling tool, not a project dependency)
     python -m bench.profile [--groups 100000] [--duration 15]
 
-Samples are taken with --idle, so time spent waiting for PostgreSQL counts as well as CPU,
-and grouped twice: by the step of the request the innermost frame belongs to (geocoding, the
-nearby list, the online list, result building, asdict, url_for, JSON...), and by layer:
-"PG round trip" (inside psycopg's wait loop: sending, PostgreSQL working, receiving; "PG BEGIN"
-is the implicit BEGIN), "SQLAlchemy" (its own Python: compiling, executing, building rows) and
-"Python" (everything else). Milliseconds per request = samples / rate / requests, so they add
-up to the time a worker spends on an average request (not the queue in front of it).
+Samples are taken with --idle, so time spent waiting for PostgreSQL counts as well as CPU
+(with --cpu, on-CPU samples only: where the workers' CPU time goes). They are grouped twice:
+by the step of the request that the innermost frame belongs to (geocoding, the nearby list,
+the online list, result building, asdict, url_for, JSON...), and by layer: "PG round trip"
+(inside psycopg's wait loop: sending, PostgreSQL working, receiving; "PG BEGIN" is the
+implicit BEGIN), "SQLAlchemy" (its own Python: compiling, executing, building rows) and
+"Python" (everything else). Milliseconds per request = samples / rate / requests, so they
+add up to the time a worker spends on an average request (not the queue in front of it).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def aggregate(files: list[Path]) -> dict[tuple[str, str], int]:
     return counts
 
 
-def report(counts: dict[tuple[str, str], int], rate: int, requests: int) -> str:
+def report(counts: dict[tuple[str, str], int], rate: int, requests: int,
+           cpu: bool = False) -> str:
     layers = ["PG round trip", "PG BEGIN", "SQLAlchemy", "Python"]
     steps: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (step, layer), n in counts.items():
@@ -91,8 +93,9 @@ def report(counts: dict[tuple[str, str], int], rate: int, requests: int) -> str:
 
     total = sum(counts.values())
     width = max(len(s) for s in steps) if steps else 10
-    lines = [f"{requests} requests profiled; {ms(total):.2f} ms of worker time per request "
-             f"(waiting for PostgreSQL included)", "",
+    what = "of worker CPU time per request (on-CPU samples only)" if cpu else \
+        "of worker time per request (waiting for PostgreSQL and for a CPU included)"
+    lines = [f"{requests} requests profiled; {ms(total):.2f} ms {what}", "",
              f"{'step':<{width}}  {'ms/req':>7} {'share':>6}  " + "  ".join(
                  f"{x:>13}" for x in layers)]
     for step, by_layer in sorted(steps.items(), key=lambda kv: -sum(kv[1].values())):
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--concurrency", type=int, default=run.CONCURRENCY)
     p.add_argument("--rate", type=int, default=200, help="samples per second per worker")
+    p.add_argument("--cpu", action="store_true",
+                   help="on-CPU samples only (no --idle): where the workers' CPU time goes")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--mix-size", type=int, default=run.MIX_SIZE)
     args = p.parse_args(argv)
@@ -145,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             out = run.RESULTS / f"pyspy-{stamp}-{pid}.txt"
             outputs.append(out)
             spies.append(subprocess.Popen(
-                [spy, "record", "--pid", str(pid), "--rate", str(args.rate), "--idle",
-                 "--nonblocking", "--format", "raw", "--output", str(out),
-                 "--duration", str(int(args.duration) + 2)],
+                [spy, "record", "--pid", str(pid), "--rate", str(args.rate),
+                 *([] if args.cpu else ["--idle"]), "--nonblocking", "--format", "raw",
+                 "--output", str(out), "--duration", str(int(args.duration) + 2)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1.0)  # py-spy attaches
         load = run.drive(server.port, paths, args.concurrency, args.duration, 10**7)
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{args.groups:,} groups, concurrency {args.concurrency}: p50 {stats['p50_ms']} ms, "
           f"p99 {stats['p99_ms']} ms, {len(load.latencies) / load.elapsed:.1f} req/s "
           f"(under py-spy)\n")
-    text = report(aggregate(outputs), args.rate, len(load.latencies))
+    text = report(aggregate(outputs), args.rate, len(load.latencies), args.cpu)
     print(text)
     summary = run.RESULTS / f"profile-{stamp}.txt"
     summary.write_text(text + "\n")

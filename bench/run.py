@@ -471,6 +471,19 @@ class CpuMeter:
         return {k: round(v * 1000 / max(1, requests), 2) for k, v in used.items()}
 
 
+def capacity(cpu_ms: dict[str, float]) -> dict[str, Any]:
+    """Requests/s if the CPUs did nothing but serve (and generate) this load.
+
+    CPU time per request barely depends on what else the machine is doing, so this is the
+    figure to compare between runs on a shared machine; the measured req/s is lower when
+    other work takes CPU.
+    """
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ours = sum(v for k, v in cpu_ms.items() if k != "other")
+    return {"nproc": nproc, "cpu_ms_per_request": round(ours, 2),
+            "rps": round((nproc or 1) * 1000 / ours, 1) if ours > 0 else None}
+
+
 def _median(values: Sequence[float]) -> float:
     return percentile(sorted(values), 0.5) * 1000 if values else float("nan")
 
@@ -541,7 +554,8 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
             "errors": errors, "statuses": dict(api.statuses), "error_samples": api.errors[:5],
             "mean_response_kb": round(api.bytes / max(1, len(api.latencies)) / 1024, 1),
             "warmup_requests": len(warm.latencies),
-            "cpu_ms_per_request": meter.per_request_ms(len(api.latencies)),
+            "cpu_ms_per_request": (cpu := meter.per_request_ms(len(api.latencies))),
+            "cpu_capacity": capacity(cpu),
             "machine_busy_before": busy,
         },
         "api_single": ({**summarise(single.latencies),
@@ -576,7 +590,8 @@ def _print_size(r: dict[str, Any]) -> None:
     a, f, full = r["api"], r["floor"], r["floor_request_sql"]
     log(f"  API  c={a['concurrency']}: p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, "
         f"{a['rps']} req/s, {a['count']} requests, {a['errors']} errors")
-    log(f"       CPU ms per request: {a['cpu_ms_per_request']}")
+    log(f"       CPU ms per request: {a['cpu_ms_per_request']}; CPU-bound capacity on "
+        f"{a['cpu_capacity']['nproc']} CPUs: {a['cpu_capacity']['rps']} req/s")
     if r["api_single"]:
         s = r["api_single"]
         log(f"  API  c=1: p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, {s['rps']} req/s")

@@ -91,6 +91,7 @@ ingest_cli = click.Group("ingest", help="Pull listings from the declared sources
     help="Ingest the named sources, --all of them, or those --due (interval passed).\n\n"
          "For a timer, run --due every 15 minutes; each source still runs only as often as "
          f"its refresh_hours says. Crontab line:\n\n\b\n    {CRON_LINE}\n\n"
+         "(or a systemd timer with OnCalendar=*:0/15 running the same command).\n\n"
          "Exit status: 0 all runs succeeded, 1 a run failed, 2 a usage or sources-file error.",
 )
 @click.argument("names", nargs=-1, metavar="[SOURCE]...")
@@ -134,11 +135,13 @@ def ingest_run(names: tuple[str, ...], run_all: bool, due: bool, force: bool,
             failed += 1
             continue
         click.echo(report.summary())
-        for item in report.rejections[:SHOWN_REJECTIONS]:
+        # skipped rows (one-off events...) are expected every run: counted, not listed here
+        rejected = [r for r in report.rejections if not r.get("skipped")]
+        for item in rejected[:SHOWN_REJECTIONS]:
             click.echo(f"  rejected {item['ref']}: {item['reason']}")
         if report.rejected > SHOWN_REJECTIONS:
-            click.echo(f"  ... {report.rejected - SHOWN_REJECTIONS} more rejected "
-                       f"(see run {report.run_id})")
+            click.echo(f"  ... and {report.rejected - SHOWN_REJECTIONS} more (see the "
+                       f"rejections of ingest run {report.run_id})")
         failed += report.failed
     if failed:
         sys.exit(1)

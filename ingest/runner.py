@@ -10,10 +10,11 @@ The rules come from issue 3 ("Normalising and writing", "Runs and operations"):
   the source's listings stay exactly as they were. A successful run's record and source state
   are written in that same transaction, so "success" is never recorded without its data.
 - A row that cannot be used is rejected with a reason, never silently dropped, and its id still
-  counts as seen: a publisher's typo must not take a listing down. Rows that say a group no
-  longer meets (an inactive service, a cancelled series, a closed venue, a one-off event) are
-  rejected too, but are not "seen" (so the listing is withdrawn) and do not count towards the
-  reject share (a calendar full of one-off events is not a broken calendar).
+  counts as seen: a publisher's typo must not take a listing down. Rows an adapter marks
+  `skipped` (not a listing: an inactive service, a cancelled series, a closed venue, a one-off
+  event) are counted apart with their reasons, are not "seen" (so a listing they replace is
+  withdrawn) and do not count towards the reject share (a calendar full of one-off events is
+  not a broken calendar).
 - Conditional GET: the validators of the last successful fetch are sent, so an unchanged feed
   costs one 304 and no writes. Validators of a failed run are never kept (the next run must
   read the document again).
@@ -54,14 +55,12 @@ BATCH_SIZE = 500  # listings per write_listings call
 MAX_REJECTIONS_KEPT = 100  # rejections stored on the run record (all are counted)
 FAILING_AFTER = 3  # consecutive failed runs that flag a source in `ingest status`, /healthz
 PROGRESS_AFTER_SECONDS = 1.0  # a run shorter than this shows no progress bar
-# RowProblem reasons (prefixes) that say the group no longer meets, rather than that the row
-# is broken; see the module docstring. The adapters document these reasons.
-GONE_REASONS = ("not active", "temporarily closed", "cancelled series", "one-off event",
-                "the series has no meetings")
 INTERRUPTED = "interrupted: the process stopped before the run finished"
 _LOCK_NAMESPACE = "groupfinder.ingest:"
 
 COUNTS = ("fetched", "created", "updated", "unchanged", "withdrawn", "rejected", "merged")
+# counted on the report and in the summary; the run record keeps them in `rejections`
+# (marked "skipped": true) because ingest_runs has no column for them
 
 
 @dataclass
@@ -81,7 +80,8 @@ class RunReport:
     withdrawn: int = 0
     rejected: int = 0
     merged: int = 0
-    rejections: list[dict[str, str]] = field(default_factory=list)
+    skipped: int = 0  # rows that are not listings (RowProblem.skipped)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
 
@@ -98,7 +98,7 @@ class RunReport:
             return f"{self.source}: skipped ({self.error})"
         if self.outcome == "not_modified":
             return f"{self.source}: not modified (HTTP 304), nothing to do ({self.seconds:.1f}s)"
-        numbers = ", ".join(f"{getattr(self, n)} {n}" for n in COUNTS)
+        numbers = ", ".join(f"{getattr(self, n)} {n}" for n in (*COUNTS, "skipped"))
         if self.failed:
             return f"{self.source}: FAILED: {self.error} [{numbers}; nothing changed]"
         return f"{self.source}: {self.outcome}: {numbers} ({self.seconds:.1f}s)"
@@ -197,14 +197,17 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         ListingSource.source == source.name, ListingSource.withdrawn_at.is_(None))))
     seen: set[str] = set()  # ids the feed still lists, usable or not
     written: set[str] = set()
-    gone = 0  # rows saying the group no longer meets
     batch: list[NormalisedListing] = []
     today = now.date()
 
-    def reject(ref: str, reason: str) -> None:
-        report.rejected += 1
+    def reject(ref: str, reason: str, skipped: bool = False) -> None:
+        if skipped:
+            report.skipped += 1
+        else:
+            report.rejected += 1
         if len(report.rejections) < MAX_REJECTIONS_KEPT:
-            report.rejections.append({"ref": ref, "reason": reason})
+            report.rejections.append({"ref": ref, "reason": reason, **(
+                {"skipped": True} if skipped else {})})
 
     def flush() -> None:
         if batch:
@@ -217,10 +220,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
             report.fetched += 1
             bar.tick(report.fetched)
             if isinstance(item, RowProblem):
-                reject(item.ref, item.reason)
-                if item.reason.startswith(GONE_REASONS):
-                    gone += 1
-                else:
+                reject(item.ref, item.reason, item.skipped)
+                if not item.skipped:
                     seen.add(item.ref)
                 continue
             record = _with_defaults(item, source)
@@ -242,16 +243,14 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         flush()
 
     if report.fetched == 0:
-        raise RunFailed("feed shrank to zero rows; the listings are kept")
-    counted = report.fetched - gone
-    broken = report.rejected - gone
-    share = broken / counted if counted else 0.0
+        raise RunFailed("feed shrank to zero rows")
+    counted = report.fetched - report.skipped
+    share = report.rejected / counted if counted else 0.0
     if share > source.max_reject_share:
-        raise RunFailed(f"{broken} of {counted} rows rejected ({share:.0%}), more than the "
-                        f"{source.max_reject_share:.0%} allowed; nothing changed")
+        raise RunFailed(f"{report.rejected} of {counted} rows rejected ({share:.0%}), more "
+                        f"than the {source.max_reject_share:.0%} allowed")
     if not written and had_listings:
-        raise RunFailed(f"feed shrank to zero rows ({report.fetched} rows, none usable); "
-                        "the listings are kept")
+        raise RunFailed(f"feed shrank to zero rows ({report.fetched} rows, none usable)")
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
                                 now=now)

@@ -7,6 +7,7 @@ every other adapter runs against the bundled samples (`ingest/samples/`), served
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from werkzeug import Request, Response
 
 import ingest.runner as runner
@@ -82,7 +83,7 @@ def mg_row(slug: str, *, n: int = 0, name: str | None = None, day: Any = 2,
 
 
 def feed(*rows: dict[str, Any]) -> bytes:
-    return json.dumps(list(rows)).encode()
+    return json.dumps(list(rows), ensure_ascii=False).encode()
 
 
 THREE = [mg_row("tuesday-circle", n=0), mg_row("wednesday-circle", n=1, day=3),
@@ -171,6 +172,17 @@ def test_unchanged_feed_costs_one_304_and_writes_nothing(httpserver, db, connect
     assert [r.outcome for r in runs(connection)] == ["success", "not_modified"]
     st = state(connection)
     assert st.last_success_at == T0 + HOUR and st.consecutive_failures == 0
+
+
+def test_force_fetches_in_full_despite_validators(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE), headers={"ETag": '"v1"'})
+    run(db, source, settings)
+
+    report = run(db, source, settings, now=T0 + HOUR, force=True)
+
+    assert (report.outcome, report.unchanged) == ("success", 3)
+    assert "If-None-Match" not in httpserver.log[-1][0].headers
 
 
 def test_rerun_of_an_unchanged_feed_without_validators_rewrites_nothing(
@@ -326,20 +338,20 @@ def test_robots_txt_disallow_fails_a_web_page_source(httpserver, db, connection,
 
 
 def test_malformed_rows_are_rejected_with_reasons(httpserver, db, connection, settings):
-    rows = [*THREE,
+    rows = [*THREE, mg_row("friday", n=3, day=5), mg_row("saturday", n=4, day=6),
             mg_row("no-time", n=3, time="whenever"),
-            mg_row("bad-postcode", n=4, postal_code="ZZ99 9ZZ", latitude=None, longitude=None),
+            mg_row("nowhere", n=4, postal_code=None, latitude=None, longitude=None),
             {**mg_row("no-slug", n=0), "slug": None},
             mg_row("far-away", n=1, latitude=123.0)]
     serve(httpserver, feed(*rows))
     report = run(db, mg_source(httpserver), settings)
 
     assert report.outcome == "success", report.error
-    assert (report.fetched, report.created, report.rejected) == (7, 3, 4)
+    assert (report.fetched, report.created, report.rejected) == (9, 5, 4)
     reasons = {r["ref"]: r["reason"] for r in report.rejections}
     assert reasons["no-time"].startswith("time")
-    assert reasons["bad-postcode"].startswith("postcode: unknown postcode")
-    assert "slug" in reasons["row 6"]
+    assert reasons["nowhere"] == "postcode: no coordinates and no postcode to find the venue"
+    assert "slug" in reasons["row 8"]
     assert reasons["far-away"] == "latitude: latitude must be between -90 and 90"
     assert runs(connection)[-1].rejections == report.rejections
 
@@ -348,7 +360,7 @@ def test_more_than_half_rejected_fails_and_writes_nothing(httpserver, db, connec
                                                          settings):
     rows = [THREE[0], mg_row("b", time="late"), mg_row("c", time="soon"),
             mg_row("d", time="")]
-    serve(httpserver, feed(*rows))
+    serve(httpserver, feed(*rows), headers={"ETag": '"broken"'})
     report = run(db, mg_source(httpserver), settings)
 
     assert report.outcome == "failed"
@@ -356,6 +368,7 @@ def test_more_than_half_rejected_fails_and_writes_nothing(httpserver, db, connec
     assert report.rejected == 3 and len(report.rejections) == 3
     assert refs(connection) == {}
     assert connection.execute(select(func.count()).select_from(Group)).scalar_one() == 0
+    assert state(connection).etag is None  # or the next run would get a 304 and never retry
 
 
 def test_reject_share_is_configurable(httpserver, db, connection, settings):
@@ -367,14 +380,19 @@ def test_reject_share_is_configurable(httpserver, db, connection, settings):
 
 def test_a_temporarily_malformed_row_keeps_its_listing(httpserver, db, connection, settings):
     source = mg_source(httpserver)
-    serve(httpserver, feed(*THREE))
+    five = [*THREE, mg_row("friday", n=3, day=5), mg_row("saturday", n=4, day=6)]
+    serve(httpserver, feed(*five))
     run(db, source, settings)
 
-    serve(httpserver, feed(THREE[0], {**THREE[1], "time": "tea time"}, THREE[2]))
+    # one row the adapter cannot read, one that normalising rejects
+    serve(httpserver, feed(five[0], {**five[1], "time": "tea time"}, five[2],
+                           {**five[3], "latitude": 123.0}, five[4]))
     report = run(db, source, settings, now=T0 + HOUR)
 
-    assert (report.outcome, report.rejected, report.withdrawn) == ("success", 1, 0)
-    assert refs(connection)["wednesday-circle"].status == "active"
+    assert (report.outcome, report.rejected, report.withdrawn) == ("success", 2, 0)
+    assert [r["ref"] for r in report.rejections] == ["wednesday-circle", "friday"]
+    stored = refs(connection)
+    assert stored["wednesday-circle"].status == stored["friday"].status == "active"
 
 
 def test_non_utf8_feed_fails(httpserver, db, connection, settings):
@@ -516,8 +534,8 @@ def test_missing_record_is_withdrawn_and_returns_when_listed_again(httpserver, d
     assert back.status == "active" and back.withdrawn_at is None
 
 
-def test_closed_meeting_is_withdrawn_not_kept(httpserver, db, connection, settings):
-    """A row saying the group stopped meeting is rejected, but does not keep the listing."""
+def test_a_skipped_row_is_withdrawn_not_kept(httpserver, db, connection, settings):
+    """A row the adapter skips (not a listing any more) is reported, but keeps nothing."""
     source = mg_source(httpserver)
     serve(httpserver, feed(*THREE))
     run(db, source, settings)
@@ -525,8 +543,10 @@ def test_closed_meeting_is_withdrawn_not_kept(httpserver, db, connection, settin
     serve(httpserver, feed(THREE[0], {**THREE[1], "types": ["TC"]}, THREE[2]))
     report = run(db, source, settings, now=T0 + HOUR)
 
-    assert (report.outcome, report.rejected, report.withdrawn) == ("success", 1, 1)
-    assert report.rejections[0]["reason"].startswith("temporarily closed")
+    assert (report.outcome, report.rejected, report.skipped, report.withdrawn) == (
+        "success", 0, 1, 1)
+    [skipped] = report.rejections
+    assert skipped["reason"].startswith("temporarily closed") and skipped["skipped"] is True
     assert refs(connection)["wednesday-circle"].status == "withdrawn"
 
 
@@ -630,3 +650,337 @@ def test_due_sources_are_never_run_or_past_their_interval(db, connection, httpse
     with db.transaction() as session:
         due = due_sources(session, [daily, hourly, fresh], T0)
     assert [s.name for s in due] == ["hourly", "never-run"]
+
+
+def test_status_rows_report_last_run_and_age(httpserver, db, connection, settings):
+    source = mg_source(httpserver)
+    serve(httpserver, feed(*THREE))
+    run(db, source, settings)
+    serve(httpserver, b"oops", status=500)
+    run(db, source, settings, now=T0 + HOUR)
+
+    with db.transaction() as session:
+        [row] = status_rows(session, [source], T0 + 3 * HOUR)
+    assert row["last_success_at"] == T0 and row["age"] == 3 * HOUR
+    assert row["last_outcome"] == "failed" and row["consecutive_failures"] == 1
+    assert row["last_error"] == "HTTP 500 after 2 attempts" and not row["failing"]
+    assert row["counts"]["fetched"] == 0  # the counts of the last run, the failed one
+
+
+# ----------------------------------------------------------------------------- CLI and health
+
+
+def write_sources(tmp_path: Path, httpserver, *names: str, path: str = "/feed.json") -> Path:
+    tables = "".join(
+        f'[sources.{name}]\npublisher_kind = "community_centre"\nadapter = "meeting_guide"\n'
+        f'url = "{httpserver.url_for(path)}"\nlocal = true\ncountry = "GB"\n'
+        f'timezone = "Europe/London"\nrefresh_hours = 6\n\n'
+        for name in names)
+    file = tmp_path / "sources.toml"
+    file.write_text(tables, encoding="utf-8")
+    return file
+
+
+@pytest.fixture
+def cli(app, connection, monkeypatch):
+    """Invoke `groupfinder ...`; runs are fast (no backoff) and see the test's transaction."""
+    real = runner.run_source
+
+    def quick(db, source, **kwargs):
+        kwargs.setdefault("settings", FetchSettings(retries=2, backoff=0.0, sleep=lambda s: None))
+        return real(db, source, **kwargs)
+
+    monkeypatch.setattr(runner, "run_source", quick)
+    cli_runner = app.test_cli_runner()  # click 8.2+: result.stdout and .stderr apart
+
+    def invoke(*args: str):
+        return cli_runner.invoke(args=list(args))
+
+    return invoke
+
+
+def test_three_failures_in_a_row_are_flagged_in_status_and_healthz(
+        tmp_path, httpserver, db, connection, cli, client):
+    sources = write_sources(tmp_path, httpserver, "leeds-centre", "healthy-feed")
+    serve(httpserver, b"down", status=503)
+    for _ in range(2):
+        assert cli("ingest", "run", "leeds-centre", "--sources", str(sources)).exit_code == 1
+    status = cli("ingest", "status", "--sources", str(sources))
+    assert status.exit_code == 0 and "FAILING" not in status.stdout
+    health = client.get("/healthz").get_json()
+    assert health["ingest"]["failing_sources"] == []
+
+    assert cli("ingest", "run", "leeds-centre", "--sources", str(sources)).exit_code == 1
+    status = cli("ingest", "status", "--sources", str(sources))
+    assert status.exit_code == 0
+    lines = {line.split("│")[1].strip(): line for line in status.stdout.splitlines()
+             if line.count("│") > 2 and "source" not in line}
+    assert "FAILING" in lines["leeds-centre"] and "HTTP 503" in lines["leeds-centre"]
+    assert "FAILING" not in lines["healthy-feed"] and "never run" in lines["healthy-feed"]
+
+    response = client.get("/healthz")
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "ok"
+    [failing] = body["ingest"]["failing_sources"]
+    assert failing["source"] == "leeds-centre" and failing["consecutive_failures"] == 3
+    assert failing["last_error"] == "HTTP 503 after 2 attempts"
+
+    serve(httpserver, feed(*THREE))  # one good run clears the flag
+    assert cli("ingest", "run", "leeds-centre", "--sources", str(sources)).exit_code == 0
+    assert client.get("/healthz").get_json()["ingest"]["failing_sources"] == []
+
+
+def test_cli_run_prints_one_line_per_source_and_exit_codes(tmp_path, httpserver, connection,
+                                                          cli):
+    sources = write_sources(tmp_path, httpserver, "good", "broken")
+    httpserver.expect_request("/feed.json").respond_with_data(feed(*THREE), content_type=MG)
+    result = cli("ingest", "run", "good", "--sources", str(sources))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        line for line in result.stdout.splitlines() if line.startswith("good: success: ")]
+    assert "3 created" in result.stdout
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text(sources.read_text().replace(httpserver.url_for("/feed.json"),
+                                                  httpserver.url_for("/missing.json")))
+    httpserver.expect_request("/missing.json").respond_with_data("", status=404)
+    result = cli("ingest", "run", "--all", "--sources", str(broken))
+    assert result.exit_code == 1
+    out = result.stdout.splitlines()
+    assert len(out) == 2 and all(": FAILED: HTTP 404" in line for line in out)
+
+
+def test_cli_usage_errors_exit_2_with_one_line(tmp_path, httpserver, connection, cli):
+    sources = write_sources(tmp_path, httpserver, "good")
+
+    result = cli("ingest", "run", "good", "nope", "--sources", str(sources))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: unknown source 'nope' (see `groupfinder sources list`)"]
+    assert httpserver.log == []  # nothing ran, not even the known source
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sources.x]\npublisher_kind = "pub"\nadapter = "csv"\npath = "a.csv"\n')
+    for args in (("ingest", "run", "--all"), ("ingest", "status"), ("sources", "list")):
+        result = cli(*args, "--sources", str(bad))
+        assert result.exit_code == 2, args
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("Error: source 'x': publisher_kind: must be one of")
+        assert "Traceback" not in result.output
+
+    assert cli("ingest", "run", "--sources", str(sources)).exit_code == 2
+    assert cli("ingest", "run", "good", "--all", "--sources", str(sources)).exit_code == 2
+    missing = cli("ingest", "run", "--all", "--sources", str(tmp_path / "none.toml"))
+    assert missing.exit_code == 2 and "sources file not found" in missing.stderr
+
+
+def test_cli_due_runs_only_the_due_sources(tmp_path, httpserver, db, connection, cli):
+    sources = write_sources(tmp_path, httpserver, "recent", "stale", "new")
+    now = dt.datetime.now(dt.UTC)
+    connection.execute(SourceState.__table__.insert(), [
+        {"source": "recent", "last_run_at": now - HOUR, "consecutive_failures": 0},
+        {"source": "stale", "last_run_at": now - 7 * HOUR, "consecutive_failures": 0},
+    ])
+    httpserver.expect_request("/feed.json").respond_with_data(feed(*THREE), content_type=MG)
+    result = cli("ingest", "run", "--due", "--sources", str(sources))
+
+    assert result.exit_code == 0, result.output
+    assert sorted(line.split(":")[0] for line in result.stdout.splitlines()) == ["new", "stale"]
+    ran = connection.execute(select(IngestRun.source).order_by(IngestRun.source)).scalars()
+    assert list(ran) == ["new", "stale"]
+    again = cli("ingest", "run", "--due", "--sources", str(sources))
+    assert again.exit_code == 0 and again.stdout.strip() == "No sources are due."
+
+
+def test_cli_run_help_documents_the_cron_line(cli):
+    result = cli("ingest", "run", "--help")
+    assert result.exit_code == 0
+    assert ("*/15 * * * * cd /srv/groupfinder && .venv/bin/groupfinder ingest run --due"
+            in result.output)
+
+
+def test_sources_list_shows_every_source(cli):
+    result = cli("sources", "list", "--sources", str(ROOT / "ingest" / "sources.toml"))
+    assert result.exit_code == 0
+    for source in load_sources(ROOT / "ingest" / "sources.toml").values():
+        line = next(ln for ln in result.stdout.splitlines() if f" {source.name} " in ln)
+        assert source.adapter in line and source.publisher_kind in line
+        assert source.path in line and f"every {source.refresh_hours:g}h" in line
+
+
+# ----------------------------------------------------------------------------- other adapters
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "ingest"
+MEDIA = {".html": "text/html; charset=utf-8", ".ics": "text/calendar; charset=utf-8",
+         ".csv": "text/csv", ".json": "application/json"}
+
+
+LAST_MODIFIED = "Mon, 02 Mar 2026 08:00:00 GMT"
+
+
+def conditional(body: bytes, content_type: str):
+    """A handler that honours If-Modified-Since, as a real web server would."""
+    def handle(request: Request) -> Response:
+        if request.headers.get("If-Modified-Since") == LAST_MODIFIED:
+            return Response(status=304)
+        return Response(body, content_type=content_type,
+                        headers={"Last-Modified": LAST_MODIFIED})
+    return handle
+
+
+@pytest.mark.parametrize("name", ["leeds-hospitals-bereavement", "chelsea-medical-bereavement",
+                                  "leeds-community-centre", "baby-loss-peer-network"])
+def test_each_adapter_over_http_and_unchanged_on_rerun(name, httpserver, db, connection,
+                                                       settings):
+    sample = SAMPLES[name]
+    path = "/" + sample.file_path.name
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request(path).respond_with_handler(conditional(
+        sample.file_path.read_bytes(), MEDIA[sample.file_path.suffix]))
+    source = dataclasses.replace(sample, path=None, url=httpserver.url_for(path), local=True)
+
+    first = run(db, source, settings)
+    assert first.outcome == "success", first.error
+    assert first.rejected == 0 and first.created == first.fetched - first.skipped > 0
+    assert len(refs(connection, name)) == first.created
+
+    second = run(db, source, settings, now=T0 + HOUR)
+    assert second.outcome == "not_modified"
+    assert httpserver.log[-1][0].headers["If-Modified-Since"] == LAST_MODIFIED
+
+
+def test_hsds_api_pages_are_followed_over_http(httpserver, db, connection, settings):
+    for page in (2, 1):  # the first handler that matches answers: page=2 before "any"
+        body = (FIXTURES / f"hsds_services_page{page}.json").read_bytes()
+        httpserver.expect_request("/api/services", query_string=(
+            None if page == 1 else {"page": "2"})).respond_with_data(body, content_type=MG)
+    source = Source(name="hsds-api", publisher_kind="charity", adapter="hsds", local=True,
+                    url=httpserver.url_for("/api/services"), country="GB",
+                    timezone="Europe/London")
+    report = run(db, source, settings)
+
+    assert report.outcome == "success", report.error
+    assert [r.query_string for r, _ in httpserver.log] == [b"", b"page=2"]
+    assert report.fetched == 3 and report.created + report.rejected == 3
+
+
+def test_hsds_page_that_fails_fails_the_run(httpserver, db, connection, settings):
+    httpserver.expect_request("/api/services", query_string={"page": "2"}).respond_with_data(
+        "busy", status=503)
+    httpserver.expect_request("/api/services").respond_with_data(
+        (FIXTURES / "hsds_services_page1.json").read_bytes(), content_type=MG)
+    source = Source(name="hsds-api", publisher_kind="charity", adapter="hsds", local=True,
+                    url=httpserver.url_for("/api/services"), country="GB",
+                    timezone="Europe/London")
+    report = run(db, source, settings)
+
+    assert report.outcome == "failed" and report.error == "HTTP 503 after 2 attempts"
+    assert report.http_status == 503
+    assert refs(connection, "hsds-api") == {}  # page 1's services were rolled back too
+
+
+def test_cp1252_spreadsheet_over_http(httpserver, db, connection, settings):
+    httpserver.expect_request("/groups.csv").respond_with_data(
+        (FIXTURES / "community_centre_cp1252.csv").read_bytes(), content_type="text/csv")
+    source = Source(name="sheet", publisher_kind="community_centre", adapter="csv", local=True,
+                    url=httpserver.url_for("/groups.csv"), country="GB",
+                    timezone="Europe/London", max_reject_share=1.0)
+    report = run(db, source, settings)
+
+    assert report.outcome == "success", report.error
+    names = {r.name for r in refs(connection, "sheet").values()}
+    assert any("é" in n for n in names), names  # decoded as Windows-1252, not mojibake
+    assert not any("\ufffd" in n or "Ã" in n for n in names)
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class FakeProgress:
+    """Records what the runner shows instead of drawing it."""
+
+    made: list[FakeProgress] = []
+
+    def __init__(self, *columns: Any, **kwargs: Any) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.total: int | None = None
+        self.started = self.stopped = False
+        FakeProgress.made.append(self)
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def add_task(self, description: str, total: int | None = None, **fields: Any) -> int:
+        self.total = total
+        return 1
+
+    def update(self, task: int, **fields: Any) -> None:
+        self.updates.append(fields)
+
+
+@pytest.mark.parametrize(("after", "shown"), [(0.0, True), (3600.0, False)])
+def test_progress_bar_only_on_long_runs(after, shown, httpserver, db, connection, settings,
+                                        monkeypatch):
+    FakeProgress.made = []
+    monkeypatch.setattr(runner, "Progress", FakeProgress)
+    monkeypatch.setattr(runner, "PROGRESS_AFTER_SECONDS", after)
+    rows = [mg_row(f"group-{i}", n=i, day=i % 7) for i in range(120)]
+    body = feed(*rows)
+    serve(httpserver, body)
+    assert run(db, mg_source(httpserver), settings, progress=True).created == 120
+
+    if not shown:
+        assert FakeProgress.made == []
+        return
+    [bar] = FakeProgress.made
+    assert bar.started and bar.stopped and bar.total == len(body)
+    assert [u["records"] for u in bar.updates] == [50, 100]
+    assert 0 < bar.updates[-1]["completed"] <= len(body)
+
+
+# ----------------------------------------------------------------------------- the samples
+
+
+SAMPLES = load_sources(ROOT / "ingest" / "sources.toml")
+
+
+def test_bundled_sources_cover_the_demo_mix():
+    kinds = {(s.publisher_kind, s.adapter) for s in SAMPLES.values()}
+    assert {("hospital", "jsonld"), ("hospital", "icalendar"), ("community_centre", "csv"),
+            ("community_centre", "meeting_guide"), ("online_community", "hsds"),
+            ("online_community", "meeting_guide")} <= kinds
+    assert all(s.path and s.path.startswith("ingest/samples/") and s.file_path.is_file()
+               for s in SAMPLES.values())
+
+
+def test_every_sample_ingests_and_the_overlaps_merge(db, connection):
+    reports = {name: run_source(db, source, now=T0) for name, source in SAMPLES.items()}
+
+    for name, report in reports.items():
+        assert report.outcome == "success", (name, report.error)
+        assert report.rejected == 0, (name, report.rejections)
+        assert report.created + report.merged > 0, name
+    listings = sum(r.created + r.merged for r in reports.values())
+    assert sum(r.merged for r in reports.values()) >= 3
+    groups = connection.execute(select(func.count()).select_from(Group)).scalar_one()
+    assert groups == sum(r.created for r in reports.values()) < listings
+    provenance = connection.execute(text(
+        "SELECT g.name, array_agg(s.source ORDER BY s.id) FROM groups g "
+        "JOIN listing_sources s ON s.group_id = g.id GROUP BY g.id HAVING count(*) > 1"
+    )).all()
+    merged = {tuple(sources) for _, sources in provenance}
+    assert ("leeds-hospitals-bereavement", "leeds-community-centre") in merged
+    assert ("chelsea-medical-bereavement", "west-side-community-center") in merged
+    assert ("baby-loss-peer-network", "hope-together-online") in merged
+    conflicts = connection.execute(select(ListingConflict.field, ListingConflict.value_a,
+                                          ListingConflict.value_b)).all()
+    assert ("schedule.start_time", "18:30 (Europe/London)", "19:00 (Europe/London)") in conflicts
+
+    again = {name: run_source(db, source, now=T0 + HOUR) for name, source in SAMPLES.items()}
+    for name, report in again.items():  # files are always read; nothing changes
+        assert (report.outcome, report.created, report.updated, report.merged,
+                report.withdrawn) == ("success", 0, 0, 0, 0), name

@@ -30,7 +30,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from finder.models import DatasetLoad
@@ -80,15 +80,13 @@ def _should_load(session: Session, name: str, fingerprint: str, force: bool) -> 
 
 
 def record_load(session: Session, name: str, fingerprint: str, rows: int) -> None:
-    session.execute(
-        text(
-            "INSERT INTO dataset_loads (name, fingerprint, rows, loaded_at) "
-            "VALUES (:n, :f, :r, now()) ON CONFLICT (name) DO UPDATE "
-            "SET fingerprint = EXCLUDED.fingerprint, rows = EXCLUDED.rows, loaded_at = now()"
-        ),
-        {"n": name, "f": fingerprint, "r": rows},
-    )
-    session.expire_all()
+    """Remember what was loaded, so the same data is not loaded twice."""
+    load = session.get(DatasetLoad, name)
+    if load is None:
+        session.add(DatasetLoad(name=name, fingerprint=fingerprint, rows=rows))
+    else:
+        load.fingerprint, load.rows, load.loaded_at = fingerprint, rows, func.now()
+    session.flush()
 
 
 # -- UK: Code-Point Open ---------------------------------------------------------------

@@ -84,9 +84,8 @@ class LoadResult:
         if self.removed:
             parts.append(f"removed {self.removed} terminated")
         if self.derived:
-            parts.append(
-                "refreshed " + ", ".join(f"{n} {kind}s" for kind, n in self.derived.items())
-            )
+            units = (f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in self.derived.items())
+            parts.append("refreshed " + ", ".join(units))
         return "; ".join(parts) + "."
 
 
