@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-# The project-managed cluster (scripts/devdb.sh) when DATABASE_URL is not set.
-DEV_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/groupfinder"
+
+def dev_database_url() -> str:
+    """The project-managed cluster (scripts/devdb.sh), used when DATABASE_URL is not set."""
+    port = os.environ.get("DEVDB_PORT", "54329")
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/groupfinder"
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL") or DEV_DATABASE_URL
+    url = os.environ.get("DATABASE_URL") or dev_database_url()
     # accept the plain libpq form that hosting platforms hand out
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
