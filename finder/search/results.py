@@ -117,7 +117,8 @@ def build(session: Session, ids: list[int], *, now: dt.datetime, searcher_tz: st
     sources: dict[int, list[dict]] = {}
     if with_sources:
         LS = ListingSource.__table__
-        for s in session.execute(select(LS).where(LS.c.group_id.in_(ids)).order_by(LS.c.id)):
+        current = select(LS).where(LS.c.group_id.in_(ids), LS.c.withdrawn_at.is_(None))
+        for s in session.execute(current.order_by(LS.c.id)):
             sources.setdefault(s.group_id, []).append({
                 "source": s.source, "url": s.url,
                 "first_seen": s.first_seen_at.isoformat(), "last_seen": s.last_seen_at.isoformat(),
