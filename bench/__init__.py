@@ -2,6 +2,8 @@
 
     python -m bench.run [--sizes 10000,100000] [--duration 15]    (or `make bench`)
     python -m bench.generate --url URL --groups N                  fill one database
+    python -m bench.breakdown [--groups N]                         CPU/wall per request step
+    python -m bench.profile [--groups N] [--cpu]                   py-spy on the workers
 
 See docs/benchmarks.md for what is measured and the targets.
 """

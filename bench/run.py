@@ -320,28 +320,32 @@ def drive(port: int, paths: Sequence[str], concurrency: int, duration: float,
         i = offset
         barrier.wait()
         deadline = start_end[0] + duration
-        while time.perf_counter() < deadline:
-            with lock:
-                if budget[0] <= 0:
-                    break
-                budget[0] -= 1
-            k = i % len(paths)
-            i += 1
-            t0 = time.perf_counter()
-            try:
-                conn.request("GET", paths[k])
-                resp = conn.getresponse()
-                body = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                conn.close()
-                continue
-            lat.append((k, time.perf_counter() - t0))
-            statuses[resp.status] += 1
-            nbytes += len(body)
-            if resp.status != 200 and len(errors) < 20:
-                errors.append(f"{resp.status} {paths[k]}: {body[:200]!r}")
-        conn.close()
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    if budget[0] <= 0:
+                        break
+                    budget[0] -= 1
+                k = i % len(paths)
+                i += 1
+                t0 = time.perf_counter()
+                try:
+                    conn.request("GET", paths[k])
+                    resp = conn.getresponse()
+                    body = resp.read()
+                except (OSError, http.client.HTTPException) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    conn.close()
+                    continue
+                lat.append((k, time.perf_counter() - t0))
+                statuses[resp.status] += 1
+                nbytes += len(body)
+                if resp.status != 200 and len(errors) < 20:
+                    errors.append(f"{resp.status} {paths[k]}: {body[:200]!r}")
+        except Exception as exc:  # report it with the results rather than lose them
+            errors.append(f"load thread stopped: {type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
         with lock:
             for k, t in lat:
                 result.latencies.append(t)
@@ -530,6 +534,7 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
                            int(args.single_duration * 5000))
 
     floor_duration = max(2.0, args.duration / 2)
+    floor_busy = wait_quiet(args.quiet_wait)
     floor, _ = replay(url, [c.list_sql for c in captured], floor_duration, 1000)
     full, per_kind = replay(url, [c.request_sql for c in captured], floor_duration, 1000,
                             kinds=True)
@@ -537,6 +542,8 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
     api_s, floor_s = summarise(api.latencies), summarise(floor.latencies)
     errors = sum(c for s, c in api.statuses.items() if s != 200) + sum(
         1 for e in api.errors if not e[:3].isdigit())
+    nearby_matches = [c.matches for c in captured if dict(c.search.filters).get("format")
+                      != "virtual"]
     slowest = sorted(range(len(captured)), key=lambda k: -_median(api.by_search.get(k, [])))
     result = {
         "groups": n,
@@ -545,8 +552,9 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
             "searches": len(captured), "dropped": [c.search.label for c in failed],
             "kinds": _count(c.search.kind for c in captured),
             "filtered": sum(1 for c in captured if c.search.filters),
-            "matches_p50": percentile(sorted(c.matches for c in captured), 0.5),
-            "matches_max": max(c.matches for c in captured),
+            # groups inside the radius (nearby searches; format=virtual lists online groups)
+            "nearby_matches_p50": percentile(sorted(nearby_matches), 0.5),
+            "nearby_matches_max": max(nearby_matches, default=0),
         },
         "api": {
             **api_s, "rps": round(len(api.latencies) / api.elapsed, 1),
@@ -561,7 +569,8 @@ def run_size(base: str, n: int, args: argparse.Namespace, template_fp: str,
         "api_single": ({**summarise(single.latencies),
                         "rps": round(len(single.latencies) / single.elapsed, 1)}
                        if single else None),
-        "floor": {**floor_s, "what": "list SQL only (query.nearby / query.online)"},
+        "floor": {**floor_s, "what": "list SQL only (query.nearby / query.online)",
+                  "machine_busy_before": floor_busy},
         "floor_request_sql": {**summarise(full.latencies),
                               "what": "every statement of search.run, replayed",
                               "per_statement": {k: summarise(v) for k, v in

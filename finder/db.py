@@ -50,7 +50,8 @@ class Database:
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
-    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    # no pre-ping (a round trip per request); connections are recycled instead
+    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_recycle=1800)
 
 
 db = Database()

@@ -118,6 +118,10 @@ class Group(Timestamps, Base):
         Index("ix_groups_service_countries", "service_countries", postgresql_using="gin"),
         Index("ix_groups_format_status", "format", "status"),
         Index("ix_groups_join_keys", "join_keys", postgresql_using="gin"),
+        Index("ix_groups_next_meeting", "next_meeting_at", "id",
+              postgresql_where=text("status = 'active'")),
+        Index("ix_groups_online_next_meeting", "next_meeting_at", "name", "id",
+              postgresql_where=text("format = 'virtual' AND status = 'active'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,6 +156,9 @@ class Group(Timestamps, Base):
     join_keys: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default=text("'{}'")
     )
+    # the earliest cached upcoming meeting of its schedules, for "next meeting first" with an
+    # index; kept by a database trigger on schedules (migration 0004) whatever writes them
+    next_meeting_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="groups")
     location: Mapped[Location | None] = relationship(back_populates="groups")

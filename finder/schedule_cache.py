@@ -7,8 +7,14 @@ the schedules they touch; everything else is refreshed by
     groupfinder schedules refresh
 
 which must run daily (e.g. cron ``15 3 * * * groupfinder schedules refresh``), since the
-window of cached dates slides forward with the calendar. What people see is computed live
-by `finder.schedules`; only filtering and sorting use the cache.
+window of cached dates slides forward with the calendar, and
+
+    groupfinder schedules refresh --passed
+
+hourly, which refreshes only the groups whose next meeting has just happened, so "next
+meeting first" stays in order (`groups.next_meeting_at` follows the schedules through a
+database trigger). What people see is computed live by `finder.schedules`; only filtering
+and sorting use the cache.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
-from finder.models import Schedule
+from finder.models import Group, Schedule
 from finder.schedules import Recurrence, time_band, upcoming_utc
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,7 @@ def refresh_upcoming(
     *,
     horizon_days: int = HORIZON_DAYS,
     batch_size: int = BATCH_SIZE,
+    passed_only: bool = False,
 ) -> int:
     """Recompute `time_band` and `upcoming`; returns how many schedules were refreshed.
 
@@ -55,7 +62,8 @@ def refresh_upcoming(
     database is refreshed in id-ordered batches of plain rows and bulk UPDATEs, so 100,000+
     rows never sit in the identity map; there an invalid row is logged and left with no
     upcoming dates rather than stopping the daily run. Bulk updates bypass the session's
-    objects: refresh any loaded `Schedule` afterwards to see the new values.
+    objects: refresh any loaded `Schedule` afterwards to see the new values. `passed_only`
+    limits the run to groups whose cached next meeting is already in the past.
     """
     now = now or dt.datetime.now(dt.UTC)
     if schedules is not None:
@@ -69,9 +77,13 @@ def refresh_upcoming(
 
     count = 0
     last_id = 0
+    scope = []
+    if passed_only:
+        scope.append(Schedule.group_id.in_(select(Group.id).where(Group.next_meeting_at < now)))
     while True:
         rows = session.execute(
-            select(*_COLUMNS).where(Schedule.id > last_id).order_by(Schedule.id).limit(batch_size)
+            select(*_COLUMNS).where(Schedule.id > last_id, *scope)
+            .order_by(Schedule.id).limit(batch_size)
         ).all()
         if not rows:
             return count
@@ -91,11 +103,14 @@ def _row_values(row: Row, now: dt.datetime, horizon_days: int) -> dict:
     return {"id": row.id, "time_band": band, "upcoming": upcoming}
 
 
-@schedules_cli.command("refresh", help="Recompute cached upcoming meetings (run daily).")
+@schedules_cli.command(
+    "refresh", help="Recompute cached upcoming meetings (daily; with --passed, hourly).")
 @click.option("--horizon-days", type=int, default=HORIZON_DAYS, show_default=True,
               help="How far ahead to cache meeting dates.")
+@click.option("--passed", is_flag=True,
+              help="Only groups whose next meeting has happened since the last refresh.")
 @with_appcontext
-def refresh_command(horizon_days: int) -> None:
+def refresh_command(horizon_days: int, passed: bool) -> None:
     with current_app.extensions["db"].transaction() as session:
-        count = refresh_upcoming(session, horizon_days=horizon_days)
+        count = refresh_upcoming(session, horizon_days=horizon_days, passed_only=passed)
     click.echo(f"Refreshed upcoming meetings for {count} schedules.")

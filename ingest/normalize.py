@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -25,11 +26,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geoalchemy2.elements import WKTElement
-from sqlalchemy import func, select
+from sqlalchemy import all_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
 from finder import vocab
-from finder.geocode import lookup_postcode
+from finder.geocode import Resolved, lookup_postcode
 from finder.geocode.normalise import postcode_for_country
 from finder.models import Group, ListingSource, Location, Organisation, Schedule
 from finder.schedule_cache import refresh_upcoming
@@ -176,6 +178,11 @@ def _reject(field: str, value: Any, reason: str) -> Rejected:
 
 
 def _strip_invisible(text: str, keep_newlines: bool) -> str:
+    # str.isprintable() is False for every Cc, Cf and Cs character, so printable text (the
+    # usual case) has nothing to strip; the loop below only runs for the rest
+    if text.isprintable() or (keep_newlines and all(
+            line.isprintable() for line in text.split("\n"))):
+        return text
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -203,14 +210,21 @@ def clean_text(value: Any, field: str, *, required: bool = False, multiline: boo
         text = value
     else:
         raise _reject(field, value, f"{field} must be text")
-    text = _LINE_BREAKS.sub("\n", text)
-    text = _strip_invisible(text, keep_newlines=multiline)
-    if multiline:
-        lines = [" ".join(line.split()) for line in text.split("\n")]
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    else:
+    if text.isprintable():
+        # the common case, kept cheap for 100,000-row feeds: no line breaks or invisible
+        # characters, and the only whitespace str.split() sees is the plain space
         text = " ".join(text.split())
-    text = unicodedata.normalize("NFC", text)
+        if not text.isascii():
+            text = unicodedata.normalize("NFC", text)
+    else:
+        text = _LINE_BREAKS.sub("\n", text)
+        text = _strip_invisible(text, keep_newlines=multiline)
+        if multiline:
+            lines = [" ".join(line.split()) for line in text.split("\n")]
+            text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        else:
+            text = " ".join(text.split())
+        text = unicodedata.normalize("NFC", text)
     if not text:
         if required:
             raise _reject(field, value, f"{field} is required")
@@ -221,8 +235,31 @@ def clean_text(value: Any, field: str, *, required: bool = False, multiline: boo
     return text
 
 
+# An http(s) link that `clean_url` would give back exactly as written: lower-case scheme
+# and host with a dot, no user, password or port, no empty "?" or "#" (urlunsplit drops them).
+_PLAIN_URL = re.compile(
+    r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+|localhost)(?:/[^?#\s]*)?"
+    r"(?:\?[^#\s]+)?(?:#\S+)?")
+
+
 def clean_url(value: Any, field: str) -> str | None:
     """An absolute http(s) link; anything else (javascript:, mailto:, ftp:) is refused."""
+    if type(value) is str:
+        if value.isascii() and value.isprintable() and _PLAIN_URL.fullmatch(value):
+            limit = LIMITS.get(field)
+            if limit is None or len(value) <= limit:
+                return value
+        return _clean_url_text(value, field)
+    return _clean_url(value, field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_url_text(value: str, field: str) -> str | None:
+    """Cached: an organisation's website is repeated on every one of its listings."""
+    return _clean_url(value, field)
+
+
+def _clean_url(value: Any, field: str) -> str | None:
     text = clean_text(value, field)
     if text is None:
         return None
@@ -305,16 +342,22 @@ def clean_codes(values: Any, field: str) -> tuple[str, ...]:
         text = clean_text(raw, field, limit=200)
         if text is None:
             continue
-        code = v.lookup(text)
+        code = _lookup(field, text)
         if code is None:
             raise _reject(field, raw, f"unknown {_NOUNS[field]} {text!r}")
         found.add(code)
     return tuple(c for c in v.codes if c in found)
 
 
+@functools.lru_cache(maxsize=4096)
+def _lookup(field: str, text: str) -> str | None:
+    """`Vocabulary.lookup` folds every label on each call; the vocabularies never change."""
+    return _VOCABS[field].lookup(text)
+
+
 def clean_code(value: Any, field: str) -> str:
     text = clean_text(value, field, required=True, limit=200)
-    code = _VOCABS[field].lookup(text)
+    code = _lookup(field, text)
     if code is None:
         raise _reject(field, value, f"unknown {_NOUNS[field]} {text!r}")
     return code
@@ -407,6 +450,20 @@ def address_key(venue: str | None, line1: str | None, postcode: str | None,
 def _organisation(org: OrganisationRecord | None) -> NormalisedOrganisation | None:
     if org is None:
         return None
+    key = (org.name, org.website, org.email, org.phone)
+    if all(v is None or type(v) is str for v in key):
+        # a feed repeats its few organisations on every row; the result is immutable
+        return _organisation_cached(*key)
+    return _clean_organisation(org)
+
+
+@functools.lru_cache(maxsize=1024)
+def _organisation_cached(name: str, website: str | None, email: str | None,
+                         phone: str | None) -> NormalisedOrganisation:
+    return _clean_organisation(OrganisationRecord(name, website, email, phone))
+
+
+def _clean_organisation(org: OrganisationRecord) -> NormalisedOrganisation:
     name = clean_text(org.name, "organisation.name", required=True)
     assert name is not None
     return NormalisedOrganisation(
@@ -451,7 +508,41 @@ class _ScheduleSpec:
     cancelled_dates: tuple[dt.date, ...]
 
 
+_SPEC_FIELDS = ("freq", "interval", "set_pos", "duration_minutes", "weekday", "start_time",
+                "timezone", "valid_from", "valid_until")
+_SPEC_DEFAULTS = {"interval": 1, "duration_minutes": 90}
+
+
 def _schedule_spec(rec: Any, i: int) -> _ScheduleSpec:
+    """Cached by what `_read_schedule_spec` reads: a feed has few distinct schedules."""
+    cancelled = getattr(rec, "cancelled_dates", None)
+    if cancelled is None or type(cancelled) in (list, tuple):
+        values = [getattr(rec, name, _SPEC_DEFAULTS.get(name)) for name in _SPEC_FIELDS]
+        # (type, value) pairs: True == 1 and 1.0 == 1, but only an int is a valid weekday
+        key = (i, *((type(v), v) for v in values),
+               tuple((type(d), d) for d in cancelled or ()))
+        try:
+            return _cached_spec(key, rec)
+        except TypeError:  # an unhashable value: read it uncached (and reject it there)
+            pass
+    return _read_schedule_spec(rec, i)
+
+
+_SPECS: dict[tuple, _ScheduleSpec] = {}
+_MAX_SPECS = 8192
+
+
+def _cached_spec(key: tuple, rec: Any) -> _ScheduleSpec:
+    found = _SPECS.get(key)
+    if found is None:
+        found = _read_schedule_spec(rec, key[0])
+        if len(_SPECS) >= _MAX_SPECS:
+            _SPECS.clear()
+        _SPECS[key] = found
+    return found
+
+
+def _read_schedule_spec(rec: Any, i: int) -> _ScheduleSpec:
     where = f"schedules[{i}]"
     freq_raw = clean_text(getattr(rec, "freq", None), f"{where}.freq", required=True, limit=30)
     assert freq_raw is not None
@@ -487,6 +578,7 @@ def _schedule_spec(rec: Any, i: int) -> _ScheduleSpec:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # the arguments are immutable, and so is a Recurrence
 def _recurrence(spec: _ScheduleSpec, i: int, timezone: str | None, today: dt.date) -> Recurrence:
     if spec.valid_from is None and spec.interval > 1:
         # without an anchor "every other Tuesday" could be either half of the Tuesdays
@@ -507,11 +599,27 @@ def _recurrence(spec: _ScheduleSpec, i: int, timezone: str | None, today: dt.dat
         raise _reject(f"schedules[{i}]", dataclasses.asdict(spec), str(exc)) from exc
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _canonical(value: Any) -> Any:
+    """JSON-ready: dataclasses as dicts, dates and times as ISO text, tuples as lists.
+
+    Reads dataclass fields directly: `dataclasses.asdict` deep-copies every value first,
+    which cost more than the rest of the hash. The output (and so every stored hash) is the
+    same as converting with `asdict`.
+    """
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _canonical(v) for k, v in dataclasses.asdict(value).items()}
+        names = _FIELD_NAMES.get(type(value))
+        if names is None:
+            names = _FIELD_NAMES[type(value)] = tuple(
+                f.name for f in dataclasses.fields(value))
+        return {k: _canonical(getattr(value, k)) for k in names}
     if isinstance(value, dict):
         return {k: _canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -651,8 +759,15 @@ def _normalise(r: ListingRecord, today: dt.date) -> NormalisedListing:
 # ----------------------------------------------------------------------------- database edges
 
 
-def geocode(session: Session, listing: NormalisedListing) -> NormalisedListing | Rejection:
-    """Fill a missing point (and zone) from the postcode; the publisher's point always wins."""
+def geocode(session: Session, listing: NormalisedListing, *,
+            cache: dict[tuple[str, str], Resolved | None] | None = None,
+            ) -> NormalisedListing | Rejection:
+    """Fill a missing point (and zone) from the postcode; the publisher's point always wins.
+
+    `cache` (a dict the caller keeps for one run) remembers each postcode's answer, since
+    every meeting at a venue gives the same postcode and the gazetteer does not change
+    under a run.
+    """
     if listing.format == "virtual":
         return listing
     if listing.latitude is not None and listing.timezone is not None:
@@ -662,7 +777,13 @@ def geocode(session: Session, listing: NormalisedListing) -> NormalisedListing |
             return Rejection("postcode", None, "no coordinates and no postcode to find the venue")
         return Rejection("timezone", None, "no timezone given and no postcode to find one from")
     assert listing.country is not None  # normalise requires it for a venue
-    found = lookup_postcode(session, listing.country, listing.postcode)
+    key = (listing.country, listing.postcode)
+    if cache is not None and key in cache:
+        found = cache[key]
+    else:
+        found = lookup_postcode(session, listing.country, listing.postcode)
+        if cache is not None:
+            cache[key] = found
     if found is None:
         return Rejection("postcode", listing.postcode,
                          f"unknown postcode {listing.postcode!r} in {listing.country}; check it "
@@ -820,7 +941,9 @@ def withdraw(session: Session, source: str, keep_external_ids: Iterable[str], *,
         .options(selectinload(ListingSource.group).selectinload(Group.sources))
     )
     if keep:
-        query = query.where(ListingSource.external_id.not_in(keep))
+        # one array parameter: NOT IN with one parameter per id fails past 65,535 ids
+        keep_ids = bindparam("keep", list(keep), type_=ARRAY(ListingSource.external_id.type))
+        query = query.where(ListingSource.external_id != all_(keep_ids))
     refs = session.scalars(query).all()
     for ref in refs:
         ref.withdrawn_at = now

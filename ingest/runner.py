@@ -47,7 +47,7 @@ from ingest.fetch import FetchError, FetchResult, FetchSettings, fetch
 from ingest.normalize import NormalisedListing, Rejection, geocode, normalise, withdraw
 from ingest.records import ListingRecord, OrganisationRecord
 from ingest.sources import Source
-from ingest.writer import write_listings
+from ingest.writer import skip_unchanged, write_listings
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +197,21 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         ListingSource.source == source.name, ListingSource.withdrawn_at.is_(None))))
     seen: set[str] = set()  # ids the feed still lists, usable or not
     written: set[str] = set()
-    batch: list[NormalisedListing] = []
+    # normalised listings of this batch with their row numbers, and the batch's rejections
+    # (row number, ref, reason, skipped): geocoding waits until the batch is full, so that
+    # unchanged listings skip it, and rejections are reported in row order all the same
+    batch: list[tuple[int, NormalisedListing]] = []
+    rejected: list[tuple[int, str, str, bool]] = []
+    geocoded: dict = {}  # postcode -> gazetteer answer, for this run
     today = now.date()
 
-    def reject(ref: str, reason: str, skipped: bool = False) -> None:
+    def reject(row: int, ref: str, reason: str, skipped: bool = False) -> None:
+        if batch:
+            rejected.append((row, ref, reason, skipped))
+        else:
+            count_rejection(ref, reason, skipped)
+
+    def count_rejection(ref: str, reason: str, skipped: bool) -> None:
         if skipped:
             report.skipped += 1
         else:
@@ -210,34 +221,53 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                 {"skipped": True} if skipped else {})})
 
     def flush() -> None:
-        if batch:
-            for outcome in write_listings(session, batch, now=now):
+        if not batch:
+            return
+        # listings stored with the same content hash are only marked seen: not geocoded,
+        # not written (a derived value such as a geocoded point is not part of the hash)
+        todo = {id(n) for n in skip_unchanged(session, [n for _, n in batch], now=now)}
+        report.unchanged += len(batch) - len(todo)
+        to_write = []
+        for row, listing in batch:
+            if id(listing) not in todo:
+                continue
+            located = geocode(session, listing, cache=geocoded)
+            if isinstance(located, Rejection):
+                written.discard(listing.external_id)
+                rejected.append((row, listing.external_id, str(located), False))
+            else:
+                to_write.append(located)
+        if to_write:
+            for outcome in write_listings(session, to_write, now=now):
                 setattr(report, outcome, getattr(report, outcome) + 1)
-            batch.clear()
+        batch.clear()
+        for _, ref, reason, skipped in sorted(rejected, key=lambda r: r[0]):
+            count_rejection(ref, reason, skipped)
+        rejected.clear()
 
     with _Progress(progress, source.name, result) as bar:
         for item in adapter.records(result.document, source, fetch_more):
             report.fetched += 1
-            bar.tick(report.fetched)
+            row = report.fetched
+            bar.tick(row)
             if isinstance(item, RowProblem):
-                reject(item.ref, item.reason, item.skipped)
+                reject(row, item.ref, item.reason, item.skipped)
                 if not item.skipped:
                     seen.add(item.ref)
                 continue
             record = _with_defaults(item, source)
             ref = record.external_id
             if ref in seen:
-                reject(str(ref), f"duplicate id {ref!r} (listed more than once in this feed)")
+                reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in this "
+                                      f"feed)")
                 continue
             seen.add(ref)
-            listing: NormalisedListing | Rejection = normalise(record, today=today)
-            if isinstance(listing, NormalisedListing):
-                listing = geocode(session, listing)
+            listing = normalise(record, today=today)
             if isinstance(listing, Rejection):
-                reject(ref, str(listing))
+                reject(row, ref, str(listing))
                 continue
             written.add(ref)
-            batch.append(listing)
+            batch.append((row, listing))
             if len(batch) >= BATCH_SIZE:
                 flush()
         flush()

@@ -1,8 +1,10 @@
 """Writing normalised listings in batches: the path every ingestion run takes.
 
 Per batch it costs a handful of statements, whatever the size:
-- one query finds which (source, external id) pairs we already hold and their content hashes;
-- unchanged listings only have `last_seen_at` bumped, in one UPDATE;
+- one query finds which (source, external id) pairs we already hold and their content hashes
+  (and, only for the few whose hash changed, whether they are their group's first source);
+- unchanged listings only have `last_seen_at` bumped, in one UPDATE (`skip_unchanged` does
+  this before geocoding, so the runner geocodes only what it will write);
 - new listings are matched against groups other sources already list (`ingest.dedupe`):
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted in bulk;
@@ -14,17 +16,20 @@ Per batch it costs a handful of statements, whatever the size:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from types import SimpleNamespace
+from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import cast, func, insert, select, text, update
+from sqlalchemy import any_, bindparam, cast, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
-from finder.schedules import time_band, upcoming_utc
+from finder.schedules import Recurrence, time_band, upcoming_utc
 from ingest import dedupe
 from ingest.normalize import NormalisedListing, upsert
 
@@ -33,6 +38,7 @@ G, L, LS, ORG, S = (Group.__table__, Location.__table__, ListingSource.__table__
 LC = ListingConflict.__table__
 
 MATCH_RADIUS_M = 300  # venues further apart than this are different groups
+_IDS = bindparam("ids", type_=ARRAY(LS.c.external_id.type))  # one array, not N parameters
 
 
 def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
@@ -44,7 +50,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
     """
     now = now or dt.datetime.now(dt.UTC)
     outcomes: list[str] = [""] * len(listings)
-    known = _known_refs(session, listings)
+    known = _known_refs(session, listings, primary=True)
 
     unchanged_ids: list[int] = []
     new: list[int] = []
@@ -60,8 +66,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
         else:
             _refresh_secondary(session, ref, listing, now)
             outcomes[i] = "updated"
-    if unchanged_ids:
-        session.execute(update(LS).where(LS.c.id.in_(unchanged_ids)).values(last_seen_at=now))
+    _touch(session, unchanged_ids, now)
 
     matches = _match_existing(session, [listings[i] for i in new])
     to_insert = []
@@ -80,26 +85,69 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
     return outcomes
 
 
+def skip_unchanged(session: Session, listings: Sequence[NormalisedListing], *,
+                   now: dt.datetime | None = None) -> list[NormalisedListing]:
+    """The listings that still need writing; the rest are stored with the same content hash
+    (and not withdrawn), so only their `last_seen_at` is bumped, in one UPDATE.
+
+    `write_listings` would count them "unchanged" too: calling this first lets the caller
+    skip geocoding what it will not write. Nothing is committed.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    known = _known_refs(session, listings)
+    unchanged_ids: list[int] = []
+    rest = []
+    for listing in listings:
+        ref = known.get((listing.source, listing.external_id))
+        if ref is not None and ref.content_hash == listing.content_hash \
+                and ref.withdrawn_at is None:
+            unchanged_ids.append(ref.id)
+        else:
+            rest.append(listing)
+    _touch(session, unchanged_ids, now)
+    return rest
+
+
+def _touch(session: Session, ref_ids: list[int], now: dt.datetime) -> None:
+    if ref_ids:
+        session.execute(update(LS).where(LS.c.id == any_(bindparam("ref_ids", ref_ids,
+                                                                   type_=ARRAY(LS.c.id.type))))
+                        .values(last_seen_at=now))
+
+
 # ----------------------------------------------------------------------------- what we hold
 
 
-def _known_refs(session: Session, listings: Sequence[NormalisedListing]) -> dict:
-    """(source, external_id) -> the ref, with `primary` saying whether it owns the group
-    (the group's first source; later sources of a merged group are secondary)."""
+def _known_refs(session: Session, listings: Sequence[NormalisedListing], *,
+                primary: bool = False) -> dict[tuple[str, str], Any]:
+    """(source, external_id) -> the ref; with `primary`, each ref whose content hash differs
+    from its listing's (or that is withdrawn) also says whether it owns the group (the
+    group's first source; later sources of a merged group are secondary).
+
+    Primary-ness is looked up only for those few refs: a correlated min(id) per row made
+    this query cost more than the rest of a batch."""
     by_source: dict[str, list[str]] = {}
     for listing in listings:
         by_source.setdefault(listing.source, []).append(listing.external_id)
-    other = LS.alias("other")
-    primary_id = (select(func.min(other.c.id)).where(other.c.group_id == LS.c.group_id)
-                  .scalar_subquery())
-    out = {}
+    out: dict[tuple[str, str], Any] = {}
     for source, ids in by_source.items():
         rows = session.execute(
             select(LS.c.id, LS.c.source, LS.c.external_id, LS.c.group_id, LS.c.content_hash,
-                   LS.c.withdrawn_at, (LS.c.id == primary_id).label("primary"))
-            .where(LS.c.source == source, LS.c.external_id.in_(ids))
+                   LS.c.withdrawn_at)
+            .where(LS.c.source == source, LS.c.external_id == any_(_IDS)), {"ids": ids}
         ).all()
         out.update({(r.source, r.external_id): r for r in rows})
+    if not primary or not out:
+        return out
+    hashes = {(n.source, n.external_id): n.content_hash for n in listings}
+    changed = {key: r for key, r in out.items()
+               if r.content_hash != hashes[key] or r.withdrawn_at is not None}
+    first = dict(session.execute(
+        select(LS.c.group_id, func.min(LS.c.id)).where(LS.c.group_id.in_(
+            sorted({r.group_id for r in changed.values()}))).group_by(LS.c.group_id)
+    ).all()) if changed else {}
+    for key, r in changed.items():
+        out[key] = SimpleNamespace(**r._asdict(), primary=first.get(r.group_id) == r.id)
     return out
 
 
@@ -278,11 +326,18 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          "duration_minutes": r.duration_minutes, "timezone": r.timezone,
          "valid_from": r.valid_from, "valid_until": r.valid_until,
          "cancelled_dates": sorted(r.cancelled_dates), "time_band": time_band(r.start_time),
-         "upcoming": upcoming_utc(r, now)}
+         "upcoming": list(_upcoming(r, now))}
         for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules
     ]
     if schedule_rows:
         session.execute(insert(S), schedule_rows)
+
+
+@functools.lru_cache(maxsize=8192)
+def _upcoming(rec: Recurrence, now: dt.datetime) -> tuple[dt.datetime, ...]:
+    """`upcoming_utc`, once per distinct schedule: a feed's thousands of "Tuesdays at 7pm in
+    Europe/London" share one answer (a Recurrence is immutable and hashable)."""
+    return tuple(upcoming_utc(rec, now))
 
 
 def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:

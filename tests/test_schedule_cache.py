@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from finder.models import Group, Location, Schedule
 from finder.schedule_cache import refresh_upcoming
+from tests.factories import make_group
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 3, 20, 12, tzinfo=UTC)  # a Thursday, ten days before BST starts
@@ -132,3 +133,21 @@ def test_cli_refresh_reports_the_count(app, session, group):
     band, upcoming = stored(session, schedule)
     assert band == "evening"
     assert before <= upcoming[0] < before + dt.timedelta(days=7)
+
+
+def test_refresh_passed_only_touches_groups_whose_next_meeting_has_happened(session):
+    """After a meeting passes, `--passed` moves the group's next meeting on; others untouched."""
+    done = make_group(session, "Met an hour ago", lat=51.5, lng=-0.1)
+    waiting = make_group(session, "Meets later", lat=51.5, lng=-0.1)
+    session.execute(text("UPDATE schedules SET upcoming = ARRAY[now() - interval '1 hour'] "
+                        "WHERE group_id = :g"), {"g": done.id})
+    session.execute(text("UPDATE schedules SET upcoming = ARRAY[now() + interval '1 hour'] "
+                        "WHERE group_id = :g"), {"g": waiting.id})
+    session.execute(text("UPDATE groups SET next_meeting_at = now() - interval '1 hour' "
+                        "WHERE id = :g"), {"g": done.id})
+    refreshed = refresh_upcoming(session, passed_only=True)
+    session.refresh(done)
+    session.refresh(waiting)
+    assert refreshed >= 1
+    assert done.next_meeting_at > dt.datetime.now(dt.UTC)
+    assert len(waiting.schedules[0].upcoming) == 1  # not recomputed

@@ -192,3 +192,24 @@ def test_distance_query_uses_the_gist_index(session):
     plan = session.connection().exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
     plan_text = "\n".join(plan)
     assert "ix_locations_point" in plan_text, plan_text
+
+
+def test_totals_are_counted_up_to_a_cap(client, london, monkeypatch):
+    monkeypatch.setattr(query, "COUNT_CAP", 2)
+    body = client.get(f"/api/v1/groups?near={NEAR}&per_page=1").get_json()
+    assert (body["total"], body["total_exact"]) == (2, False)
+    exact = client.get(f"/api/v1/groups?near={NEAR}&per_page=5").get_json()
+    assert (exact["total"], exact["total_exact"]) == (3, True)  # a short last page is exact
+    page = client.get(f"/?near={NEAR}&per_page=1").get_data(as_text=True)
+    assert "(2+)" in page and 'rel="next"' in page
+
+
+def test_next_meeting_is_kept_on_the_group_when_schedules_change(session, london):
+    group = london["one"]
+    session.refresh(group)
+    before = group.next_meeting_at
+    assert before is not None and before > dt.datetime.now(dt.UTC)
+    session.execute(text("UPDATE schedules SET upcoming = '{}' WHERE group_id = :g"),
+                    {"g": group.id})
+    session.refresh(group)
+    assert group.next_meeting_at is None

@@ -54,6 +54,7 @@ def list_groups():
     body = {
         "results": [_with_links(r.to_dict()) for r in outcome.results],
         "total": outcome.total,
+        "total_exact": outcome.total_exact,
         "page": params.page,
         "per_page": params.per_page,
         "total_pages": outcome.total_pages,
@@ -64,6 +65,7 @@ def list_groups():
         body["online"] = {
             "results": [_with_links(r.to_dict()) for r in outcome.online],
             "total": outcome.online_total,
+            "total_exact": outcome.online_total_exact,
             "more": url_for("api.list_groups", **params.to_query(format="virtual", page=None,
                                                                  sort=None)),
         }

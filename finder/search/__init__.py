@@ -28,13 +28,31 @@ class SearchOutcome:
     params: SearchParams
     location: geocode.Resolved | None
     results: list[results.GroupResult]
-    total: int
+    page: query.HitPage
     online: list[results.GroupResult] = field(default_factory=list)
-    online_total: int = 0
+    online_page: query.HitPage = query.HitPage([], 0)
     searcher_timezone: str | None = None
 
     @property
+    def total(self) -> int:
+        """Matches, counted up to `query.COUNT_CAP` (see `total_exact`)."""
+        return self.page.total
+
+    @property
+    def total_exact(self) -> bool:
+        return self.page.exact
+
+    @property
+    def online_total(self) -> int:
+        return self.online_page.total
+
+    @property
+    def online_total_exact(self) -> bool:
+        return self.online_page.exact
+
+    @property
     def total_pages(self) -> int:
+        """Pages of results; a lower bound when the total is not exact."""
         return max(1, math.ceil(self.total / self.params.per_page))
 
     def location_dict(self) -> dict | None:
@@ -79,5 +97,4 @@ def run(session: Session, params: SearchParams, *, online_geocoder: bool = False
                          distances={h.group_id: h.distance_m for h in page.hits})
     extra = results.build(session, [h.group_id for h in online_page.hits], now=now,
                           searcher_tz=searcher_tz)
-    return SearchOutcome(params, location, main, page.total, extra, online_page.total,
-                         searcher_tz)
+    return SearchOutcome(params, location, main, page, extra, online_page, searcher_tz)

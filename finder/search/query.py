@@ -1,17 +1,19 @@
-"""The search SQL: one statement per list, filters in SQL, the GiST index doing the distance work.
+"""The search SQL: filters in SQL, indexes doing the ordering, counts capped.
 
 In-person and hybrid groups are found with `ST_DWithin` on geography and ordered with the
-KNN operator `<->`, so PostgreSQL walks the index outward from the searcher. Online groups
-have no distance: they are limited to those serving the searcher's country and ordered by
-their next meeting (from the cached `schedules.upcoming`).
+KNN operator `<->`, so PostgreSQL walks the GiST index outward from the searcher and stops
+after a page. Online groups have no distance: they are limited to those serving the
+searcher's country and ordered by `groups.next_meeting_at` (an index). Totals are counted
+separately and only up to `COUNT_CAP`, because an exact count of every match in a dense
+city costs more than the page itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, null, select, true
 from sqlalchemy.orm import Session
 
 from finder.models import Group, Location, Schedule
@@ -22,6 +24,7 @@ L = Location.__table__
 S = Schedule.__table__
 
 WORLDWIDE = "*"
+COUNT_CAP = 1000  # more matches than this are shown as "1,000+"
 
 
 @dataclass(frozen=True)
@@ -33,30 +36,22 @@ class Hit:
 @dataclass(frozen=True)
 class HitPage:
     hits: list[Hit]
-    total: int
+    total: int  # when not `exact`, a lower bound: there are more
+    exact: bool = True
 
 
 def origin_wkt(lat: float, lng: float) -> str:
     return f"SRID=4326;POINT({lng!r} {lat!r})"
 
 
-def _upcoming(schedule_where: ColumnElement[bool] | None, now: dt.datetime,
-              until: dt.datetime | None = None):
-    """The group's cached meeting starts, `unnest(schedules.upcoming)`, from `now` (to `until`)."""
+def _upcoming(schedule_where: ColumnElement[bool] | None, now: dt.datetime, until: dt.datetime):
+    """The group's cached meeting starts in [now, until), from `unnest(schedules.upcoming)`."""
     occurrences = func.unnest(S.c.upcoming).table_valued("u").render_derived("occ")
     u = occurrences.c.u
-    conditions = [S.c.group_id == G.c.id, u >= now]
-    if until is not None:
-        conditions.append(u < until)
+    conditions = [S.c.group_id == G.c.id, u >= now, u < until]
     if schedule_where is not None:
         conditions.append(schedule_where)
-    return u, select(u).select_from(S).join(occurrences, true()).where(*conditions)
-
-
-def next_meeting_at(now: dt.datetime):
-    """Correlated subquery: the group's next cached meeting start (for sort=next)."""
-    u, occurrences = _upcoming(None, now)
-    return occurrences.with_only_columns(func.min(u)).scalar_subquery()
+    return select(u).select_from(S).join(occurrences, true()).where(*conditions)
 
 
 def group_filters(params: SearchParams, now: dt.datetime) -> list[ColumnElement[bool]]:
@@ -81,32 +76,35 @@ def group_filters(params: SearchParams, now: dt.datetime) -> list[ColumnElement[
         schedule_where.append(S.c.time_band.in_(params.times))
     sched_cond = and_(*schedule_where) if schedule_where else None
     if params.within_days:
-        _, occurrences = _upcoming(sched_cond, now, now + dt.timedelta(days=params.within_days))
-        where.append(occurrences.exists())
+        until = now + dt.timedelta(days=params.within_days)
+        where.append(_upcoming(sched_cond, now, until).exists())
     elif sched_cond is not None:
         where.append(exists(select(S.c.id).where(S.c.group_id == G.c.id, sched_cond)))
     return where
 
 
-def _page(session: Session, stmt: Select, params: SearchParams, has_distance: bool) -> HitPage:
-    stmt = stmt.limit(params.per_page).offset((params.page - 1) * params.per_page)
-    rows = session.execute(stmt).all()
-    total = rows[0].total if rows else 0
-    hits = [Hit(r.id, r.distance_m if has_distance else None) for r in rows]
-    return HitPage(hits, total)
+def _page(session: Session, stmt: Select, params: SearchParams, *, page: int | None = None,
+          per_page: int | None = None) -> HitPage:
+    """One page of `stmt` (which selects id and distance_m), and the capped total."""
+    page = page or params.page
+    per_page = per_page or params.per_page
+    offset = (page - 1) * per_page
+    rows = session.execute(stmt.limit(per_page).offset(offset)).all()
+    hits = [Hit(r.id, r.distance_m) for r in rows]
+    if len(rows) < per_page and (rows or page == 1):
+        return HitPage(hits, offset + len(rows))  # the last page: the total is known
+    capped = stmt.order_by(None).with_only_columns(G.c.id).limit(COUNT_CAP + 1).subquery()
+    total = session.execute(select(func.count()).select_from(capped)).scalar_one()
+    return HitPage(hits, min(total, COUNT_CAP), exact=total <= COUNT_CAP)
 
 
 def nearby(session: Session, params: SearchParams, lat: float, lng: float,
            now: dt.datetime) -> HitPage:
-    """In-person and hybrid groups within the radius, nearest first (GiST index scan)."""
+    """In-person and hybrid groups within the radius, nearest first (GiST KNN index scan)."""
     formats = ("in_person", "hybrid") if params.format == "any" else (params.format,)
     origin = func.ST_GeogFromText(bindparam("origin", origin_wkt(lat, lng)))
     stmt = (
-        select(
-            G.c.id,
-            func.ST_Distance(L.c.point, origin).label("distance_m"),
-            func.count().over().label("total"),
-        )
+        select(G.c.id, func.ST_Distance(L.c.point, origin).label("distance_m"))
         .join_from(G, L, L.c.id == G.c.location_id)
         .where(
             G.c.format.in_(formats),
@@ -115,10 +113,10 @@ def nearby(session: Session, params: SearchParams, lat: float, lng: float,
         )
     )
     if params.sort == "next":
-        stmt = stmt.order_by(next_meeting_at(now).nulls_last(), L.c.point.op("<->")(origin))
+        stmt = stmt.order_by(G.c.next_meeting_at.nulls_last(), L.c.point.op("<->")(origin))
     else:
         stmt = stmt.order_by(L.c.point.op("<->")(origin), G.c.id)
-    return _page(session, stmt, params, has_distance=True)
+    return _page(session, stmt, params)
 
 
 def online(session: Session, params: SearchParams, country: str | None, now: dt.datetime,
@@ -126,17 +124,15 @@ def online(session: Session, params: SearchParams, country: str | None, now: dt.
     """Virtual-only groups that serve `country` (or worldwide), next meeting first."""
     served = [WORLDWIDE] + ([country] if country else [])
     stmt = (
-        select(G.c.id, func.count().over().label("total"))
+        select(G.c.id, null().label("distance_m"))
         .where(
             G.c.format == "virtual",
             G.c.service_countries.overlap(served),
             *group_filters(params, now),
         )
-        .order_by(next_meeting_at(now).nulls_last(), G.c.name, G.c.id)
+        .order_by(G.c.next_meeting_at.nulls_last(), G.c.name, G.c.id)
     )
-    if page is not None or per_page is not None:
-        params = _with_page(params, page or 1, per_page or params.per_page)
-    return _page(session, stmt, params, has_distance=False)
+    return _page(session, stmt, params, page=page, per_page=per_page)
 
 
 def anywhere(session: Session, params: SearchParams, now: dt.datetime) -> HitPage:
@@ -145,12 +141,8 @@ def anywhere(session: Session, params: SearchParams, now: dt.datetime) -> HitPag
     if params.format != "any":
         where.append(G.c.format == params.format)
     stmt = (
-        select(G.c.id, func.count().over().label("total"))
+        select(G.c.id, null().label("distance_m"))
         .where(*where)
-        .order_by(next_meeting_at(now).nulls_last(), G.c.name, G.c.id)
+        .order_by(G.c.next_meeting_at.nulls_last(), G.c.id)
     )
-    return _page(session, stmt, params, has_distance=False)
-
-
-def _with_page(params: SearchParams, page: int, per_page: int) -> SearchParams:
-    return replace(params, page=page, per_page=per_page)
+    return _page(session, stmt, params)

@@ -7,7 +7,8 @@ sorts), in the group's zone and, when it differs, in the searcher's.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.functions import ST_X, ST_Y
@@ -72,11 +73,31 @@ class GroupResult:
     sources: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # shallow on purpose: dataclasses.asdict deep-copies every value, on every request
+        d = dict(self.__dict__)
+        d["next_meeting"] = dict(self.next_meeting.__dict__) if self.next_meeting else None
+        d["schedules"] = [dict(s.__dict__) for s in self.schedules]
+        return d
 
 
 def _coded(v: vocab.Vocabulary, codes: list[str]) -> list[dict]:
     return [{"code": c, "label": v.label(c)} for c in codes]
+
+
+@lru_cache(maxsize=4096)
+def _schedule_text(rec: schedules.Recurrence) -> tuple[str, str]:
+    """The description and RRULE of a recurrence; the same few thousand recur constantly."""
+    return schedules.describe(rec), schedules.to_rrule(rec)
+
+
+def _next_start(rec: schedules.Recurrence, cached: list[dt.datetime],
+                now: dt.datetime) -> dt.datetime | None:
+    """The next meeting: the cached upcoming one (computed by the same maths when the
+    schedule was written or refreshed) when there is one, else computed now."""
+    for start in cached:
+        if start >= now:
+            return start.astimezone(rec.zone)
+    return schedules.next_occurrence(rec, now)
 
 
 def _meeting(rec: schedules.Recurrence, start: dt.datetime, searcher_tz: str | None) -> Meeting:
@@ -127,8 +148,10 @@ def build(session: Session, ids: list[int], *, now: dt.datetime, searcher_tz: st
     distances = distances or {}
     results = {}
     for r in rows:
-        recs = [schedules.Recurrence.from_obj(s) for s in by_group.get(r.id, [])]
-        upcoming = [(m, rec) for rec in recs if (m := schedules.next_occurrence(rec, now))]
+        rows_and_recs = [(s, schedules.Recurrence.from_obj(s)) for s in by_group.get(r.id, [])]
+        recs = [rec for _, rec in rows_and_recs]
+        upcoming = [(m, rec) for s, rec in rows_and_recs
+                    if (m := _next_start(rec, s.upcoming or [], now))]
         next_meeting = None
         if upcoming:
             start, rec = min(upcoming, key=lambda pair: pair[0])
@@ -165,7 +188,7 @@ def build(session: Session, ids: list[int], *, now: dt.datetime, searcher_tz: st
             distance_unit=unit if distance is not None else None,
             next_meeting=next_meeting,
             schedules=[
-                ScheduleView(schedules.describe(rec), schedules.to_rrule(rec), rec.timezone,
+                ScheduleView(*_schedule_text(rec), rec.timezone,
                              sorted(d.isoformat() for d in rec.cancelled_dates if d >= now.date()))
                 for rec in recs
             ],
