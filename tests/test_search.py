@@ -67,7 +67,7 @@ def test_near_me_offers_online_groups_serving_the_country_separately(client, lon
     assert "Online GB" not in names(body)
     online = [r["name"] for r in body["online"]["results"]]
     assert sorted(online) == ["Online GB", "Online worldwide"]
-    assert body["online"]["total"] == 2
+    assert body["online"]["has_more"] is False
 
 
 def test_virtual_means_online_only_and_respects_service_area(client, london):
@@ -213,3 +213,12 @@ def test_next_meeting_is_kept_on_the_group_when_schedules_change(session, london
                     {"g": group.id})
     session.refresh(group)
     assert group.next_meeting_at is None
+
+
+def test_online_preview_shows_five_and_says_there_are_more(client, session, london):
+    for i in range(5):
+        make_group(session, f"Online extra {i}", format="virtual", service_countries=["GB"])
+    body = client.get(f"/api/v1/groups?near={NEAR}").get_json()
+    assert len(body["online"]["results"]) == 5 and body["online"]["has_more"] is True
+    assert "format=virtual" in body["online"]["more"]
+    assert "See more online groups" in client.get(f"/?near={NEAR}").get_data(as_text=True)

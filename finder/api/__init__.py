@@ -64,8 +64,7 @@ def list_groups():
     if outcome.location is not None and params.format == "any":
         body["online"] = {
             "results": [_with_links(r.to_dict()) for r in outcome.online],
-            "total": outcome.online_total,
-            "total_exact": outcome.online_total_exact,
+            "has_more": outcome.online_has_more,
             "more": url_for("api.list_groups", **params.to_query(format="virtual", page=None,
                                                                  sort=None)),
         }

@@ -133,8 +133,8 @@ SCHEMAS = {
                      "location"],
         "properties": {
             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}},
-            "total": {"type": "integer", "maximum": 1000,
-                      "description": "Matching groups, counted up to 1,000."},
+            "total": {"type": "integer",
+                      "description": "Matching groups; counted up to 200 unless exact."},
             "total_exact": {"type": "boolean",
                             "description": "False when there are more than `total` matches."},
             "page": {"type": "integer"},
@@ -147,12 +147,14 @@ SCHEMAS = {
             "online": {
                 "description": "With `near` and format `any`: online groups serving the "
                                "searcher's country, shown separately.",
-                "type": "object", "required": ["results", "total", "total_exact", "more"],
+                "type": "object", "required": ["results", "has_more", "more"],
                 "properties": {
-                    "results": {"type": "array",
+                    "results": {"type": "array", "maxItems": 5,
                                 "items": {"$ref": "#/components/schemas/Group"}},
-                    "total": {"type": "integer", "maximum": 1000},
-                    "total_exact": {"type": "boolean"}, "more": {"type": "string"},
+                    "has_more": {"type": "boolean",
+                                 "description": "There are more online groups than these."},
+                    "more": {"type": "string",
+                             "description": "The search for all of them (format=virtual)."},
                 },
             },
         },

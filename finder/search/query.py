@@ -24,7 +24,7 @@ L = Location.__table__
 S = Schedule.__table__
 
 WORLDWIDE = "*"
-COUNT_CAP = 1000  # more matches than this are shown as "1,000+"
+COUNT_CAP = 200  # more matches than this are shown as "200+"
 
 
 @dataclass(frozen=True)
@@ -83,45 +83,71 @@ def group_filters(params: SearchParams, now: dt.datetime) -> list[ColumnElement[
     return where
 
 
-def _page(session: Session, stmt: Select, params: SearchParams, *, page: int | None = None,
-          per_page: int | None = None) -> HitPage:
+def _capped_count(session: Session, stmt: Select) -> int:
+    """How many rows `stmt` matches, counting no further than COUNT_CAP + 1."""
+    capped = stmt.order_by(None).with_only_columns(G.c.id).limit(COUNT_CAP + 1).subquery()
+    return session.execute(select(func.count()).select_from(capped)).scalar_one()
+
+
+def _is_last_page(rows: list, per_page: int, page: int) -> bool:
+    return len(rows) < per_page and (bool(rows) or page == 1)
+
+
+def _hit_page(rows, counted: int | None, offset: int, per_page: int, page: int) -> HitPage:
+    """The page's hits and total: exact on the last page, else the capped count."""
+    hits = [Hit(r.id, r.distance_m) for r in rows]
+    if _is_last_page(rows, per_page, page):
+        return HitPage(hits, offset + len(rows))
+    assert counted is not None
+    return HitPage(hits, min(counted, COUNT_CAP), exact=counted <= COUNT_CAP)
+
+
+def _page(session: Session, stmt: Select, params: SearchParams) -> HitPage:
     """One page of `stmt` (which selects id and distance_m), and the capped total."""
-    page = page or params.page
-    per_page = per_page or params.per_page
+    page, per_page = params.page, params.per_page
     offset = (page - 1) * per_page
     rows = session.execute(stmt.limit(per_page).offset(offset)).all()
-    hits = [Hit(r.id, r.distance_m) for r in rows]
-    if len(rows) < per_page and (rows or page == 1):
-        return HitPage(hits, offset + len(rows))  # the last page: the total is known
-    capped = stmt.order_by(None).with_only_columns(G.c.id).limit(COUNT_CAP + 1).subquery()
-    total = session.execute(select(func.count()).select_from(capped)).scalar_one()
-    return HitPage(hits, min(total, COUNT_CAP), exact=total <= COUNT_CAP)
+    counted = None if _is_last_page(rows, per_page, page) else _capped_count(session, stmt)
+    return _hit_page(rows, counted, offset, per_page, page)
 
 
 def nearby(session: Session, params: SearchParams, lat: float, lng: float,
            now: dt.datetime) -> HitPage:
-    """In-person and hybrid groups within the radius, nearest first (GiST KNN index scan)."""
+    """In-person and hybrid groups within the radius, nearest first.
+
+    Counted first (capped). When the radius holds at least this page, the page is a plain
+    KNN walk of the GiST index (`ORDER BY point <-> origin LIMIT n`), which stops after n
+    rows; PostgreSQL's estimate for `ST_DWithin` is too low in dense cities for it to choose
+    that itself. With fewer matches, the radius filter drives the query instead.
+    """
     formats = ("in_person", "hybrid") if params.format == "any" else (params.format,)
     origin = func.ST_GeogFromText(bindparam("origin", origin_wkt(lat, lng)))
-    stmt = (
+    distance = L.c.point.op("<->")(origin)
+    matching = (
         select(G.c.id, func.ST_Distance(L.c.point, origin).label("distance_m"))
         .join_from(G, L, L.c.id == G.c.location_id)
-        .where(
-            G.c.format.in_(formats),
-            func.ST_DWithin(L.c.point, origin, params.radius_m),
-            *group_filters(params, now),
-        )
+        .where(G.c.format.in_(formats), *group_filters(params, now))
     )
-    if params.sort == "next":
-        stmt = stmt.order_by(G.c.next_meeting_at.nulls_last(), L.c.point.op("<->")(origin))
+    within = matching.where(func.ST_DWithin(L.c.point, origin, params.radius_m))
+    offset = (params.page - 1) * params.per_page
+    total = _capped_count(session, within)
+    if params.sort == "distance" and total >= offset + params.per_page:
+        stmt = matching.order_by(distance)
+    elif params.sort == "distance":
+        stmt = within.order_by(distance, G.c.id)
     else:
-        stmt = stmt.order_by(L.c.point.op("<->")(origin), G.c.id)
-    return _page(session, stmt, params)
+        stmt = within.order_by(G.c.next_meeting_at.nulls_last(), distance, G.c.id)
+    rows = session.execute(stmt.limit(params.per_page).offset(offset)).all()
+    return _hit_page(rows, total, offset, params.per_page, params.page)
 
 
 def online(session: Session, params: SearchParams, country: str | None, now: dt.datetime,
-           *, page: int | None = None, per_page: int | None = None) -> HitPage:
-    """Virtual-only groups that serve `country` (or worldwide), next meeting first."""
+           *, preview: int | None = None) -> HitPage:
+    """Virtual-only groups that serve `country` (or worldwide), next meeting first.
+
+    A `preview` (the first n beside a "near me" search) is not counted: it only says
+    whether there are more, since counting every online group costs more than the page.
+    """
     served = [WORLDWIDE] + ([country] if country else [])
     stmt = (
         select(G.c.id, null().label("distance_m"))
@@ -132,7 +158,11 @@ def online(session: Session, params: SearchParams, country: str | None, now: dt.
         )
         .order_by(G.c.next_meeting_at.nulls_last(), G.c.name, G.c.id)
     )
-    return _page(session, stmt, params, page=page, per_page=per_page)
+    if preview is not None:
+        rows = session.execute(stmt.limit(preview + 1)).all()
+        hits = [Hit(r.id, None) for r in rows[:preview]]
+        return HitPage(hits, len(hits), exact=len(rows) <= preview)
+    return _page(session, stmt, params)
 
 
 def anywhere(session: Session, params: SearchParams, now: dt.datetime) -> HitPage:
