@@ -91,7 +91,7 @@ def instrument(timers: Timers) -> None:
     schedules.Recurrence.from_obj = classmethod(  # type: ignore[method-assign]
         timers.wrap("finder.schedules", from_obj))
     results.GroupResult.to_dict = timers.wrap(  # type: ignore[method-assign]
-        "GroupResult.to_dict (asdict)", results.GroupResult.to_dict)
+        "GroupResult.to_dict", results.GroupResult.to_dict)
     api._with_links = timers.wrap("links (url_for)", api._with_links)
     api.jsonify = timers.wrap("JSON encoding (jsonify)", api.jsonify)
     # SQLAlchemy + psycopg executing a statement (wall includes PostgreSQL), per calling step

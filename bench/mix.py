@@ -210,10 +210,13 @@ def statement_kind(sql: str) -> str:
     s = " ".join(sql.split()).lower()
     if "from postcode_centroids" in s or "from places" in s:
         return "geocode"
-    if "count(*) over ()" in s:
-        return "list_nearby" if "st_dwithin" in s else "list_online"
+    counting = s.startswith("select count(*)") or "count(*) over ()" in s
+    if "st_dwithin" in s or "<->" in s:  # a KNN page may leave the radius test out
+        return "count_nearby" if s.startswith("select count(*)") else "list_nearby"
+    if "service_countries &&" in s:
+        return "count_online" if s.startswith("select count(*)") else "list_online"
     if "from schedules" in s and "schedules.group_id in" in s:
         return "build_schedules"
-    if "from groups" in s and "groups.id in" in s:
+    if "groups.id in" in s:
         return "build_groups"
-    return "other"
+    return "count_other" if counting else "other"

@@ -37,7 +37,7 @@ STEPS = [
     ("anywhere (finder/search/query.py", "anywhere list SQL"),
     ("build (finder/search/results.py", "results.build: SQL + row handling"),
     ("(finder/schedules.py", "results.build: finder.schedules (next meeting, describe, rrule)"),
-    ("to_dict (finder/search/results.py", "GroupResult.to_dict (dataclasses.asdict)"),
+    ("to_dict (finder/search/results.py", "GroupResult.to_dict"),
     ("_with_links (finder/api/__init__.py", "links (url_for)"),
     ("to_query (finder/search/params.py", "links (url_for)"),
     ("url_for (flask/helpers.py", "links (url_for)"),
