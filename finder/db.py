@@ -1,5 +1,8 @@
 """Engine and session life-cycle: one session per request, closed at teardown.
 
+Requests only read, so their sessions run in autocommit mode: no BEGIN/ROLLBACK round trips
+on every search. Writes (CLI, ingestion) use `transaction()`, which is all-or-nothing.
+
 Tests bind the session factory to a connection inside a rolled-back transaction
 (`Database.bind_to`), so each test sees a clean database without recreating it.
 """
@@ -18,10 +21,14 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
+        self.read_session_factory: sessionmaker[Session] | None = None
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_session_factory = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
         app.extensions["db"] = self
         app.teardown_appcontext(self._close_session)
 
@@ -30,10 +37,12 @@ class Database:
         self.session_factory = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self.read_session_factory = self.session_factory
 
     def session(self) -> Session:
+        """The request's (read-only, autocommit) session."""
         if "db_session" not in g:
-            g.db_session = self.session_factory()
+            g.db_session = self.read_session_factory()
         return g.db_session
 
     @contextmanager

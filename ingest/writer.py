@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -290,54 +290,85 @@ def _record_conflicts(session: Session, group_id: int, listing: NormalisedListin
 
 
 def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.datetime) -> None:
+    """Groups, their provenance and schedules with COPY, ids drawn from the sequences first.
+
+    Multi-row INSERTs of a whole batch cost more in building and parsing the statement (one
+    parameter per value) than in writing; COPY sends the rows as text. The rows are the
+    ones an INSERT would write: every column is given, or has a server-side default.
+    """
     if not listings:
         return
     org_ids = _organisation_ids(session, listings)
-    location_ids = _location_ids(session, [n for n in listings if n.format != "virtual"])
-    group_ids = session.execute(
-        insert(G).returning(G.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "name": n.name, "description": n.description, "format": n.format,
-                "status": "active", "join_mode": n.join_mode, "join_url": n.join_url,
-                "join_phone": n.join_phone, "join_email": n.join_email,
-                "join_notes": n.join_notes, "loss_types": list(n.loss_types),
-                "audiences": list(n.audiences), "languages": list(n.languages),
-                "cost": n.cost, "facilitation": n.facilitation,
-                "accessibility_notes": n.accessibility_notes,
-                "organisation_id": org_ids.get(n.organisation.name.lower())
-                if n.organisation else None,
-                "location_id": location_ids.get(n.address_key) if n.format != "virtual" else None,
-                "timezone": n.timezone, "service_countries": list(n.service_countries),
-                "join_keys": dedupe.join_keys(n.join_url, n.join_email, n.join_phone),
-                "last_confirmed": n.last_confirmed,
-            }
-            for n in listings
-        ],
-    ).scalars().all()
-    session.execute(insert(LS), [
-        {"group_id": gid, "source": n.source, "external_id": n.external_id, "url": n.url,
-         "content_hash": n.content_hash, "first_seen_at": now, "last_seen_at": now}
+    keys = [n.address_key if n.format != "virtual" else None for n in listings]
+    location_ids = _location_ids(session, [(k, n) for k, n in zip(keys, listings, strict=True)
+                                           if k is not None])
+    group_ids = _next_ids(session, G, len(listings))
+    _copy(session, G, (
+        "id", "name", "description", "format", "status", "join_mode", "join_url", "join_phone",
+        "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
+        "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
+        "service_countries", "join_keys", "last_confirmed",
+    ), (
+        (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
+         n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
+         _array(n.languages), n.cost, n.facilitation, n.accessibility_notes,
+         org_ids.get(n.organisation.name.lower()) if n.organisation else None,
+         location_ids.get(key) if key is not None else None, n.timezone,
+         _array(n.service_countries),
+         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed)
+        for gid, n, key in zip(group_ids, listings, keys, strict=True)
+    ))
+    _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
+                        "first_seen_at", "last_seen_at"), (
+        (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
-    ])
-    schedule_rows = [
-        {"group_id": gid, "freq": r.freq, "interval": r.interval, "weekday": r.weekday,
-         "set_pos": r.set_pos, "start_time": r.start_time,
-         "duration_minutes": r.duration_minutes, "timezone": r.timezone,
-         "valid_from": r.valid_from, "valid_until": r.valid_until,
-         "cancelled_dates": sorted(r.cancelled_dates), "time_band": time_band(r.start_time),
-         "upcoming": list(_upcoming(r, now))}
+    ))
+    _copy(session, S, ("group_id", "freq", "interval", "weekday", "set_pos", "start_time",
+                       "duration_minutes", "timezone", "valid_from", "valid_until",
+                       "cancelled_dates", "time_band", "upcoming"), (
+        (gid, r.freq, r.interval, r.weekday, r.set_pos, r.start_time, r.duration_minutes,
+         r.timezone, r.valid_from, r.valid_until, _array(sorted(r.cancelled_dates)),
+         time_band(r.start_time), _upcoming(r, now))
         for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules
-    ]
-    if schedule_rows:
-        session.execute(insert(S), schedule_rows)
+    ))
+
+
+def _next_ids(session: Session, table: Any, count: int) -> list[int]:
+    """`count` ids from the table's id sequence, in increasing order (as an INSERT of the
+    rows in this order would have drawn them)."""
+    return list(session.execute(text(
+        "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence(:table, 'id')::regclass"
+        " AS seq) q, generate_series(1, :count) ORDER BY 1"),
+        {"table": table.name, "count": count}).scalars())
+
+
+def _copy(session: Session, table: Any, columns: Sequence[str],
+          rows: Iterable[Sequence[Any]]) -> int:
+    """COPY `rows` into `table` on the session's own connection, so inside its transaction;
+    statement-level triggers fire as for an INSERT. Returns the number of rows."""
+    session.flush()  # anything the ORM holds goes first, as autoflush would before a query
+    driver = session.connection().connection.driver_connection
+    names = ", ".join(f'"{c}"' for c in columns)
+    count = 0
+    with driver.cursor() as cursor, cursor.copy(
+            f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def _array(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal (every element quoted), cheaper than adapting a list."""
+    return "{" + ",".join(
+        '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 @functools.lru_cache(maxsize=8192)
-def _upcoming(rec: Recurrence, now: dt.datetime) -> tuple[dt.datetime, ...]:
-    """`upcoming_utc`, once per distinct schedule: a feed's thousands of "Tuesdays at 7pm in
-    Europe/London" share one answer (a Recurrence is immutable and hashable)."""
-    return tuple(upcoming_utc(rec, now))
+def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
+    """`upcoming_utc` as an array literal, once per distinct schedule: a feed's thousands of
+    "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence is immutable)."""
+    return _array(when.isoformat() for when in upcoming_utc(rec, now))
 
 
 def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:
@@ -360,27 +391,30 @@ def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> di
     return ids
 
 
-def _location_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:
-    """Address key -> id; a venue we already hold is reused as it is."""
+def _location_ids(session: Session,
+                  listings: list[tuple[str, NormalisedListing]]) -> dict[str, int]:
+    """Address key -> id for (address key, listing) pairs; a venue we already hold is reused
+    as it is, new ones are copied in."""
     wanted: dict[str, NormalisedListing] = {}
-    for n in listings:
-        wanted.setdefault(n.address_key, n)
+    for key, n in listings:
+        wanted.setdefault(key, n)
     if not wanted:
         return {}
     rows = session.execute(
-        select(L.c.id, L.c.address_key).where(L.c.address_key.in_(wanted))
+        select(L.c.id, L.c.address_key).where(L.c.address_key == any_(
+            bindparam("keys", list(wanted), type_=ARRAY(L.c.address_key.type))))
     ).all()
     ids = {key: lid for lid, key in rows}
-    missing = [n for key, n in wanted.items() if key not in ids]
+    missing = [(key, n) for key, n in wanted.items() if key not in ids]
     if missing:
-        created = session.execute(
-            insert(L).returning(L.c.id, L.c.address_key, sort_by_parameter_order=True),
-            [{"venue_name": n.venue_name, "address_line1": n.address_line1,
-              "address_line2": n.address_line2, "town": n.town, "region": n.region,
-              "postcode": n.postcode, "country": n.country,
-              "point": f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})",
-              "timezone": n.timezone, "geocode_precision": n.geocode_precision or "given",
-              "address_key": n.address_key} for n in missing],
-        ).all()
-        ids.update({key: lid for lid, key in created})
+        new_ids = _next_ids(session, L, len(missing))
+        _copy(session, L, ("id", "venue_name", "address_line1", "address_line2", "town",
+                           "region", "postcode", "country", "point", "timezone",
+                           "geocode_precision", "address_key"), (
+            (lid, n.venue_name, n.address_line1, n.address_line2, n.town, n.region, n.postcode,
+             n.country, f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})", n.timezone,
+             n.geocode_precision or "given", key)
+            for lid, (key, n) in zip(new_ids, missing, strict=True)
+        ))
+        ids.update({key: lid for lid, (key, _) in zip(new_ids, missing, strict=True)})
     return ids
