@@ -6,7 +6,7 @@ For each size N:
    and the bundled gazetteer, by `finder.testing.build_template`) and filled by
    `bench.generate`; both are reused while their fingerprint (the inputs' source and package
    versions, N, seed) matches, and the schedule cache is refreshed when it is half a day old;
-2. the production server, as `groupfinder serve` runs it (gunicorn, 2 sync workers, no access
+2. the production server, as `groupfinder serve` runs it (gunicorn, 2 gthread workers, no access
    log), on a free port, with DATABASE_URL pointing at that database;
 3. GET /api/v1/groups with the search mix of `bench.mix`, from 4 threads with one keep-alive
    http.client connection each, for --duration seconds (and a short single-thread run, which
@@ -207,6 +207,7 @@ class Server:
         env = {**os.environ, "DATABASE_URL": self.url, "GROUPFINDER_ONLINE_GEOCODER": "0",
                "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
+               "--worker-class", "gthread", "--threads", "4",
                "--bind", f"127.0.0.1:{self.port}", "finder.wsgi:app"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as out:
@@ -302,8 +303,8 @@ def drive(port: int, paths: Sequence[str], concurrency: int, duration: float,
           max_requests: int) -> LoadResult:
     """`concurrency` threads, one keep-alive connection each, until time or count runs out.
 
-    gunicorn's sync workers close the connection after each response; http.client then
-    reconnects on the next request, so a TCP connect is part of every measured request.
+    gunicorn's gthread workers keep connections alive, as browsers and API clients would use
+    them; if the server closes one, http.client reconnects on the next request.
     """
     result = LoadResult()
     lock = threading.Lock()

@@ -52,13 +52,16 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
 @click.option("--workers", type=int, default=2, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", type=int, default=4, show_default=True,
+              help="Threads per worker (keep-alive connections, slow clients).")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     click.echo(f"Serving the group finder on http://{host}:{port}/ (Ctrl+C to stop)")
     sys.stdout.flush()
     os.execvp(
         sys.executable,
         [
             sys.executable, "-m", "gunicorn", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(threads),
             "--bind", f"{host}:{port}", "--access-logfile", "-",
             "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             "finder.wsgi:app",
