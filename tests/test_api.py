@@ -78,6 +78,7 @@ def test_bad_input_is_a_json_error_naming_the_field(client, query, field, status
 
 def test_unknown_group_and_route_are_json_404s(client):
     assert client.get("/api/v1/groups/123456789").get_json()["error"]["message"]
+    assert client.get("/api/v1/groups/99999999999999999999").status_code == 404
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.is_json
 

@@ -111,4 +111,5 @@ def test_group_page_shows_how_to_join_schedule_and_sources(client, session):
 def test_unknown_group_is_a_404_page(client):
     response = client.get("/groups/999999999")
     assert response.status_code == 404
+    assert client.get("/groups/99999999999999999999").status_code == 404
     assert "couldn't find that page" in unescape(response.get_data(as_text=True))
