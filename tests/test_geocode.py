@@ -128,7 +128,7 @@ def test_malformed_coordinates(session, query):
     assert query in str(info.value)
 
 
-@pytest.mark.parametrize("query", ["zzzz nowhere", "99999", "Leeds LS99 9ZZ"])
+@pytest.mark.parametrize("query", ["zzzz nowhere", "99999", "Leeds LS99 9ZZ", "\U0001F600", "!!!"])
 def test_not_found_is_friendly(session, query):
     with pytest.raises(geocode.LocationNotFound) as info:
         geocode.resolve(session, query)

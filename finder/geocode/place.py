@@ -112,6 +112,8 @@ def _name_keys(name: str) -> list[str]:
 
 
 def _candidates(session: Session, name: str) -> list[_Candidate]:
+    if not fold(name):  # nothing left to match on (an emoji, punctuation): not a place name
+        return []
     rows = session.execute(
         text(
             "SELECT name, country, admin1, population, timezone, ST_Y(point::geometry), "
