@@ -44,10 +44,20 @@ from finder.models import IngestRun, ListingSource, SourceState
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter, Document, DocumentError, RowProblem
 from ingest.fetch import FetchError, FetchResult, FetchSettings, fetch
-from ingest.normalize import NormalisedListing, Rejection, geocode, normalise, withdraw
+from ingest.normalize import (
+    NormalisedListing,
+    Rejection,
+    geocode,
+    listing_key,
+    normalise,
+    record_hash,
+    same_content,
+    stored_hash,
+    withdraw,
+)
 from ingest.records import ListingRecord, OrganisationRecord
 from ingest.sources import Source
-from ingest.writer import skip_unchanged, write_listings
+from ingest.writer import mark_seen, mark_unchanged, start_run, stored_refs, write_listings
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +203,23 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
            fetch_more: Any, report: RunReport, now: dt.datetime, progress: bool) -> None:
     """Every listing write of the run, in the caller's transaction; RunFailed rolls it back."""
     assert result.document is not None
+    stats = _Statistics(session)
     had_listings = session.scalar(select(exists().where(
         ListingSource.source == source.name, ListingSource.withdrawn_at.is_(None))))
     seen: set[str] = set()  # ids the feed still lists, usable or not
-    written: set[str] = set()
-    # normalised listings of this batch with their row numbers, and the batch's rejections
-    # (row number, ref, reason, skipped): geocoding waits until the batch is full, so that
-    # unchanged listings skip it, and rejections are reported in row order all the same
-    batch: list[tuple[int, NormalisedListing]] = []
+    usable = 0
+    # this batch's records (row number, record, key, fingerprint) and rejections (row number,
+    # ref, reason, skipped): records are normalised when the batch is full, once the stored
+    # refs show which are unchanged; rejections are still reported in row order
+    batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str]] = []
     rejected: list[tuple[int, str, str, bool]] = []
+    # listings to write, each with the hash to store once it is written: they are written
+    # in the batches a row-by-row run makes (BATCH_SIZE usable listings, unchanged ones
+    # included), so rows are inserted, and numbered, in the same order
+    pending: list[tuple[NormalisedListing, tuple[int, str] | None]] = []
+    window = 0
     geocoded: dict = {}  # postcode -> gazetteer answer, for this run
+    start_run(session)  # the batches' writes share what they look up once per run
     today = now.date()
 
     def reject(row: int, ref: str, reason: str, skipped: bool = False) -> None:
@@ -220,29 +237,73 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
             report.rejections.append({"ref": ref, "reason": reason, **(
                 {"skipped": True} if skipped else {})})
 
+    def add_usable(item: tuple[NormalisedListing, tuple[int, str] | None] | None) -> None:
+        nonlocal usable, window
+        usable += 1
+        window += 1
+        if item is not None:
+            pending.append(item)
+        if window >= BATCH_SIZE:
+            write_pending()
+
+    def write_pending() -> None:
+        nonlocal window
+        window = 0
+        if not pending:
+            return
+        listings = [listing for listing, _ in pending]
+        for outcome in write_listings(session, listings, now=now):
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        mark_seen(session, [], now=now, hashes=[h for _, h in pending if h is not None])
+        stats.written(len(listings))
+        pending.clear()
+
     def flush() -> None:
+        """Records read exactly as the stored listing was are only marked seen, in one
+        UPDATE (see `normalize.stored_hash`): not normalised, geocoded or written. The rest
+        are normalised (a listing whose content is the same is still unchanged), geocoded
+        and queued for writing."""
         if not batch:
             return
-        # listings stored with the same content hash are only marked seen: not geocoded,
-        # not written (a derived value such as a geocoded point is not part of the hash)
-        todo = {id(n) for n in skip_unchanged(session, [n for _, n in batch], now=now)}
-        report.unchanged += len(batch) - len(todo)
-        to_write = []
-        for row, listing in batch:
-            if id(listing) not in todo:
+        seen_again = mark_unchanged(
+            session, {key: fp for _, _, key, fp in batch if key is not None}, now=now)
+        report.unchanged += len(seen_again)
+        stored = stored_refs(session, [key for _, _, key, _ in batch
+                                       if key is not None and key not in seen_again])
+        unchanged: list[int] = []
+        rehash: list[tuple[int, str]] = []  # same content, read from a different record
+        for row, record, key, fingerprint in batch:
+            if key in seen_again:
+                add_usable(None)
                 continue
+            ref = stored.get(key) if key is not None else None
+            listing = normalise(record, today=today)
+            if isinstance(listing, Rejection):
+                rejected.append((row, str(record.external_id), str(listing), False))
+                continue
+            fresh = stored_hash(listing, fingerprint)
+            later = None  # the hash to store once this listing is written
+            if ref is not None and same_content(ref.content_hash, listing.content_hash):
+                if ref.withdrawn_at is None:
+                    unchanged.append(ref.id)
+                    rehash.append((ref.id, fresh))
+                    add_usable(None)
+                    continue
+                # listed again: the writer reinstates it, seeing the hash it stored
+                listing = dataclasses.replace(listing, content_hash=ref.content_hash)
+                later = (ref.id, fresh)
+            else:
+                listing = dataclasses.replace(listing, content_hash=fresh)
             located = geocode(session, listing, cache=geocoded)
             if isinstance(located, Rejection):
-                written.discard(listing.external_id)
                 rejected.append((row, listing.external_id, str(located), False))
-            else:
-                to_write.append(located)
-        if to_write:
-            for outcome in write_listings(session, to_write, now=now):
-                setattr(report, outcome, getattr(report, outcome) + 1)
+                continue
+            add_usable((located, later))
+        mark_seen(session, unchanged, now=now, hashes=rehash)
+        report.unchanged += len(unchanged)
         batch.clear()
-        for _, ref, reason, skipped in sorted(rejected, key=lambda r: r[0]):
-            count_rejection(ref, reason, skipped)
+        for _, ref_, reason, skipped in sorted(rejected, key=lambda r: r[0]):
+            count_rejection(ref_, reason, skipped)
         rejected.clear()
 
     with _Progress(progress, source.name, result) as bar:
@@ -262,15 +323,11 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                                       f"feed)")
                 continue
             seen.add(ref)
-            listing = normalise(record, today=today)
-            if isinstance(listing, Rejection):
-                reject(row, ref, str(listing))
-                continue
-            written.add(ref)
-            batch.append((row, listing))
+            batch.append((row, record, listing_key(record), record_hash(record)))
             if len(batch) >= BATCH_SIZE:
                 flush()
         flush()
+        write_pending()
 
     if report.fetched == 0:
         raise RunFailed("feed shrank to zero rows")
@@ -279,7 +336,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     if share > source.max_reject_share:
         raise RunFailed(f"{report.rejected} of {counted} rows rejected ({share:.0%}), more "
                         f"than the {source.max_reject_share:.0%} allowed")
-    if not written and had_listings:
+    if not usable and had_listings:
         raise RunFailed(f"feed shrank to zero rows ({report.fetched} rows, none usable)")
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
@@ -309,6 +366,38 @@ def _check_content_type(doc: Document, adapter: Adapter) -> None:
         return
     raise DocumentError(f"wrong content type {media or '(none)'} "
                         f"(the {adapter.name} adapter reads {', '.join(allowed)})")
+
+
+class _Statistics:
+    """Keeps the planner's statistics of the listing tables up to date during a long run.
+
+    A first run of a large feed can grow the listing tables tenfold inside its one
+    transaction. Autovacuum cannot see those rows (and, if it analyses mid-run, records the
+    table as it was before), so plans chosen from stale statistics scan whole tables or
+    walk a whole index for every batch: the run slows down as it goes. ANALYZE inside the
+    transaction counts the rows it has written; so each time this run has doubled the
+    listings it found, the tables are analysed (a few hundred milliseconds). Statistics are
+    not data: a rolled-back run leaves only fresher estimates behind.
+    """
+
+    TABLES = ("listing_sources", "groups", "locations", "schedules")
+    FIRST_AFTER = 5000  # listings written before the first ANALYZE of an empty database
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        start = session.scalar(text(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = "
+            "'listing_sources'::regclass")) or 0
+        self.total = 0
+        self.next_at = max(self.FIRST_AFTER, start)
+        self.start = start
+
+    def written(self, count: int) -> None:
+        self.total += count
+        if self.total >= self.next_at:
+            for table in self.TABLES:
+                self.session.execute(text(f"ANALYZE {table}"))
+            self.next_at = self.total + max(self.FIRST_AFTER, self.start + self.total)
 
 
 # ----------------------------------------------------------------------------- recording

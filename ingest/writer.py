@@ -3,8 +3,8 @@
 Per batch it costs a handful of statements, whatever the size:
 - one query finds which (source, external id) pairs we already hold and their content hashes
   (and, only for the few whose hash changed, whether they are their group's first source);
-- unchanged listings only have `last_seen_at` bumped, in one UPDATE (`skip_unchanged` does
-  this before geocoding, so the runner geocodes only what it will write);
+- unchanged listings only have `last_seen_at` bumped, in one UPDATE (a run finds them
+  before normalising, with `stored_refs`, and marks them with `mark_seen`);
 - new listings are matched against groups other sources already list (`ingest.dedupe`):
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted in bulk;
@@ -17,28 +17,72 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import any_, bindparam, cast, func, insert, select, text, update
+from sqlalchemy import Integer, Text, any_, bindparam, cast, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.sqltypes import NullType
 
 from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
 from finder.schedules import Recurrence, time_band, upcoming_utc
 from ingest import dedupe
-from ingest.normalize import NormalisedListing, upsert
+from ingest.normalize import HALF, NormalisedListing, upsert
 
 G, L, LS, ORG, S = (Group.__table__, Location.__table__, ListingSource.__table__,
                   Organisation.__table__, Schedule.__table__)
 LC = ListingConflict.__table__
 
 MATCH_RADIUS_M = 300  # venues further apart than this are different groups
-_IDS = bindparam("ids", type_=ARRAY(LS.c.external_id.type))  # one array, not N parameters
+
+
+def _array_param(name: str, item: Any = Text) -> Any:
+    """One array parameter (not one per value), sent as an array literal (see `_array`):
+    psycopg adapts a list of 500 values element by element, slower than the query.
+
+    The literal goes untyped (NullType renders no "::VARCHAR"), so PostgreSQL reads it as the
+    array itself and plans with its values (a hashed `<> ALL`, an index scan for `= ANY`);
+    cast from a typed text value it stays an expression, compared element by element."""
+    return cast(bindparam(name, type_=NullType()), ARRAY(item))
+
+
+_IDS = _array_param("ids")
+
+
+class RunContext:
+    """What the batches of one run of one source share, so that a batch's work does not
+    grow with the number of listings the run has already written.
+
+    Online groups with the same organisation or a shared join key are candidates for
+    matching; they are looked up once per organisation or key and run, not once per batch:
+    that scanned every online group of the organisation (or behind one Zoom dial-in number),
+    this run's own included, for every batch. Only groups no listing of this source is part
+    of are candidates, so a group this run merges a listing into stops being one. (Groups
+    another source's run commits while this one runs may be missed, as they would be had
+    that run finished a moment later.)
+    """
+
+    KEY = "ingest.writer.run"  # where `start_run` keeps it, in the session's `info`
+
+    def __init__(self) -> None:
+        # lower-cased organisation name or join key -> (group id, join keys, organisation)
+        self.by_org: dict[str, list[Any]] = {}
+        self.by_key: dict[str, list[Any]] = {}
+        self.merged: set[int] = set()
+        self.clean_join_keys: bool | None = None  # may we empty the index's pending list?
+
+
+def start_run(session: Session) -> RunContext:
+    """Mark `session` (one transaction) as one run of one source: the `write_listings` calls
+    it makes share a `RunContext`. Their listings must then be unique by (source,
+    external_id) across the calls, as a run's are."""
+    context = session.info[RunContext.KEY] = RunContext()
+    return context
 
 
 def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
@@ -46,8 +90,10 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
     """One outcome per listing: "created", "updated", "unchanged" or "merged".
 
     Listings must be geocoded (see `normalize.geocode`) and unique by (source, external_id)
-    within the call. Nothing is committed: the caller owns the transaction.
+    within the call (and within the run, after `start_run`). Nothing is committed: the
+    caller owns the transaction.
     """
+    context: RunContext | None = session.info.get(RunContext.KEY)
     now = now or dt.datetime.now(dt.UTC)
     outcomes: list[str] = [""] * len(listings)
     known = _known_refs(session, listings, primary=True)
@@ -68,13 +114,15 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
             outcomes[i] = "updated"
     _touch(session, unchanged_ids, now)
 
-    matches = _match_existing(session, [listings[i] for i in new])
+    matches = _match_existing(session, [listings[i] for i in new], context)
     to_insert = []
     for i in new:
         group_id = matches.get(i)
         if group_id is None:
             to_insert.append(i)
             continue
+        if context is not None:
+            context.merged.add(group_id)
         _add_source(session, group_id, listings[i], now)
         _record_conflicts(session, group_id, listings[i])
         outcomes[i] = "merged"
@@ -85,34 +133,66 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
     return outcomes
 
 
-def skip_unchanged(session: Session, listings: Sequence[NormalisedListing], *,
-                   now: dt.datetime | None = None) -> list[NormalisedListing]:
-    """The listings that still need writing; the rest are stored with the same content hash
-    (and not withdrawn), so only their `last_seen_at` is bumped, in one UPDATE.
+def stored_refs(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """(source, external_id) -> the stored ref (id, source, external_id, group_id,
+    content_hash, withdrawn_at), for the keys we hold; one query per source."""
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in keys:
+        by_source.setdefault(source, []).append(external_id)
+    out: dict[tuple[str, str], Any] = {}
+    for source, ids in by_source.items():
+        rows = session.execute(
+            select(LS.c.id, LS.c.source, LS.c.external_id, LS.c.group_id, LS.c.content_hash,
+                   LS.c.withdrawn_at)
+            .where(LS.c.source == source, LS.c.external_id == any_(_IDS)),
+            {"ids": _array(ids)}
+        ).all()
+        out.update({(r.source, r.external_id): r for r in rows})
+    return out
 
-    `write_listings` would count them "unchanged" too: calling this first lets the caller
-    skip geocoding what it will not write. Nothing is committed.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    known = _known_refs(session, listings)
-    unchanged_ids: list[int] = []
-    rest = []
-    for listing in listings:
-        ref = known.get((listing.source, listing.external_id))
-        if ref is not None and ref.content_hash == listing.content_hash \
-                and ref.withdrawn_at is None:
-            unchanged_ids.append(ref.id)
-        else:
-            rest.append(listing)
-    _touch(session, unchanged_ids, now)
-    return rest
+
+def mark_unchanged(session: Session, fingerprints: Mapping[tuple[str, str], str], *,
+                   now: dt.datetime) -> set[tuple[str, str]]:
+    """(source, external_id) -> record fingerprint (`normalize.record_hash`): bumps
+    `last_seen_at` of the listings stored from an identical record (and not withdrawn), in
+    one UPDATE per source, and returns their keys. Nothing else is written or committed."""
+    by_source: dict[str, tuple[list[str], list[str]]] = {}
+    for (source, external_id), fingerprint in fingerprints.items():
+        ids, fps = by_source.setdefault(source, ([], []))
+        ids.append(external_id)
+        fps.append(fingerprint)
+    out: set[tuple[str, str]] = set()
+    for source, (ids, fps) in by_source.items():
+        rows = session.execute(text(
+            "UPDATE listing_sources s SET last_seen_at = :now"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:fps AS text[])) AS v(external_id, fp)"
+            " WHERE s.source = :source AND s.external_id = v.external_id"
+            " AND s.withdrawn_at IS NULL AND substr(s.content_hash, :start) = v.fp"
+            " RETURNING s.external_id"),
+            {"now": now, "ids": _array(ids), "fps": _array(fps), "source": source,
+             "start": HALF + 1},
+        ).scalars()
+        out.update((source, external_id) for external_id in rows)
+    return out
+
+
+def mark_seen(session: Session, ref_ids: Sequence[int], *, now: dt.datetime,
+              hashes: Sequence[tuple[int, str]] = ()) -> None:
+    """Unchanged listings: `last_seen_at` bumped, in one UPDATE; `hashes` (ref id, content
+    hash) replaces the stored hash of listings whose content is the same (another UPDATE).
+    Nothing is rewritten and nothing is committed."""
+    _touch(session, list(ref_ids), now)
+    if hashes:
+        session.execute(text(
+            "UPDATE listing_sources SET content_hash = v.hash FROM unnest(CAST(:ids AS int[]),"
+            " CAST(:hashes AS text[])) AS v(id, hash) WHERE listing_sources.id = v.id"),
+            {"ids": _array(i for i, _ in hashes), "hashes": _array(h for _, h in hashes)})
 
 
 def _touch(session: Session, ref_ids: list[int], now: dt.datetime) -> None:
     if ref_ids:
-        session.execute(update(LS).where(LS.c.id == any_(bindparam("ref_ids", ref_ids,
-                                                                   type_=ARRAY(LS.c.id.type))))
-                        .values(last_seen_at=now))
+        session.execute(update(LS).where(LS.c.id == any_(_array_param("ref_ids", Integer)))
+                        .values(last_seen_at=now), {"ref_ids": _array(ref_ids)})
 
 
 # ----------------------------------------------------------------------------- what we hold
@@ -126,17 +206,7 @@ def _known_refs(session: Session, listings: Sequence[NormalisedListing], *,
 
     Primary-ness is looked up only for those few refs: a correlated min(id) per row made
     this query cost more than the rest of a batch."""
-    by_source: dict[str, list[str]] = {}
-    for listing in listings:
-        by_source.setdefault(listing.source, []).append(listing.external_id)
-    out: dict[tuple[str, str], Any] = {}
-    for source, ids in by_source.items():
-        rows = session.execute(
-            select(LS.c.id, LS.c.source, LS.c.external_id, LS.c.group_id, LS.c.content_hash,
-                   LS.c.withdrawn_at)
-            .where(LS.c.source == source, LS.c.external_id == any_(_IDS)), {"ids": ids}
-        ).all()
-        out.update({(r.source, r.external_id): r for r in rows})
+    out = stored_refs(session, [(n.source, n.external_id) for n in listings])
     if not primary or not out:
         return out
     hashes = {(n.source, n.external_id): n.content_hash for n in listings}
@@ -167,14 +237,20 @@ def _refresh_secondary(session: Session, ref, listing: NormalisedListing,
 # ----------------------------------------------------------------------------- matching
 
 
-def _match_existing(session: Session, listings: list[NormalisedListing]) -> dict[int, int]:
+def _match_existing(session: Session, listings: list[NormalisedListing],
+                    context: RunContext | None = None) -> dict[int, int]:
     """Index in `listings` -> id of a group another source already lists as the same group."""
     if not listings:
         return {}
     source = listings[0].source
     candidates: dict[int, list[int]] = {}
-    located = [(i, n) for i, n in enumerate(listings) if n.latitude is not None]
-    if located:
+    # meetings at one venue share its point: look each point up once
+    points: dict[tuple[float, float], list[int]] = {}
+    for i, n in enumerate(listings):
+        if n.latitude is not None:
+            points.setdefault((n.longitude, n.latitude), []).append(i)
+    if points:
+        coords = list(points)
         rows = session.execute(text("""
             SELECT v.i, g.id
             FROM unnest(CAST(:idx AS int[]), CAST(:lng AS float8[]), CAST(:lat AS float8[]))
@@ -185,30 +261,36 @@ def _match_existing(session: Session, listings: list[NormalisedListing]) -> dict
             JOIN groups g ON g.location_id = l.id
             WHERE NOT EXISTS (SELECT 1 FROM listing_sources s
                               WHERE s.group_id = g.id AND s.source = :source)
-        """), {"idx": [i for i, _ in located], "lng": [n.longitude for _, n in located],
-               "lat": [n.latitude for _, n in located], "radius": MATCH_RADIUS_M,
+        """), {"idx": _array(range(len(coords))), "lng": _array(repr(x) for x, _ in coords),
+               "lat": _array(repr(y) for _, y in coords), "radius": MATCH_RADIUS_M,
                "source": source}).all()
-        for i, group_id in rows:
-            candidates.setdefault(i, []).append(group_id)
+        for p, group_id in rows:
+            for i in points[coords[p]]:
+                candidates.setdefault(i, []).append(group_id)
     online = [(i, n) for i, n in enumerate(listings) if n.format != "in_person"]
     if online:
         keys = {i: set(dedupe.join_keys(n.join_url, n.join_email, n.join_phone))
                 for i, n in online}
         orgs = {n.organisation.name.lower() for _, n in online if n.organisation}
-        rows = session.execute(
-            select(G.c.id, G.c.join_keys, func.lower(ORG.c.name))
-            .select_from(G.outerjoin(ORG, ORG.c.id == G.c.organisation_id))
-            .where(G.c.format != "in_person",
-                   G.c.join_keys.overlap(list(set().union(*keys.values())))
-                   | func.lower(ORG.c.name).in_(orgs),
-                   ~select(LS.c.id).where(LS.c.group_id == G.c.id, LS.c.source == source)
-                   .exists())
-        ).all()
+        if context is None:
+            rows = session.execute(_online_candidates(source).where(
+                G.c.join_keys.overlap(list(set().union(*keys.values())))
+                | func.lower(ORG.c.name).in_(orgs))).all()
+        else:
+            rows = _online_rows(session, source, set().union(*keys.values()), orgs, context)
+        by_key: dict[str, list[int]] = {}
+        by_org: dict[str, list[int]] = {}
+        for r, (_, group_keys, group_org) in enumerate(rows):
+            for key in group_keys:
+                by_key.setdefault(key, []).append(r)
+            by_org.setdefault(group_org, []).append(r)
         for i, n in online:
             org = n.organisation.name.lower() if n.organisation else None
-            for group_id, group_keys, group_org in rows:
-                if keys[i] & set(group_keys) or (org and org == group_org):
-                    candidates.setdefault(i, []).append(group_id)
+            hits = {r for key in keys[i] for r in by_key.get(key, ())}
+            if org:
+                hits.update(by_org.get(org, ()))
+            for r in sorted(hits):  # in the rows' order, as a scan of them would find them
+                candidates.setdefault(i, []).append(rows[r][0])
     if not candidates:
         return {}
     stored = _stored_candidates(session, {g for ids in candidates.values() for g in ids})
@@ -220,6 +302,63 @@ def _match_existing(session: Session, listings: list[NormalisedListing]) -> dict
         if found is not None:
             matches[i] = found[0]
     return matches
+
+
+def _online_candidates(source: str) -> Any:
+    """Online groups no listing of `source` is part of, with their join keys and organiser."""
+    return (select(G.c.id, G.c.join_keys, func.lower(ORG.c.name))
+            .select_from(G.outerjoin(ORG, ORG.c.id == G.c.organisation_id))
+            .where(G.c.format != "in_person",
+                   ~select(LS.c.id).where(LS.c.group_id == G.c.id, LS.c.source == source)
+                   .exists()))
+
+
+def _online_rows(session: Session, source: str, keys: set[str], orgs: set[str],
+                 context: RunContext) -> list[Any]:
+    """The rows `_online_candidates` gives for these join keys or organisations, with the
+    organisations' candidates looked up once per run (see `RunContext`)."""
+    new_keys = keys - context.by_key.keys()
+    if new_keys:
+        _clean_join_keys_index(session, context)
+        for key in new_keys:
+            context.by_key[key] = []
+        for row in session.execute(_online_candidates(source).where(
+                G.c.join_keys.overlap(sorted(new_keys)))):
+            for key in new_keys.intersection(row[1]):
+                context.by_key[key].append(row)
+    new_orgs = orgs - context.by_org.keys()
+    if new_orgs:
+        for org in new_orgs:
+            context.by_org[org] = []
+        for row in session.execute(_online_candidates(source).where(
+                func.lower(ORG.c.name).in_(sorted(new_orgs)))):
+            context.by_org.setdefault(row[2], []).append(row)
+    found: dict[int, Any] = {}
+    for rows in [*(context.by_key[k] for k in keys), *(context.by_org[o] for o in orgs)]:
+        for row in rows:
+            found.setdefault(row[0], row)
+    return [found[gid] for gid in sorted(found) if gid not in context.merged]
+
+
+JOIN_KEYS_INDEX = "ix_groups_join_keys"  # the GIN index on groups.join_keys (finder.models)
+
+
+def _clean_join_keys_index(session: Session, context: RunContext) -> None:
+    """Move the join-key index's pending entries into the index proper before searching it.
+
+    GIN indexes collect new entries in a pending list (up to 4 MB) that every search reads
+    from end to end; the groups a large run writes (and rewrites: a trigger sets their next
+    meeting) would make each batch's join-key lookup read megabytes. Emptying it as we go
+    costs the merge that would happen anyway. Only the index's owner may do it: otherwise
+    searches simply stay slower.
+    """
+    if context.clean_join_keys is None:
+        context.clean_join_keys = bool(session.scalar(text(
+            "SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c "
+            "WHERE c.oid = to_regclass(:index)"), {"index": JOIN_KEYS_INDEX}))
+    if context.clean_join_keys:
+        session.execute(text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"),
+                        {"index": JOIN_KEYS_INDEX})
 
 
 def _stored_candidates(session: Session, group_ids: set[int]) -> dict[int, dedupe.Candidate]:
@@ -401,8 +540,8 @@ def _location_ids(session: Session,
     if not wanted:
         return {}
     rows = session.execute(
-        select(L.c.id, L.c.address_key).where(L.c.address_key == any_(
-            bindparam("keys", list(wanted), type_=ARRAY(L.c.address_key.type))))
+        select(L.c.id, L.c.address_key).where(L.c.address_key == any_(_array_param("keys"))),
+        {"keys": _array(wanted)}
     ).all()
     ids = {key: lid for lid, key in rows}
     missing = [(key, n) for key, n in wanted.items() if key not in ids]

@@ -33,6 +33,7 @@ Streamed with ijson, so a 100,000-meeting feed never sits in memory. Mapping dec
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
@@ -84,6 +85,10 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 _US_STATE_ZIP = re.compile(r"(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)")
 _UK_POSTCODE = re.compile(r"(?P<town>.*?)\s*(?P<pc>[A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2})")
 _PHONE_SUFFIX = re.compile(r"[,;#*]|\bp\b|\bext\b", re.IGNORECASE)
+
+# Pure, and a feed repeats its few countries and start times on every row (immutable results).
+_country_code = functools.lru_cache(maxsize=1024)(country_code)
+_parse_clock = functools.lru_cache(maxsize=4096)(parse_clock)
 
 
 # ----------------------------------------------------------------------------- shared JSON helpers
@@ -161,6 +166,9 @@ def json_error(exc: Exception, what: str) -> DocumentError:
 
 def text(value: Any) -> str | None:
     """A stripped string, or None for null/empty; numbers become strings (ids, postcodes)."""
+    if type(value) is str:  # the common case first
+        value = value.strip()
+        return value or None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -216,7 +224,7 @@ def _clock(value: Any, field: str) -> dt.time:
     if raw is None:
         raise ValueError(f"{field} is missing")
     try:
-        return parse_clock(raw)
+        return _parse_clock(raw)
     except ValueError as exc:
         raise ValueError(f"{field}: {exc}") from None
 
@@ -276,7 +284,11 @@ class _Row:
         self.source = source
 
     def get(self, key: str) -> str | None:
-        return text(self.row.get(key))
+        value = self.row.get(key)
+        if type(value) is str:  # `text`, inlined: called some 30 times a row
+            value = value.strip()
+            return value or None
+        return None if value is None else text(value)
 
     def schedules(self) -> list[ScheduleRecord]:
         if self.row.get("day") in (None, "", []):
@@ -318,7 +330,7 @@ class _Row:
         formatted = self.get("formatted_address")
         if given is None and formatted and "," in formatted:
             given = country_from_name(formatted.rsplit(",", 1)[1])
-        return country_code(given or self.source.country)
+        return _country_code(given or self.source.country)
 
     def organisation(self) -> OrganisationRecord | None:
         entity = self.get("entity")
@@ -435,7 +447,7 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         record.town = place["town"]
         record.region = place["region"]
         record.postcode = place["postcode"]
-        record.country = country_code(place["country"]) or record.country
+        record.country = _country_code(place["country"]) or record.country
         record.latitude = row.get("latitude")
         record.longitude = row.get("longitude")
     return record
