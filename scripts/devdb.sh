@@ -24,6 +24,21 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# As root, the `postgres` user must be able to reach var/. When the checkout sits somewhere it
+# cannot (under /root, say), the cluster lives in /var/lib/groupfinder-dev/<checkout hash>.
+if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$VAR"
+  chmod o+x "$PWD" "$VAR" 2>/dev/null || true
+  if ! runuser -u postgres -- test -x "$VAR"; then
+    VAR="/var/lib/groupfinder-dev/$(printf %s "$PWD" | md5sum | cut -c1-12)"
+    DATA="$VAR/pgdata"
+    SOCK="$VAR/run"
+    LOG="$SOCK/postgres.log"
+    mkdir -p "$VAR"
+    chmod 755 /var/lib/groupfinder-dev "$VAR"
+  fi
+fi
+
 psql_dev() { as_owner "$PG_BIN/psql" -h "$SOCK" -p "$PORT" -U postgres -d postgres -qtAX "$@"; }
 
 running() { as_owner "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
@@ -33,8 +48,6 @@ start() {
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || { echo "error: no 'postgres' system user; install postgresql-15" >&2; exit 1; }
     chown postgres: "$SOCK"
-    # the server user must be able to reach var/ through the checkout's parents
-    chmod o+x "$PWD" "$VAR" 2>/dev/null || true
   fi
   if [ ! -s "$DATA/PG_VERSION" ]; then
     echo "Creating the PostGIS cluster in var/pgdata (first use)..."
@@ -60,7 +73,7 @@ CONF
       psql_dev -c "create database $db"
     fi
   done
-  echo "PostGIS is running on 127.0.0.1:$PORT (data in var/pgdata)."
+  echo "PostGIS is running on 127.0.0.1:$PORT (data in $DATA)."
 }
 
 stop() {
