@@ -6,7 +6,7 @@ GF := $(VENV)/bin/groupfinder
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench setup system-deps db-start db-stop lint clean-db
+.PHONY: run test bench bench-search bench-ingest setup system-deps db-start db-stop lint
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -35,8 +35,13 @@ run: setup db-start
 test: setup db-start
 	$(PY) -m pytest -q
 
-bench: setup db-start
+bench: bench-search bench-ingest
+
+bench-search: setup db-start
 	$(PY) -m bench.run
+
+bench-ingest: setup db-start
+	$(PY) -m bench.ingest
 
 lint: setup
 	$(VENV)/bin/ruff check finder ingest tests bench
