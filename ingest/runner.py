@@ -28,6 +28,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import queue
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -211,7 +213,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     # this batch's records (row number, record, key, fingerprint) and rejections (row number,
     # ref, reason, skipped): records are normalised when the batch is full, once the stored
     # refs show which are unchanged; rejections are still reported in row order
-    batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str]] = []
+    batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str,
+                      NormalisedListing | Rejection | None]] = []
     rejected: list[tuple[int, str, str, bool]] = []
     # listings to write, each with the hash to store once it is written: they are written
     # in the batches a row-by-row run makes (BATCH_SIZE usable listings, unchanged ones
@@ -266,18 +269,20 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         if not batch:
             return
         seen_again = mark_unchanged(
-            session, {key: fp for _, _, key, fp in batch if key is not None}, now=now)
+            session, {key: fp for _, _, key, fp, _ in batch if key is not None}, now=now)
         report.unchanged += len(seen_again)
-        stored = stored_refs(session, [key for _, _, key, _ in batch
+        # mostly new or changed rows: let the reader normalise ahead (see `_Reader`)
+        reader.normalise_ahead = len(seen_again) < len(batch) / 2
+        stored = stored_refs(session, [key for _, _, key, _, _ in batch
                                        if key is not None and key not in seen_again])
         unchanged: list[int] = []
         rehash: list[tuple[int, str]] = []  # same content, read from a different record
-        for row, record, key, fingerprint in batch:
+        for row, record, key, fingerprint, ahead in batch:
             if key in seen_again:
                 add_usable(None)
                 continue
             ref = stored.get(key) if key is not None else None
-            listing = normalise(record, today=today)
+            listing = ahead if ahead is not None else normalise(record, today=today)
             if isinstance(listing, Rejection):
                 rejected.append((row, str(record.external_id), str(listing), False))
                 continue
@@ -306,8 +311,10 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
             count_rejection(ref_, reason, skipped)
         rejected.clear()
 
-    with _Progress(progress, source.name, result) as bar:
-        for item in adapter.records(result.document, source, fetch_more):
+    reader = _Reader(adapter, result.document, source, fetch_more, today,
+                     normalise_ahead=not had_listings)
+    with _Progress(progress, source.name, result) as bar, reader:
+        for item in reader:
             report.fetched += 1
             row = report.fetched
             bar.tick(row)
@@ -316,14 +323,14 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                 if not item.skipped:
                     seen.add(item.ref)
                 continue
-            record = _with_defaults(item, source)
+            record = item[0]
             ref = record.external_id
             if ref in seen:
                 reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in this "
                                       f"feed)")
                 continue
             seen.add(ref)
-            batch.append((row, record, listing_key(record), record_hash(record)))
+            batch.append((row, *item))
             if len(batch) >= BATCH_SIZE:
                 flush()
         flush()
@@ -341,6 +348,76 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
                                 now=now)
+
+
+class _Reader:
+    """The adapter's items, read in a thread of its own while the run waits on the database.
+
+    Parsing and normalising are Python work and writing is PostgreSQL's, and the two could
+    use two CPUs, but a run that does both in turn uses one at a time. The reader parses
+    ahead (up to `AHEAD` items), adds the source's defaults, the key and the fingerprint of
+    each record and, while most rows turn out new or changed (`normalise_ahead`, set by the
+    run), normalises them too; `normalise` is pure, so where it runs changes nothing. The
+    database is used only by the run's own thread. Items come out in the adapter's order,
+    and an exception the adapter raises is raised by the iteration, after the items read
+    before it.
+    """
+
+    AHEAD = 10000
+    _END = object()
+
+    def __init__(self, adapter: Adapter, document: Document, source: Source,
+                 fetch_more: Any, today: dt.date, *, normalise_ahead: bool) -> None:
+        self.normalise_ahead = normalise_ahead
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._read, args=(adapter, document, source, fetch_more, today),
+            name=f"ingest-reader-{source.name}", daemon=True)
+
+    def __enter__(self) -> _Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # a run that stops early (an error, Ctrl+C) leaves the rest unread
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, _ReadFailed):
+                raise item.error
+            yield item
+
+    def _read(self, adapter: Adapter, document: Document, source: Source, fetch_more: Any,
+              today: dt.date) -> None:
+        try:
+            for item in adapter.records(document, source, fetch_more):
+                if not isinstance(item, RowProblem):
+                    record = _with_defaults(item, source)
+                    item = (record, listing_key(record), record_hash(record),
+                            normalise(record, today=today) if self.normalise_ahead else None)
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the run, which handles it as before
+            self._put(_ReadFailed(exc))
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+@dataclass
+class _ReadFailed:
+    error: BaseException
 
 
 def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:

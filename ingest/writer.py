@@ -503,7 +503,7 @@ def _array(values: Iterable[Any]) -> str:
         '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=16384)
 def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
     """`upcoming_utc` as an array literal, once per distinct schedule: a feed's thousands of
     "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence is immutable)."""
