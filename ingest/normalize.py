@@ -792,6 +792,15 @@ def same_content(stored: str, content_hash: str) -> bool:
     return stored[:HALF] == content_hash[:HALF]
 
 
+def with_content_hash(listing: NormalisedListing, content_hash: str) -> NormalisedListing:
+    """`dataclasses.replace(listing, content_hash=...)` without running the 33-field
+    constructor again: the listing is frozen, so the copy can share every other value."""
+    copy = object.__new__(NormalisedListing)
+    copy.__dict__.update(listing.__dict__)
+    copy.__dict__["content_hash"] = content_hash
+    return copy
+
+
 def listing_key(record: ListingRecord) -> tuple[str, str] | None:
     """(source, external_id) as `normalise` will clean them; None when it will reject them."""
     try:

@@ -55,6 +55,7 @@ from ingest.normalize import (
     record_hash,
     same_content,
     stored_hash,
+    with_content_hash,
     withdraw,
 )
 from ingest.records import ListingRecord, OrganisationRecord
@@ -274,7 +275,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         # mostly new or changed rows: let the reader normalise ahead (see `_Reader`)
         reader.normalise_ahead = len(seen_again) < len(batch) / 2
         stored = stored_refs(session, [key for _, _, key, _, _ in batch
-                                       if key is not None and key not in seen_again])
+                                       if key is not None and key not in seen_again],
+                             remember=True)
         unchanged: list[int] = []
         rehash: list[tuple[int, str]] = []  # same content, read from a different record
         for row, record, key, fingerprint, ahead in batch:
@@ -295,10 +297,10 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                     add_usable(None)
                     continue
                 # listed again: the writer reinstates it, seeing the hash it stored
-                listing = dataclasses.replace(listing, content_hash=ref.content_hash)
+                listing = with_content_hash(listing, ref.content_hash)
                 later = (ref.id, fresh)
             else:
-                listing = dataclasses.replace(listing, content_hash=fresh)
+                listing = with_content_hash(listing, fresh)
             located = geocode(session, listing, cache=geocoded)
             if isinstance(located, Rejection):
                 rejected.append((row, listing.external_id, str(located), False))
