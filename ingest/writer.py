@@ -537,8 +537,16 @@ def _copy(session: Session, table: Any, columns: Sequence[str],
 
 def _array(values: Iterable[Any]) -> str:
     """A PostgreSQL array literal (every element quoted), cheaper than adapting a list."""
+    if type(values) is tuple:
+        return _tuple_array(values)
     return "{" + ",".join(
         '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _tuple_array(values: tuple[Any, ...]) -> str:
+    """Listings repeat the same few tuples of codes (loss types, languages, countries)."""
+    return _array(list(values))
 
 
 @functools.lru_cache(maxsize=16384)

@@ -43,6 +43,34 @@ class RowProblem:
     skipped: bool = False
 
 
+class SkipRow(Exception):
+    """One event or row cannot be listed; the message is the RowProblem's reason."""
+
+
+class NotAGroup(SkipRow):
+    """A one-off or cancelled event: not a group at all, so not a rejection either."""
+
+
+def guarded_event(ref: str, n: int, build: Callable[[], ListingRecord],
+                  seen: dict[str, int]) -> ListingRecord | RowProblem:
+    """Build the n-th event's record, turning what cannot be listed into a RowProblem.
+
+    An odd value deep in one event (a year-9999 UNTIL, a GEO out of range...) costs that
+    event, not the document; two events under one id are both unknowable, so the second is
+    refused.
+    """
+    try:
+        record = build()
+        first = seen.setdefault(record.external_id, n)
+        if first != n:
+            raise SkipRow(f"duplicate id {record.external_id!r} (first used by event {first})")
+        return record
+    except SkipRow as exc:
+        return RowProblem(ref, str(exc), skipped=isinstance(exc, NotAGroup))
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        return RowProblem(ref, f"cannot read this event ({type(exc).__name__}: {exc})")
+
+
 # Fetch another URL of the same source (HSDS paging, linked pages); same rules as the first.
 FetchMore = Callable[[str], Document]
 

@@ -52,6 +52,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,7 +62,16 @@ from icalendar.prop import vBroken
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from finder import vocab
-from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
+from ingest.adapters.base import (
+    Adapter,
+    Document,
+    DocumentError,
+    FetchMore,
+    NotAGroup,
+    RowProblem,
+    SkipRow,
+    guarded_event,
+)
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
@@ -300,12 +310,6 @@ class _Zone:
         return v.date() if isinstance(v, dt.datetime) else v
 
 
-class _Skip(Exception):
-    """One event cannot be listed; the message is the RowProblem's reason."""
-
-
-class _NotAGroup(_Skip):
-    """A one-off or cancelled event: not a group at all, so not a rejection either."""
 
 
 @dataclass
@@ -360,19 +364,8 @@ class ICalendarAdapter(Adapter):
         seen: dict[str, int] = {}
         for n, ev, default in masters:
             ref = _text(ev.get("UID")) or f"event {n}"
-            try:
-                rec = self._listing(ev, source, default, overrides.get(ref, []), n)
-                first = seen.setdefault(rec.external_id, n)
-                if first != n:  # two series under one UID: which is the group is unknowable
-                    raise _Skip(f"duplicate id {rec.external_id!r} (first used by event "
-                                f"{first})")
-                yield rec
-            except _Skip as exc:
-                yield RowProblem(ref, str(exc), skipped=isinstance(exc, _NotAGroup))
-            except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-                # odd values deep in one event (a year-9999 UNTIL, a GEO out of range...)
-                # cost that event, not the calendar
-                yield RowProblem(ref, f"cannot read this event ({type(exc).__name__}: {exc})")
+            build = partial(self._listing, ev, source, default, overrides.get(ref, []), n)
+            yield guarded_event(ref, n, build, seen)
 
     def _listing(self, ev: Any, source: Source, default_zone: str | None,
                  overrides: list[_Override], n: int) -> ListingRecord:
@@ -380,14 +373,14 @@ class ICalendarAdapter(Adapter):
         rules = ev.get("RRULE")
         rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
         if (_text(ev.get("STATUS")) or "").upper() == "CANCELLED":
-            raise _NotAGroup("cancelled series (STATUS:CANCELLED)")
+            raise NotAGroup("cancelled series (STATUS:CANCELLED)")
         if not rules:
-            raise _NotAGroup("one-off event, not a recurring group")
+            raise NotAGroup("one-off event, not a recurring group")
         start_prop = ev.get("DTSTART")
         if start_prop is None:
-            raise _Skip("no DTSTART")
+            raise SkipRow("no DTSTART")
         if isinstance(start_prop, vBroken):
-            raise _Skip(f"DTSTART {str(start_prop)!r} is not a date and time")
+            raise SkipRow(f"DTSTART {str(start_prop)!r} is not a date and time")
         zone, start = _zone_and_start(start_prop, default_zone)
         duration = _duration(ev, start_prop.dt)
         exdates = _exdates(ev, zone)
@@ -402,12 +395,12 @@ class ICalendarAdapter(Adapter):
         schedules: list[ScheduleRecord] = []
         for rule in rules:
             if isinstance(rule, vBroken):
-                raise _Skip(f"recurrence rule {str(rule)!r} cannot be read")
+                raise SkipRow(f"recurrence rule {str(rule)!r} cannot be read")
             for s in _schedules(rule, start, zone, exdates, stop, duration):
                 if s not in schedules:
                     schedules.append(s)
         if not schedules:
-            raise _Skip("the series has no meetings (it ends before its first one)")
+            raise SkipRow("the series has no meetings (it ends before its first one)")
 
         uid = _text(ev.get("UID"))
         if not uid:
@@ -537,17 +530,17 @@ def _zone_and_start(prop: Any, default: str | None) -> tuple[_Zone, dt.datetime]
     value = prop.dt
     tzid = prop.params.get("TZID")
     if not isinstance(value, dt.datetime):
-        raise _Skip("an all-day event has no meeting time")
+        raise SkipRow("an all-day event has no meeting time")
     if value.tzinfo is None:
         if tzid:
-            raise _Skip(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
+            raise SkipRow(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
         return _Zone(default), value
     key = getattr(value.tzinfo, "key", None) or _iana(tzid)
     if key and key not in _UTC_NAMES:
         return _Zone(key), value.replace(tzinfo=None)
     if not default:
         what = "UTC" if key else f"the custom timezone {tzid!r}"
-        raise _Skip(f"the start time is in {what} and the source has no timezone to show "
+        raise SkipRow(f"the start time is in {what} and the source has no timezone to show "
                     f"it in (set timezone in the source, or X-WR-TIMEZONE)")
     zone = _Zone(default)
     local = zone.local(value)
@@ -591,7 +584,7 @@ def _exdates(ev: Any, zone: _Zone) -> set[dt.date]:
     out: set[dt.date] = set()
     for prop in props if isinstance(props, list) else [props] if props is not None else []:
         if isinstance(prop, vBroken):
-            raise _Skip(f"EXDATE {str(prop)!r} cannot be read")
+            raise SkipRow(f"EXDATE {str(prop)!r} cannot be read")
         for d in prop.dts:
             out.add(zone.local_date(d.dt))
     return out
@@ -626,37 +619,37 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
     parts = {str(k).upper(): v for k, v in rule.items()}
     freq = str(parts["FREQ"][0]).upper() if parts.get("FREQ") else ""
     if freq not in ("WEEKLY", "MONTHLY"):
-        raise _Skip(f"recurrence rule {text} repeats {freq.lower() or 'without a FREQ'}: only "
+        raise SkipRow(f"recurrence rule {text} repeats {freq.lower() or 'without a FREQ'}: only "
                     f"weekly, fortnightly or monthly meetings on a weekday can be listed")
     extra = sorted(set(parts) - _SUPPORTED_PARTS)
     if extra:
-        raise _Skip(f"recurrence rule {text} uses {', '.join(extra)}, which a weekly or "
+        raise SkipRow(f"recurrence rule {text} uses {', '.join(extra)}, which a weekly or "
                     f"monthly meeting on a weekday cannot express")
     interval = int(parts.get("INTERVAL", [1])[0])
     if interval < 1:
-        raise _Skip(f"recurrence rule {text}: INTERVAL must be 1 or more")
+        raise SkipRow(f"recurrence rule {text}: INTERVAL must be 1 or more")
     days: list[tuple[int | None, int]] = []
     for raw in parts.get("BYDAY", []):
         m = _BYDAY.fullmatch(str(raw).upper().strip())
         if not m:
-            raise _Skip(f"recurrence rule {text}: cannot read BYDAY {raw!r}")
+            raise SkipRow(f"recurrence rule {text}: cannot read BYDAY {raw!r}")
         days.append((int(m.group(1)) if m.group(1) else None, _RFC_DAYS.index(m.group(2))))
     set_pos = [int(p) for p in parts.get("BYSETPOS", [])]
 
     specs: list[_Spec] = []
     if freq == "WEEKLY":
         if set_pos or any(n is not None for n, _ in days):
-            raise _Skip(f"recurrence rule {text}: a weekly rule cannot pick the nth weekday")
+            raise SkipRow(f"recurrence rule {text}: a weekly rule cannot pick the nth weekday")
         for _, wd in days or [(None, start.weekday())]:
             specs.append(_Spec("weekly", wd, None))
     else:
         if not days:
-            raise _Skip(f"recurrence rule {text} repeats on a date of the month (day "
+            raise SkipRow(f"recurrence rule {text} repeats on a date of the month (day "
                         f"{start.day}), not on a weekday such as the first Tuesday")
         ordinals = [n for n, _ in days]
         if set_pos:
             if len(days) != 1 or ordinals[0] is not None:
-                raise _Skip(f"recurrence rule {text}: BYSETPOS over several weekdays cannot "
+                raise SkipRow(f"recurrence rule {text}: BYSETPOS over several weekdays cannot "
                             f"be expressed")
             specs = [_Spec("monthly", days[0][1], p) for p in set_pos]
         elif all(n is not None for n in ordinals):
@@ -664,12 +657,12 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
         elif all(n is None for n in ordinals) and interval == 1:
             specs = [_Spec("weekly", wd, None) for _, wd in days]  # every Tuesday of the month
         else:
-            raise _Skip(f"recurrence rule {text}: every weekday of every {interval} months "
+            raise SkipRow(f"recurrence rule {text}: every weekday of every {interval} months "
                         f"cannot be expressed")
         for s in specs:
             if s.freq == "monthly" and s.set_pos not in _SET_POSITIONS:
                 word = _ORDINAL_WORDS.get(s.set_pos or 0, f"number {s.set_pos}")
-                raise _Skip(f"recurrence rule {text}: the {word} {_DAY_NAMES[s.weekday]} of "
+                raise SkipRow(f"recurrence rule {text}: the {word} {_DAY_NAMES[s.weekday]} of "
                             f"the month is not supported (first to fourth, or last)")
     unique: list[_Spec] = []
     for s in specs:

@@ -47,6 +47,7 @@ import datetime as dt
 import html
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,7 +58,16 @@ from dateutil import rrule as du
 from extruct.utils import parse_html
 
 from finder import vocab
-from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
+from ingest.adapters.base import (
+    Adapter,
+    Document,
+    DocumentError,
+    FetchMore,
+    NotAGroup,
+    RowProblem,
+    SkipRow,
+    guarded_event,
+)
 from ingest.adapters.ical import (
     MAX_COUNT,
     Place,
@@ -103,12 +113,6 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _TAG = re.compile(r"<[^>]+>")
 
 
-class _Skip(Exception):
-    """One event cannot be listed; the message is the RowProblem's reason."""
-
-
-class _NotAGroup(_Skip):
-    """A one-off or cancelled event: not a group at all, so not a rejection either."""
 
 
 class WebPageAdapter(Adapter):
@@ -143,19 +147,9 @@ class WebPageAdapter(Adapter):
             if not ev.get("eventSchedule") and _is_occurrence(ev, index, scheduled):
                 continue
             ref = _node_id(ev) or url or _name(ev) or f"event {n}"
-            try:
-                rec = _listing(ev, index, source, doc.url, page_org,
-                               url, shared_url=url is not None and urls.count(url) > 1)
-                first = seen_ids.setdefault(rec.external_id, n)
-                if first != n:
-                    raise _Skip(f"duplicate id {rec.external_id!r} (first used by event "
-                                f"{first})")
-                yield rec
-            except _Skip as exc:
-                yield RowProblem(ref, str(exc), skipped=isinstance(exc, _NotAGroup))
-            except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-                # an odd value deep in one event costs that event, not the page
-                yield RowProblem(ref, f"cannot read this event ({type(exc).__name__}: {exc})")
+            build = partial(_listing, ev, index, source, doc.url, page_org, url,
+                            shared_url=url is not None and urls.count(url) > 1)
+            yield guarded_event(ref, n, build, seen_ids)
 
 
 # ---------------------------------------------------------------------- reading the page
@@ -382,7 +376,7 @@ def _valid_zone(name: str | None) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _Skip(f"unknown scheduleTimezone {name!r} (use an IANA name such as "
+        raise SkipRow(f"unknown scheduleTimezone {name!r} (use an IANA name such as "
                     f"Europe/London)") from None
     return name
 
@@ -396,12 +390,12 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
     name = _name(ev)
     status = _local_name(ev.get("eventStatus"))
     if status == "EventCancelled":
-        raise _NotAGroup("cancelled series (eventStatus EventCancelled)")
+        raise NotAGroup("cancelled series (eventStatus EventCancelled)")
     raw_schedules = [_resolve(s, index) for s in _list(ev.get("eventSchedule"))]
     if not raw_schedules:
         if "EventSeries" in _types(ev):
-            raise _Skip("an event series without an eventSchedule (when does it meet?)")
-        raise _NotAGroup("one-off event, not a recurring group")
+            raise SkipRow("an event series without an eventSchedule (when does it meet?)")
+        raise NotAGroup("one-off event, not a recurring group")
 
     places: list[Place] = []
     points: list[tuple[float, float]] = []
@@ -454,12 +448,12 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
     schedules: list[ScheduleRecord] = []
     for raw in raw_schedules:
         if not isinstance(raw, dict):
-            raise _Skip("eventSchedule is not a Schedule")
+            raise SkipRow("eventSchedule is not a Schedule")
         for s in _schedules(raw, ev, zone_default):
             if s not in schedules:
                 schedules.append(s)
     if not schedules:
-        raise _Skip("the series has no meetings (it ends before its first one)")
+        raise SkipRow("the series has no meetings (it ends before its first one)")
 
     place = places[0] if places else Place()
     lat, lon = points[0] if points else (None, None)
@@ -635,7 +629,7 @@ def _weekday(value: Any) -> tuple[int | None, int]:
         return (int(m.group(1)) if m.group(1) else None, _RFC_DAYS.index(m.group(2)))
     code = vocab.DAYS.lookup(text)
     if code is None:
-        raise _Skip(f"byDay {text!r} is not a day of the week")
+        raise SkipRow(f"byDay {text!r} is not a day of the week")
     return None, vocab.DAYS.codes.index(code)
 
 
@@ -654,14 +648,14 @@ def _frequency(value: Any) -> tuple[str, int] | None:
             return "monthly", n
     elif vocab.fold(text) in _TEXT_FREQ:
         return _TEXT_FREQ[vocab.fold(text)]
-    raise _Skip(f"repeatFrequency {text!r}: only weekly, fortnightly or monthly meetings on a "
+    raise SkipRow(f"repeatFrequency {text!r}: only weekly, fortnightly or monthly meetings on a "
                 f"weekday can be listed")
 
 
 def _schedules(raw: dict, ev: dict, zone_default: str | None) -> list[ScheduleRecord]:
     for key in ("byMonthDay", "byMonth"):
         if raw.get(key) not in (None, [], ""):
-            raise _Skip(f"eventSchedule uses {key}, which a weekly or monthly meeting on a "
+            raise SkipRow(f"eventSchedule uses {key}, which a weekly or monthly meeting on a "
                         f"weekday cannot express")
     zone = _valid_zone(_str(raw.get("scheduleTimezone"))) or zone_default
     days = [_weekday(d) for d in _list(raw.get("byDay"))]
@@ -670,17 +664,17 @@ def _schedules(raw: dict, ev: dict, zone_default: str | None) -> list[ScheduleRe
         try:
             weeks.append(int(_str(w) or ""))
         except ValueError:
-            raise _Skip(f"byMonthWeek {w!r} is not a week number") from None
+            raise SkipRow(f"byMonthWeek {w!r} is not a week number") from None
     given = _frequency(raw.get("repeatFrequency"))
     ordinals = [n for n, _ in days if n is not None]
     freq, interval = given or (("monthly", 1) if weeks or ordinals else ("weekly", 1))
 
     start_info = _time(raw.get("startTime"))
     if start_info is None and _str(raw.get("startTime")):
-        raise _Skip(f"startTime {_str(raw.get('startTime'))!r} is not a time of day")
+        raise SkipRow(f"startTime {_str(raw.get('startTime'))!r} is not a time of day")
     start_info = start_info or _time(ev.get("startDate"))
     if start_info is None:
-        raise _Skip("eventSchedule has no startTime")
+        raise SkipRow("eventSchedule has no startTime")
     start_time, _, offset = start_info
     valid_from = _date(raw.get("startDate"), zone) or _date(ev.get("startDate"), zone)
     if offset is not None and zone and valid_from:
@@ -688,26 +682,26 @@ def _schedules(raw: dict, ev: dict, zone_default: str | None) -> list[ScheduleRe
         start_time = stamp.time().replace(tzinfo=None)
     if not days:
         if valid_from is None:
-            raise _Skip("eventSchedule has no byDay and no startDate to take the day from")
+            raise SkipRow("eventSchedule has no byDay and no startDate to take the day from")
         days = [(None, valid_from.weekday())]
 
     specs: list[tuple[str, int, int | None]] = []
     if freq == "weekly":
         if weeks or ordinals:
-            raise _Skip("a weekly eventSchedule cannot pick a week of the month "
+            raise SkipRow("a weekly eventSchedule cannot pick a week of the month "
                         "(byMonthWeek); use repeatFrequency P1M")
         specs = [("weekly", wd, None) for _, wd in days]
     elif weeks:
         if ordinals:
-            raise _Skip("eventSchedule gives both byMonthWeek and an ordinal byDay")
+            raise SkipRow("eventSchedule gives both byMonthWeek and an ordinal byDay")
         specs = [("monthly", wd, w) for w in weeks for _, wd in days]
     elif ordinals and len(ordinals) == len(days):
         specs = [("monthly", wd, n) for n, wd in days]
     else:
-        raise _Skip("a monthly eventSchedule needs byMonthWeek (which week of the month?)")
+        raise SkipRow("a monthly eventSchedule needs byMonthWeek (which week of the month?)")
     for _, _wd, pos in specs:
         if pos not in (None, 1, 2, 3, 4, -1):
-            raise _Skip(f"week {pos} of the month is not supported (1 to 4, or -1 for the last)")
+            raise SkipRow(f"week {pos} of the month is not supported (1 to 4, or -1 for the last)")
     specs = list(dict.fromkeys(specs))
 
     duration = _minutes(raw.get("duration"))
