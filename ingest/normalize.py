@@ -30,7 +30,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geoalchemy2.elements import WKTElement
-from sqlalchemy import Text, all_, bindparam, cast, func, select
+from sqlalchemy import Text, all_, bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.sqltypes import NullType
@@ -978,6 +978,82 @@ def geocode(session: Session, listing: NormalisedListing, *,
         changes.update(timezone=found.timezone, schedules=tuple(
             dataclasses.replace(s, timezone=found.timezone) for s in listing.schedules))
     return dataclasses.replace(listing, **changes)
+
+
+def geocode_many(session: Session, listings: Sequence[NormalisedListing], *,
+                 cache: dict[tuple[str, str], Resolved | None] | None = None,
+                 ) -> list[NormalisedListing | Rejection]:
+    """`geocode` for each listing, with one query for all the postcodes they need looked up
+    (rather than one or two each) and the answers kept in `cache` (see `geocode`)."""
+    cache = {} if cache is None else cache
+    wanted = {(n.country, n.postcode) for n in listings
+              if n.format != "virtual" and n.postcode is not None and n.country is not None
+              and (n.latitude is None or n.timezone is None)} - cache.keys()
+    gazetteer = _Gazetteer.fetch(session, wanted) if wanted else session
+    return [geocode(gazetteer, n, cache=cache) for n in listings]
+
+
+# finder.geocode.postcode reads the gazetteer with exactly this statement; `_Gazetteer` answers
+# it from rows fetched beforehand, for many postcodes at once
+_CENTROIDS_SQL = ("SELECT code, kind, ST_Y(point::geometry), ST_X(point::geometry), place_name "
+                  "FROM postcode_centroids WHERE country = :c AND code = ANY(:codes)")
+_UK_LEVELS = {"uk_postcode": "postcode", "uk_sector": "sector", "uk_district": "district",
+              "uk_area": "area"}
+
+
+class _Gazetteer:
+    """The session, for `lookup_postcode`, with its postcode rows fetched in advance.
+
+    `lookup_postcode` stays the one place that decides what a postcode resolves to: this
+    only answers its `_CENTROIDS_SQL` for codes fetched beforehand (the same rows the
+    database would return); anything else (another statement, another code, the nearest
+    town) goes to the session. A wrong guess of the codes it will ask for costs a query,
+    never a different answer.
+    """
+
+    def __init__(self, session: Session, rows: dict[str, dict[str, tuple]],
+                 asked: dict[str, set[str]]) -> None:
+        self._session = session
+        self._rows = rows
+        self._asked = asked
+
+    @classmethod
+    def fetch(cls, session: Session, postcodes: Iterable[tuple[str, str]]) -> _Gazetteer:
+        asked: dict[str, set[str]] = {}
+        for country, postcode in postcodes:
+            parsed = postcode_for_country(country, postcode)
+            if parsed is None:
+                continue
+            country, code = parsed
+            codes = [code]
+            if country == "GB":
+                level = _UK_LEVELS.get(_postcode_module.classify(code).kind)
+                if level is None:
+                    continue
+                codes = [c for _, c in _postcode_module.uk_levels(code, level)]
+            asked.setdefault(country, set()).update(codes)
+        pairs = [(country, code) for country, codes in asked.items() for code in codes]
+        rows: dict[str, dict[str, tuple]] = {country: {} for country in asked}
+        if pairs:
+            result = session.execute(text(
+                "SELECT country, code, kind, ST_Y(point::geometry), ST_X(point::geometry),"
+                " place_name FROM postcode_centroids WHERE (country, code) IN (SELECT * FROM"
+                " unnest(CAST(:countries AS text[]), CAST(:codes AS text[])))"),
+                {"countries": [c for c, _ in pairs], "codes": [code for _, code in pairs]})
+            for country, code, *rest in result:
+                rows[country][code] = tuple(rest)
+        return cls(session, rows, asked)
+
+    def execute(self, statement: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if (not args and not kwargs and isinstance(params, dict) and set(params) == {"c", "codes"}
+                and str(statement) == _CENTROIDS_SQL
+                and set(params["codes"]) <= self._asked.get(params["c"], set())):
+            rows = self._rows[params["c"]]
+            return [(code, *rows[code]) for code in params["codes"] if code in rows]
+        return self._session.execute(statement, params, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
 
 
 def _find_organisation(session: Session, org: NormalisedOrganisation) -> Organisation:

@@ -20,6 +20,11 @@ The rules come from issue 3 ("Normalising and writing", "Runs and operations"):
   read the document again).
 - Two runs of one source never overlap: a PostgreSQL advisory lock (held on its own
   connection, so it dies with the process) makes the second one a "skipped" no-op.
+- A file source (no 304) or a changed feed is read in full, but a row the adapter reads
+  exactly as last time is only marked seen: it is not normalised, geocoded or written again
+  (`normalize.record_hash`; a change to the normalising code makes every row count as read
+  differently once). Rows are handled in batches of `BATCH_SIZE`, and a large first run
+  keeps the planner's statistics current as the tables grow (`_Statistics`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import queue
-import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -49,7 +52,7 @@ from ingest.fetch import FetchError, FetchResult, FetchSettings, fetch
 from ingest.normalize import (
     NormalisedListing,
     Rejection,
-    geocode,
+    geocode_many,
     listing_key,
     normalise,
     record_hash,
@@ -60,7 +63,16 @@ from ingest.normalize import (
 )
 from ingest.records import ListingRecord, OrganisationRecord
 from ingest.sources import Source
-from ingest.writer import mark_seen, mark_unchanged, start_run, stored_refs, write_listings
+from ingest.writer import (
+    Unchanged,
+    defer,
+    end_run,
+    mark_seen,
+    mark_unchanged,
+    start_run,
+    stored_refs,
+    write_listings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +223,14 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         ListingSource.source == source.name, ListingSource.withdrawn_at.is_(None))))
     seen: set[str] = set()  # ids the feed still lists, usable or not
     usable = 0
-    # this batch's records (row number, record, key, fingerprint) and rejections (row number,
-    # ref, reason, skipped): records are normalised when the batch is full, once the stored
-    # refs show which are unchanged; rejections are still reported in row order
-    batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str,
-                      NormalisedListing | Rejection | None]] = []
+    # The batch being read: (row number, record, key, fingerprint). When it is full, the
+    # listings stored from identical records are marked seen by one UPDATE that PostgreSQL
+    # runs while the next batch is read (`writer.Unchanged`); then the rest of the batch is
+    # normalised, geocoded and queued for writing. Rejections (row number, ref, reason,
+    # skipped) wait for the batches before them, so they are reported in row order.
+    batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str]] = []
+    sent: tuple[list[tuple[int, ListingRecord, tuple[str, str] | None, str]],
+                Unchanged] | None = None
     rejected: list[tuple[int, str, str, bool]] = []
     # listings to write, each with the hash to store once it is written: they are written
     # in the batches a row-by-row run makes (BATCH_SIZE usable listings, unchanged ones
@@ -223,23 +238,29 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     pending: list[tuple[NormalisedListing, tuple[int, str] | None]] = []
     window = 0
     geocoded: dict = {}  # postcode -> gazetteer answer, for this run
+    holds: dict[str, bool] = {}  # source name -> whether any listing of it is stored
     start_run(session)  # the batches' writes share what they look up once per run
     today = now.date()
 
     def reject(row: int, ref: str, reason: str, skipped: bool = False) -> None:
-        if batch:
-            rejected.append((row, ref, reason, skipped))
-        else:
-            count_rejection(ref, reason, skipped)
+        rejected.append((row, ref, reason, skipped))
 
-    def count_rejection(ref: str, reason: str, skipped: bool) -> None:
-        if skipped:
-            report.skipped += 1
-        else:
-            report.rejected += 1
-        if len(report.rejections) < MAX_REJECTIONS_KEPT:
-            report.rejections.append({"ref": ref, "reason": reason, **(
-                {"skipped": True} if skipped else {})})
+    def count_rejections(up_to: float) -> None:
+        """Report the rejections of rows up to `up_to`, in row order."""
+        rejected.sort(key=lambda r: r[0])
+        done = 0
+        for row, ref, reason, skipped in rejected:
+            if row > up_to:
+                break
+            done += 1
+            if skipped:
+                report.skipped += 1
+            else:
+                report.rejected += 1
+            if len(report.rejections) < MAX_REJECTIONS_KEPT:
+                report.rejections.append({"ref": ref, "reason": reason, **(
+                    {"skipped": True} if skipped else {})})
+        del rejected[:done]
 
     def add_usable(item: tuple[NormalisedListing, tuple[int, str] | None] | None) -> None:
         nonlocal usable, window
@@ -263,28 +284,45 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         pending.clear()
 
     def flush() -> None:
-        """Records read exactly as the stored listing was are only marked seen, in one
-        UPDATE (see `normalize.stored_hash`): not normalised, geocoded or written. The rest
-        are normalised (a listing whose content is the same is still unchanged), geocoded
-        and queued for writing."""
+        """Send the full batch's UPDATE, after finishing the batch sent before it."""
+        nonlocal sent
+        if sent is not None:
+            finish(*sent)
+            sent = None
         if not batch:
             return
-        seen_again = mark_unchanged(
-            session, {key: fp for _, _, key, fp, _ in batch if key is not None}, now=now)
+        keys = [key for _, _, key, _ in batch if key is not None]
+        for name in {key[0] for key in keys} - holds.keys():
+            holds[name] = bool(session.scalar(select(exists().where(
+                ListingSource.source == name))))
+        # a source with nothing stored (its first run) has nothing to look up
+        sent = (list(batch), mark_unchanged(
+            session, {key: fp for _, _, key, fp in batch if key is not None and holds[key[0]]},
+            now=now))
+        batch.clear()
+
+    def finish(batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str]],
+               unchanged_keys: Unchanged) -> None:
+        """Records read exactly as the stored listing was are only marked seen (see
+        `normalize.stored_hash`): not normalised, geocoded or written. The rest are
+        normalised (a listing whose content is the same is still unchanged), geocoded and
+        queued for writing."""
+        seen_again = unchanged_keys.keys()
         report.unchanged += len(seen_again)
-        # mostly new or changed rows: let the reader normalise ahead (see `_Reader`)
-        reader.normalise_ahead = len(seen_again) < len(batch) / 2
-        stored = stored_refs(session, [key for _, _, key, _, _ in batch
-                                       if key is not None and key not in seen_again],
-                             remember=True)
+        keys = [key for _, _, key, _ in batch if key is not None]
+        stored = stored_refs(session, [key for key in keys if key not in seen_again],
+                             remember=True, empty={name for name, has in holds.items()
+                                                   if not has})
         unchanged: list[int] = []
         rehash: list[tuple[int, str]] = []  # same content, read from a different record
-        for row, record, key, fingerprint, ahead in batch:
+        # (row, listing to geocode and write or None when unchanged, hash to store after)
+        usable_rows: list[tuple[int, NormalisedListing | None, tuple[int, str] | None]] = []
+        for row, record, key, fingerprint in batch:
             if key in seen_again:
-                add_usable(None)
+                usable_rows.append((row, None, None))
                 continue
             ref = stored.get(key) if key is not None else None
-            listing = ahead if ahead is not None else normalise(record, today=today)
+            listing = normalise(record, today=today)
             if isinstance(listing, Rejection):
                 rejected.append((row, str(record.external_id), str(listing), False))
                 continue
@@ -294,49 +332,70 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                 if ref.withdrawn_at is None:
                     unchanged.append(ref.id)
                     rehash.append((ref.id, fresh))
-                    add_usable(None)
+                    usable_rows.append((row, None, None))
                     continue
                 # listed again: the writer reinstates it, seeing the hash it stored
                 listing = with_content_hash(listing, ref.content_hash)
                 later = (ref.id, fresh)
             else:
                 listing = with_content_hash(listing, fresh)
-            located = geocode(session, listing, cache=geocoded)
-            if isinstance(located, Rejection):
-                rejected.append((row, listing.external_id, str(located), False))
+            usable_rows.append((row, listing, later))
+        located = iter(geocode_many(session, [n for _, n, _ in usable_rows if n is not None],
+                                    cache=geocoded))
+        for row, listing, later in usable_rows:
+            if listing is None:
+                add_usable(None)
                 continue
-            add_usable((located, later))
+            found = next(located)
+            if isinstance(found, Rejection):
+                rejected.append((row, listing.external_id, str(found), False))
+                continue
+            add_usable((found, later))
         mark_seen(session, unchanged, now=now, hashes=rehash)
         report.unchanged += len(unchanged)
-        batch.clear()
-        for _, ref_, reason, skipped in sorted(rejected, key=lambda r: r[0]):
-            count_rejection(ref_, reason, skipped)
-        rejected.clear()
+        count_rejections(up_to=batch[-1][0])
 
-    reader = _Reader(adapter, result.document, source, fetch_more, today,
-                     normalise_ahead=not had_listings)
-    with _Progress(progress, source.name, result) as bar, reader:
-        for item in reader:
-            report.fetched += 1
-            row = report.fetched
-            bar.tick(row)
-            if isinstance(item, RowProblem):
-                reject(row, item.ref, item.reason, item.skipped)
-                if not item.skipped:
-                    seen.add(item.ref)
-                continue
-            record = item[0]
-            ref = record.external_id
-            if ref in seen:
-                reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in this "
-                                      f"feed)")
-                continue
-            seen.add(ref)
-            batch.append((row, *item))
-            if len(batch) >= BATCH_SIZE:
-                flush()
-        flush()
+    try:
+        with _Progress(progress, source.name, result) as bar:
+            for item in adapter.records(result.document, source, fetch_more):
+                report.fetched += 1
+                row = report.fetched
+                bar.tick(row)
+                if isinstance(item, RowProblem):
+                    reject(row, item.ref, item.reason, item.skipped)
+                    if not item.skipped:
+                        seen.add(item.ref)
+                    continue
+                record = _with_defaults(item, source)
+                ref = record.external_id
+                if ref in seen:
+                    reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in "
+                                          f"this feed)")
+                    continue
+                seen.add(ref)
+                batch.append((row, record, listing_key(record), record_hash(record)))
+                if len(batch) >= BATCH_SIZE:
+                    flush()
+            flush()
+            flush()  # the last batch sent
+    except BaseException as exc:
+        if sent is not None:  # leave pipeline mode, so the transaction can roll back
+            sent[1].close(exc)
+        end_run(session, exc)
+        # the run fails and changes nothing, but reports what it rejected, as far as it read
+        for row, record, _, _ in [*(sent[0] if sent is not None else ()), *batch]:
+            listing = normalise(record, today=today)
+            if isinstance(listing, Rejection):
+                reject(row, str(record.external_id), str(listing))
+        count_rejections(up_to=float("inf"))
+        raise
+    try:
         write_pending()
+    except BaseException as exc:
+        end_run(session, exc)
+        raise
+    end_run(session)  # the deferred statements' errors are the run's
+    count_rejections(up_to=float("inf"))
 
     if report.fetched == 0:
         raise RunFailed("feed shrank to zero rows")
@@ -350,76 +409,6 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
                                 now=now)
-
-
-class _Reader:
-    """The adapter's items, read in a thread of its own while the run waits on the database.
-
-    Parsing and normalising are Python work and writing is PostgreSQL's, and the two could
-    use two CPUs, but a run that does both in turn uses one at a time. The reader parses
-    ahead (up to `AHEAD` items), adds the source's defaults, the key and the fingerprint of
-    each record and, while most rows turn out new or changed (`normalise_ahead`, set by the
-    run), normalises them too; `normalise` is pure, so where it runs changes nothing. The
-    database is used only by the run's own thread. Items come out in the adapter's order,
-    and an exception the adapter raises is raised by the iteration, after the items read
-    before it.
-    """
-
-    AHEAD = 10000
-    _END = object()
-
-    def __init__(self, adapter: Adapter, document: Document, source: Source,
-                 fetch_more: Any, today: dt.date, *, normalise_ahead: bool) -> None:
-        self.normalise_ahead = normalise_ahead
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.AHEAD)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._read, args=(adapter, document, source, fetch_more, today),
-            name=f"ingest-reader-{source.name}", daemon=True)
-
-    def __enter__(self) -> _Reader:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()  # a run that stops early (an error, Ctrl+C) leaves the rest unread
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, _ReadFailed):
-                raise item.error
-            yield item
-
-    def _read(self, adapter: Adapter, document: Document, source: Source, fetch_more: Any,
-              today: dt.date) -> None:
-        try:
-            for item in adapter.records(document, source, fetch_more):
-                if not isinstance(item, RowProblem):
-                    record = _with_defaults(item, source)
-                    item = (record, listing_key(record), record_hash(record),
-                            normalise(record, today=today) if self.normalise_ahead else None)
-                if not self._put(item):
-                    return
-            self._put(self._END)
-        except BaseException as exc:  # handed to the run, which handles it as before
-            self._put(_ReadFailed(exc))
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-
-@dataclass
-class _ReadFailed:
-    error: BaseException
 
 
 def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:
@@ -454,9 +443,10 @@ class _Statistics:
     transaction. Autovacuum cannot see those rows (and, if it analyses mid-run, records the
     table as it was before), so plans chosen from stale statistics scan whole tables or
     walk a whole index for every batch: the run slows down as it goes. ANALYZE inside the
-    transaction counts the rows it has written; so each time this run has doubled the
-    listings it found, the tables are analysed (a few hundred milliseconds). Statistics are
-    not data: a rolled-back run leaves only fresher estimates behind.
+    transaction counts the rows it has written; so after the first few thousand and then
+    each time the run has made the listings four times as many, the tables are analysed
+    (a few hundred milliseconds). A run that fails rolls its statistics back with its rows
+    (only the size estimates in pg_class stay, and autovacuum corrects them).
     """
 
     TABLES = ("listing_sources", "groups", "locations", "schedules")
@@ -474,9 +464,9 @@ class _Statistics:
     def written(self, count: int) -> None:
         self.total += count
         if self.total >= self.next_at:
-            for table in self.TABLES:
-                self.session.execute(text(f"ANALYZE {table}"))
-            self.next_at = self.total + max(self.FIRST_AFTER, self.start + self.total)
+            for table in self.TABLES:  # while the run reads on (see `writer.defer`)
+                defer(self.session, f"ANALYZE {table}")
+            self.next_at = self.total + 3 * max(self.FIRST_AFTER, self.start + self.total)
 
 
 # ----------------------------------------------------------------------------- recording

@@ -3,27 +3,44 @@
 Per batch it costs a handful of statements, whatever the size:
 - one query finds which (source, external id) pairs we already hold and their content hashes
   (and, only for the few whose hash changed, whether they are their group's first source);
-- unchanged listings only have `last_seen_at` bumped, in one UPDATE (a run finds them
-  before normalising, with `stored_refs`, and marks them with `mark_seen`);
+- unchanged listings only have `last_seen_at` bumped, in one UPDATE (a run finds most of
+  them before normalising: `mark_unchanged`, `stored_refs`, `mark_seen`);
 - new listings are matched against groups other sources already list (`ingest.dedupe`):
   a match becomes one more `ListingSource` on that group (and any disagreements become
-  `ListingConflict`s for moderators); the rest are inserted in bulk;
+  `ListingConflict`s for moderators); the rest are inserted with COPY (venues, groups,
+  provenance, schedules with their upcoming meetings);
 - changed listings go through `normalize.upsert` one by one (they are few in a steady feed),
   unless the listing is a second source of a merged group: then only its provenance and the
   conflicts are refreshed, so two sources never overwrite each other's fields back and forth.
+
+A run (`start_run`) also shares, between its batches, what it needs to look up only once
+(`RunContext`), so a batch costs the same at the end of a 100,000-listing run as at the start.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import Integer, Text, any_, bindparam, cast, func, insert, select, text, update
+from sqlalchemy import (
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -75,16 +92,63 @@ class RunContext:
         self.by_key: dict[str, list[Any]] = {}
         self.merged: set[int] = set()
         self.clean_join_keys: bool | None = None  # may we empty the index's pending list?
-        # the refs the run last looked up (None: not stored), so writing them needs no query
+        # the refs the run looked up in its last two batches (None: not stored), so writing
+        # them needs no query (a batch of writes can straddle two batches of reading)
         self.refs: dict[tuple[str, str], Any] = {}
+        self.older_refs: dict[tuple[str, str], Any] = {}
+        self.pipeline: Any = None  # statements sent whose results nobody waits for
+        self.hook: Any = None
 
 
 def start_run(session: Session) -> RunContext:
     """Mark `session` (one transaction) as one run of one source: the `write_listings` calls
     it makes share a `RunContext`. Their listings must then be unique by (source,
-    external_id) across the calls, as a run's are."""
+    external_id) across the calls, as a run's are. Call `end_run` when the run is done."""
     context = session.info[RunContext.KEY] = RunContext()
+
+    def before_statement(*_: Any) -> None:
+        _drain(context)
+
+    context.hook = (session.connection(), before_statement)
+    event.listen(context.hook[0], "before_cursor_execute", before_statement)
     return context
+
+
+def end_run(session: Session, failed: BaseException | None = None) -> None:
+    """The run's last statement: wait for the deferred ones (their errors are the run's), or,
+    when the run has `failed`, leave them to the rollback."""
+    context: RunContext | None = session.info.pop(RunContext.KEY, None)
+    if context is None:
+        return
+    try:
+        _drain(context, failed)
+    finally:
+        if context.hook is not None:
+            event.remove(context.hook[0], "before_cursor_execute", context.hook[1])
+
+
+def defer(session: Session, sql: str, params: Mapping[str, Any] | None = None) -> None:
+    """Send `sql` (psycopg placeholders) without waiting for it: in pipeline mode PostgreSQL
+    runs it on the other CPU while the run reads and normalises the next rows. It has
+    finished, in order, before the session's next statement. Without a run (`start_run`)
+    or pipeline support it simply runs now."""
+    context: RunContext | None = session.info.get(RunContext.KEY)
+    session.flush()
+    driver = session.connection().connection.driver_connection
+    if context is None or not psycopg.Pipeline.is_supported():
+        driver.execute(sql, params)
+        return
+    if context.pipeline is None:
+        context.pipeline = driver.pipeline()
+        context.pipeline.__enter__()
+    driver.execute(sql, params)
+
+
+def _drain(context: RunContext | None, failed: BaseException | None = None) -> None:
+    if context is not None and context.pipeline is not None:
+        pipeline, context.pipeline = context.pipeline, None
+        pipeline.__exit__(type(failed) if failed else None, failed,
+                          failed.__traceback__ if failed else None)
 
 
 def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
@@ -133,24 +197,29 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
     _insert_new(session, [listings[i] for i in to_insert], now)
     for i in to_insert:
         outcomes[i] = "created"
+    if context is not None and to_insert:
+        _clean_join_keys_index(session, context)
     session.flush()
     return outcomes
 
 
 def stored_refs(session: Session, keys: Iterable[tuple[str, str]], *,
-                remember: bool = False) -> dict[tuple[str, str], Any]:
+                remember: bool = False, empty: Collection[str] = ()
+                ) -> dict[tuple[str, str], Any]:
     """(source, external_id) -> the stored ref (id, source, external_id, group_id,
     content_hash, withdrawn_at), for the keys we hold; one query per source.
 
     With `remember` (after `start_run`), `write_listings` takes these refs as they are for
     the same keys instead of reading them again: only this run writes its source's refs,
-    and each once."""
+    and each once. Sources in `empty` are known to have none: nothing is read for them."""
     keys = list(keys)
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
     out: dict[tuple[str, str], Any] = {}
     for source, ids in by_source.items():
+        if source in empty:
+            continue
         rows = session.execute(
             select(LS.c.id, LS.c.source, LS.c.external_id, LS.c.group_id, LS.c.content_hash,
                    LS.c.withdrawn_at)
@@ -160,33 +229,88 @@ def stored_refs(session: Session, keys: Iterable[tuple[str, str]], *,
         out.update({(r.source, r.external_id): r for r in rows})
     context: RunContext | None = session.info.get(RunContext.KEY)
     if remember and context is not None:
-        context.refs = {key: out.get(key) for key in keys}
+        context.older_refs, context.refs = context.refs, {key: out.get(key) for key in keys}
     return out
+
+
+_UNCHANGED_SQL = (
+    "UPDATE listing_sources s SET last_seen_at = %(now)s"
+    " FROM unnest(CAST(%(ids)s AS text[]), CAST(%(fps)s AS text[])) AS v(external_id, fp)"
+    " WHERE s.source = %(source)s AND s.external_id = v.external_id"
+    " AND s.withdrawn_at IS NULL AND substr(s.content_hash, %(start)s) = v.fp"
+    " RETURNING s.external_id")
+
+
+class Unchanged:
+    """What `mark_unchanged` found: the keys of the listings it marked seen.
+
+    Sent in psycopg's pipeline mode, the UPDATE runs in PostgreSQL while the caller goes on
+    (reading the next rows of the feed, on the other CPU); `keys()` waits for the answer.
+    Until then the session must not be used: `keys()` or `close()` first.
+    """
+
+    def __init__(self, session: Session, fingerprints: Mapping[tuple[str, str], str],
+                 now: dt.datetime) -> None:
+        by_source: dict[str, tuple[list[str], list[str]]] = {}
+        for (source, external_id), fingerprint in fingerprints.items():
+            ids, fps = by_source.setdefault(source, ([], []))
+            ids.append(external_id)
+            fps.append(fingerprint)
+        self._keys: set[tuple[str, str]] = set()
+        self._cursors: list[tuple[str, Any]] = []
+        self._pipeline: Any = None
+        if not by_source:
+            return
+        _drain(session.info.get(RunContext.KEY))
+        driver = session.connection().connection.driver_connection
+        params = [{"now": now, "ids": _array(ids), "fps": _array(fps), "source": source,
+                   "start": HALF + 1} for source, (ids, fps) in by_source.items()]
+        if not psycopg.Pipeline.is_supported():  # libpq < 14: one round trip at a time
+            for p in params:
+                rows = driver.execute(_UNCHANGED_SQL, p).fetchall()
+                self._keys.update((p["source"], external_id) for (external_id,) in rows)
+            return
+        self._pipeline = driver.pipeline()
+        self._pipeline.__enter__()
+        try:
+            for p in params:
+                cursor = driver.cursor()
+                cursor.execute(_UNCHANGED_SQL, p)
+                self._cursors.append((p["source"], cursor))
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+
+    def keys(self) -> set[tuple[str, str]]:
+        try:
+            for source, cursor in self._cursors:
+                self._keys.update((source, external_id) for (external_id,) in cursor.fetchall())
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._cursors = []
+        self._finish(None)
+        return self._keys
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """Leave pipeline mode, results unread (the run is failing: it rolls back)."""
+        self._cursors = []
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.__exit__(type(exc) if exc else None, exc,
+                              exc.__traceback__ if exc else None)
 
 
 def mark_unchanged(session: Session, fingerprints: Mapping[tuple[str, str], str], *,
-                   now: dt.datetime) -> set[tuple[str, str]]:
+                   now: dt.datetime) -> Unchanged:
     """(source, external_id) -> record fingerprint (`normalize.record_hash`): bumps
     `last_seen_at` of the listings stored from an identical record (and not withdrawn), in
-    one UPDATE per source, and returns their keys. Nothing else is written or committed."""
-    by_source: dict[str, tuple[list[str], list[str]]] = {}
-    for (source, external_id), fingerprint in fingerprints.items():
-        ids, fps = by_source.setdefault(source, ([], []))
-        ids.append(external_id)
-        fps.append(fingerprint)
-    out: set[tuple[str, str]] = set()
-    for source, (ids, fps) in by_source.items():
-        rows = session.execute(text(
-            "UPDATE listing_sources s SET last_seen_at = :now"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:fps AS text[])) AS v(external_id, fp)"
-            " WHERE s.source = :source AND s.external_id = v.external_id"
-            " AND s.withdrawn_at IS NULL AND substr(s.content_hash, :start) = v.fp"
-            " RETURNING s.external_id"),
-            {"now": now, "ids": _array(ids), "fps": _array(fps), "source": source,
-             "start": HALF + 1},
-        ).scalars()
-        out.update((source, external_id) for external_id in rows)
-    return out
+    one UPDATE per source; `.keys()` of the result are theirs. Nothing else is written or
+    committed."""
+    return Unchanged(session, fingerprints, now)
 
 
 def mark_seen(session: Session, ref_ids: Sequence[int], *, now: dt.datetime,
@@ -221,8 +345,10 @@ def _known_refs(session: Session, listings: Sequence[NormalisedListing], *,
     this query cost more than the rest of a batch."""
     keys = [(n.source, n.external_id) for n in listings]
     context: RunContext | None = session.info.get(RunContext.KEY)
-    if context is not None and all(key in context.refs for key in keys):
-        found = [context.refs.pop(key) for key in keys]
+    if context is not None and all(
+            key in context.refs or key in context.older_refs for key in keys):
+        found = [context.refs.pop(key) if key in context.refs else context.older_refs.pop(key)
+                 for key in keys]
         out = {key: ref for key, ref in zip(keys, found, strict=True) if ref is not None}
     else:
         out = stored_refs(session, keys)
@@ -342,7 +468,6 @@ def _online_rows(session: Session, source: str, keys: set[str], orgs: set[str],
     organisations' candidates looked up once per run (see `RunContext`)."""
     new_keys = keys - context.by_key.keys()
     if new_keys:
-        _clean_join_keys_index(session, context)
         for key in new_keys:
             context.by_key[key] = []
         for row in session.execute(_online_candidates(source).where(
@@ -367,7 +492,8 @@ JOIN_KEYS_INDEX = "ix_groups_join_keys"  # the GIN index on groups.join_keys (fi
 
 
 def _clean_join_keys_index(session: Session, context: RunContext) -> None:
-    """Move the join-key index's pending entries into the index proper before searching it.
+    """Move the join-key index's pending entries into the index proper, after each batch of
+    new groups (deferred: it runs while the next rows are read).
 
     GIN indexes collect new entries in a pending list (up to 4 MB) that every search reads
     from end to end; the groups a large run writes (and rewrites: a trigger sets their next
@@ -380,8 +506,8 @@ def _clean_join_keys_index(session: Session, context: RunContext) -> None:
             "SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c "
             "WHERE c.oid = to_regclass(:index)"), {"index": JOIN_KEYS_INDEX}))
     if context.clean_join_keys:
-        session.execute(text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"),
-                        {"index": JOIN_KEYS_INDEX})
+        defer(session, "SELECT gin_clean_pending_list(CAST(%(index)s AS regclass))",
+              {"index": JOIN_KEYS_INDEX})
 
 
 def _stored_groups(session: Session, group_ids: set[int]) -> dict[int, SimpleNamespace]:
@@ -500,14 +626,34 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
     ))
-    _copy(session, S, ("group_id", "freq", "interval", "weekday", "set_pos", "start_time",
-                       "duration_minutes", "timezone", "valid_from", "valid_until",
-                       "cancelled_dates", "time_band", "upcoming"), (
-        (gid, r.freq, r.interval, r.weekday, r.set_pos, r.start_time, r.duration_minutes,
-         r.timezone, r.valid_from, r.valid_until, _array(sorted(r.cancelled_dates)),
-         time_band(r.start_time), _upcoming(r, now))
-        for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules
-    ))
+    # deferred: the schedules' statement trigger (groups.next_meeting_at) rewrites every
+    # group of the batch, which PostgreSQL can do while the run reads the next rows
+    rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
+    if rows:
+        defer(session, _SCHEDULES_SQL, {
+            "g": _array(gid for gid, _ in rows), "f": _array(r.freq for _, r in rows),
+            "i": _array(r.interval for _, r in rows), "w": _array(r.weekday for _, r in rows),
+            "p": _array(r.set_pos for _, r in rows),
+            "st": _array(r.start_time for _, r in rows),
+            "d": _array(r.duration_minutes for _, r in rows),
+            "tz": _array(r.timezone for _, r in rows),
+            "vf": _array(r.valid_from for _, r in rows),
+            "vu": _array(r.valid_until for _, r in rows),
+            "cd": _array(_array(sorted(r.cancelled_dates)) for _, r in rows),
+            "tb": _array(time_band(r.start_time) for _, r in rows),
+            "up": _array(_upcoming(r, now) for _, r in rows)})
+
+
+_SCHEDULES_SQL = (
+    'INSERT INTO schedules (group_id, freq, "interval", weekday, set_pos, start_time,'
+    " duration_minutes, timezone, valid_from, valid_until, cancelled_dates, time_band, upcoming)"
+    " SELECT g, f, i, w, p, st, d, tz, vf, vu, CAST(cd AS date[]), tb,"
+    " CAST(up AS timestamptz[]) FROM unnest(CAST(%(g)s AS int[]), CAST(%(f)s AS text[]),"
+    " CAST(%(i)s AS int[]), CAST(%(w)s AS int[]), CAST(%(p)s AS int[]),"
+    " CAST(%(st)s AS time[]), CAST(%(d)s AS int[]), CAST(%(tz)s AS text[]),"
+    " CAST(%(vf)s AS date[]), CAST(%(vu)s AS date[]), CAST(%(cd)s AS text[]),"
+    " CAST(%(tb)s AS text[]), CAST(%(up)s AS text[]))"
+    " AS v(g, f, i, w, p, st, d, tz, vf, vu, cd, tb, up)")
 
 
 def _next_ids(session: Session, table: Any, count: int) -> list[int]:
@@ -524,6 +670,7 @@ def _copy(session: Session, table: Any, columns: Sequence[str],
     """COPY `rows` into `table` on the session's own connection, so inside its transaction;
     statement-level triggers fire as for an INSERT. Returns the number of rows."""
     session.flush()  # anything the ORM holds goes first, as autoflush would before a query
+    _drain(session.info.get(RunContext.KEY))
     driver = session.connection().connection.driver_connection
     names = ", ".join(f'"{c}"' for c in columns)
     count = 0
@@ -536,11 +683,13 @@ def _copy(session: Session, table: Any, columns: Sequence[str],
 
 
 def _array(values: Iterable[Any]) -> str:
-    """A PostgreSQL array literal (every element quoted), cheaper than adapting a list."""
+    """A PostgreSQL array literal (every element quoted, None as NULL), cheaper than
+    adapting a list."""
     if type(values) is tuple:
         return _tuple_array(values)
     return "{" + ",".join(
-        '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+        "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values) + "}"
 
 
 @functools.lru_cache(maxsize=4096)
