@@ -26,13 +26,19 @@ SEARCH_PARAMETERS = [
     {"name": "format", "in": "query", "required": False,
      "description": "`virtual` means online-only groups.",
      "schema": {"type": "string", "enum": list(p.FORMATS), "default": "any"}},
-    _array_param("day", vocab.DAYS, "Meets on one of these weekdays (group's local time)."),
-    _array_param("time", vocab.TIME_BAND, "Meets in this part of the day (group's local time)."),
+    _array_param("day", vocab.DAYS, "Meets on one of these weekdays: the group's local day "
+                 "for groups that meet in a place; the searcher's day (`tz`, else the "
+                 "searched place's zone) for online groups."),
+    _array_param("time", vocab.TIME_BAND, "Meets in this part of the day: the group's local "
+                 "time for groups that meet in a place; the searcher's time (`tz`, else the "
+                 "searched place's zone) for online groups."),
     {"name": "within_days", "in": "query", "required": False,
      "description": "Has a meeting in the next N days.",
      "schema": {"type": "integer", "minimum": 1, "maximum": p.MAX_WITHIN_DAYS}},
     _array_param("loss", vocab.LOSS, "Kind of loss the group supports (synonyms accepted)."),
-    _array_param("audience", vocab.AUDIENCE, "Who the group is for (synonyms accepted)."),
+    _array_param("audience", vocab.AUDIENCE, "Who the group is for (synonyms accepted). "
+                 "Groups only for professionals are left out unless `professionals` is "
+                 "asked for."),
     _array_param("language", vocab.LANGUAGE, "Language the group meets in."),
     _array_param("cost", vocab.COST, "Cost."),
     _array_param("join", vocab.JOIN, "How to join."),
