@@ -29,6 +29,7 @@ run: setup db-start
 	$(GF) db upgrade
 	$(GF) places load-bundled
 	$(GF) demo load
+	$(GF) demo accounts
 	$(GF) ingest run --all
 	$(GF) serve --port $(PORT)
 

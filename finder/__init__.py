@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
     app.config.from_mapping(Config().as_dict())
+    from finder.accounts.config import AccountsConfig
+
+    app.config.from_mapping(AccountsConfig().as_dict())
     if overrides:
         app.config.update(overrides)
 
@@ -21,12 +24,14 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
 
-    from finder import api, web
+    from finder import accounts, api, web
     from finder.cli import register_commands
     from finder.health import bp as health_bp
 
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(health_bp)
+    accounts.init_app(app)
+    accounts.exempt_from_csrf(api.bp)  # the API authenticates by token, never by cookie
     register_commands(app)
     return app

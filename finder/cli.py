@@ -4,6 +4,8 @@
     groupfinder postcodes load FILE   load a postcode file (GeoNames, ONSPD, ZCTA)
     groupfinder places load-bundled   load the bundled gazetteer (postcodes and places)
     groupfinder demo load             load the demo listings
+    groupfinder demo accounts         demo organisation member and moderator (new passwords)
+    groupfinder users create-moderator EMAIL   make a site moderator
     groupfinder schedules refresh     recompute cached upcoming meetings
     groupfinder serve                 run the production server (gunicorn)
 """
@@ -21,6 +23,7 @@ from finder import create_app, migrate
 
 
 def register_commands(app: Flask) -> None:
+    from finder.accounts.cli import demo_accounts, users_cli
     from finder.demo import demo_cli
     from finder.geocode.cli import places_cli, postcodes_cli
     from finder.schedule_cache import schedules_cli
@@ -34,6 +37,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(ingest_cli)
     app.cli.add_command(sources_cli)
+    app.cli.add_command(users_cli)
+    demo_cli.add_command(demo_accounts)
 
 
 @click.group("db", help="Database schema.")

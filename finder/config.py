@@ -31,7 +31,8 @@ def _flag(name: str, default: bool = False) -> bool:
 @dataclass
 class Config:
     DATABASE_URL: str = field(default_factory=database_url)
-    SECRET_KEY: str = field(default_factory=lambda: os.environ.get("SECRET_KEY", "dev-only"))
+    # empty: finder.accounts.secrets generates a development key (with a warning)
+    SECRET_KEY: str = field(default_factory=lambda: os.environ.get("SECRET_KEY", ""))
     # geopy's Nominatim, for places the bundled gazetteer does not know; off by default
     ONLINE_GEOCODER: bool = field(default_factory=lambda: _flag("GROUPFINDER_ONLINE_GEOCODER"))
     GEOCODER_USER_AGENT: str = field(

@@ -22,6 +22,8 @@ class Database:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
         self.read_session_factory: sessionmaker[Session] | None = None
+        # tests: a request's session ends by releasing its savepoint (see bind_to)
+        self.release_reads = False
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
@@ -38,6 +40,10 @@ class Database:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         self.read_session_factory = self.session_factory
+        # A request's read session opens its savepoint first; a write `transaction()` in the
+        # same request nests inside it. Rolling the read savepoint back at teardown would
+        # undo that committed write, which production (autocommit reads) never does.
+        self.release_reads = True
 
     def session(self) -> Session:
         """The request's (read-only, autocommit) session."""
@@ -51,11 +57,16 @@ class Database:
         with self.session_factory() as session, session.begin():
             yield session
 
-    @staticmethod
-    def _close_session(exc: BaseException | None) -> None:
+    def _close_session(self, exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+        if session is None:
+            return
+        if self.release_reads and session.in_transaction():
+            try:
+                session.commit()
+            except Exception:  # a failed statement: its savepoint can only be rolled back
+                session.rollback()
+        session.close()
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:

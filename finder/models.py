@@ -369,3 +369,7 @@ class ListingConflict(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The accounts tables share this metadata (Alembic and the tests' template see them here).
+import finder.accounts.models  # noqa: E402, F401

@@ -8,6 +8,7 @@ transaction that is rolled back, so tests never see each other's writes.
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,7 +19,8 @@ from finder import ROOT, create_app
 from finder.config import database_url
 from finder.testing import build_template
 
-TEMPLATE_INPUTS = ["migrations/versions", "finder/geocode/bundled.py", "finder/models.py"]
+TEMPLATE_INPUTS = ["migrations/versions", "finder/geocode/bundled.py", "finder/models.py",
+                   "finder/accounts/models.py"]
 
 
 def _fingerprint() -> str:
@@ -63,10 +65,24 @@ def database_urls():
 
 
 @pytest.fixture(scope="session")
-def app(database_urls):
-    app = create_app({"DATABASE_URL": database_urls, "TESTING": True, "ONLINE_GEOCODER": False})
+def app(database_urls, tmp_path_factory):
+    app = create_app({
+        "DATABASE_URL": database_urls, "TESTING": True, "ONLINE_GEOCODER": False,
+        # a key generated for this run, as development does; mail as .eml files to read back
+        "SECRET_KEY": secrets.token_hex(32),
+        "MAIL_BACKEND": "file", "MAIL_FILE_DIR": str(tmp_path_factory.mktemp("mail")),
+    })
     yield app
     app.extensions["db"].engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    """Rate limits count per process; each test starts with none used."""
+    from finder.accounts.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
 
 
 @pytest.fixture
@@ -91,3 +107,14 @@ def session(connection):
 @pytest.fixture
 def client(app, connection):
     return app.test_client()
+
+
+@pytest.fixture
+def mailbox(app):
+    from pathlib import Path
+
+    from tests.accounts_support import Mailbox
+
+    box = Mailbox(Path(app.extensions["mailer"].directory))
+    box.clear()
+    return box
