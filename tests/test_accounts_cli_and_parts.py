@@ -205,3 +205,30 @@ def test_current_actor_in_requests(app, session):
         actor = current_actor(organisation_id=3)
         assert (actor.kind, actor.user_id, actor.organisation_id, actor.is_moderator) == \
             ("user", user.id, 3, True)
+
+
+def test_moderator_required_and_is_member(app, session):
+    from flask_login import login_user, logout_user
+    from werkzeug.exceptions import Forbidden
+
+    from finder.accounts import organisations
+    from finder.accounts.access import is_member, moderator_required
+
+    member = users.create_user(session, "member@example.org", STRONG, verified=True)
+    moderator = users.create_user(session, "staff@example.org", STRONG, verified=True,
+                                  moderator=True)
+    org = organisations.create_organisation(session, "Member Org", member)
+    session.flush()
+    view = moderator_required(lambda: "moderation queue")
+    with app.test_request_context("/moderation"):
+        anonymous = view()
+        assert anonymous.status_code == 302 and "/account/sign-in" in anonymous.location
+        assert not is_member(org.id)
+        login_user(member)
+        assert is_member(org.id)
+        with pytest.raises(Forbidden):
+            view()
+        logout_user()
+        login_user(moderator)
+        assert view() == "moderation queue"
+        assert not is_member(org.id)
