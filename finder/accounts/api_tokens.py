@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from finder.accounts.errors import AccountError
 from finder.accounts.models import ApiToken
+from finder.accounts.text import single_line
 
 SCHEME = "gf_"
 PREFIX_LENGTH = len(SCHEME) + 8
@@ -34,11 +35,9 @@ def _digest(token: str) -> str:
 
 
 def check_name(raw: str | None) -> str:
-    name = " ".join((raw or "").split())
+    name = single_line(raw, "name", what="token's name", max_length=100)
     if not name:
         raise AccountError("name", "Give the token a name, such as the system that will use it.")
-    if len(name) > 100:
-        raise AccountError("name", "A token's name has at most 100 characters.")
     return name
 
 

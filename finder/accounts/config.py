@@ -65,6 +65,10 @@ class AccountsConfig:
     RATELIMIT_PASSWORD_RESET: str = field(
         default_factory=lambda: _env("RATELIMIT_PASSWORD_RESET", "5 per minute;20 per hour")
     )
+    # invitations mail people who asked for nothing: a member may not flood them
+    RATELIMIT_INVITE: str = field(
+        default_factory=lambda: _env("RATELIMIT_INVITE", "10 per minute;30 per hour")
+    )
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -11,16 +11,15 @@ from sqlalchemy.orm import Session
 
 from finder.accounts.errors import AccountError
 from finder.accounts.models import MEMBER, Invitation, Membership, User
+from finder.accounts.text import has_control, shown, single_line
 from finder.accounts.users import normalise_email
 from finder.models import Organisation
 
 
 def check_name(raw: str | None, field: str = "organisation_name") -> str:
-    name = " ".join((raw or "").split())
+    name = single_line(raw, field, what="organisation's name", max_length=200)
     if len(name) < 2:
         raise AccountError(field, "Enter the organisation's name.")
-    if len(name) > 200:
-        raise AccountError(field, "An organisation's name has at most 200 characters.")
     return name
 
 
@@ -28,11 +27,15 @@ def check_website(raw: str | None) -> str | None:
     value = (raw or "").strip()
     if not value:
         return None
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or "." not in (parts.hostname or "") \
-            or len(value) > 500 or any(c.isspace() for c in value):
-        raise AccountError("website", f"“{value[:80]}” is not a web address starting "
-                                      "with https:// (or http://).")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        host, parts = "", None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or "." not in host \
+            or len(value) > 500 or any(c.isspace() for c in value) or has_control(value):
+        raise AccountError("website", f"“{shown(value)}” is not a web address starting "
+                                      "with https:// (or http://), of at most 500 characters.")
     return value
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from finder.accounts import passwords
 from finder.accounts.errors import AccountError
 from finder.accounts.models import User
+from finder.accounts.text import shown
 
 MAX_EMAIL = 254
 
@@ -26,7 +27,8 @@ def normalise_email(raw: str | None) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise AccountError("email", f"“{value}” is not an email address: {exc}") from None
+        raise AccountError("email", f"“{shown(value)}” is not an email address: {exc}") \
+            from None
 
 
 def find_by_email(session: Session, email: str) -> User | None:

@@ -286,6 +286,7 @@ def organisation(organisation_id: int):
 
 @bp.post("/organisations/<int:organisation_id>/invitations")
 @login_required
+@_limit("RATELIMIT_INVITE")
 def invite(organisation_id: int):
     org = _member_organisation(organisation_id)
     form = InviteForm()
