@@ -610,7 +610,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         "id", "name", "description", "format", "status", "join_mode", "join_url", "join_phone",
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
-        "service_countries", "join_keys", "last_confirmed",
+        "service_countries", "join_keys", "last_confirmed", "next_meeting_at",
     ), (
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
@@ -618,7 +618,8 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          org_ids.get(n.organisation.name.lower()) if n.organisation else None,
          location_ids.get(key) if key is not None else None, n.timezone,
          _array(n.service_countries),
-         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed)
+         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed,
+         _next_meeting(n.schedules, now))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
     ))
     _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
@@ -626,8 +627,8 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
     ))
-    # deferred: the schedules' statement trigger (groups.next_meeting_at) rewrites every
-    # group of the batch, which PostgreSQL can do while the run reads the next rows
+    # deferred: PostgreSQL inserts the schedules while the run reads the next rows (their
+    # statement trigger finds each group's next meeting already right: see `_next_meeting`)
     rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
         defer(session, _SCHEDULES_SQL, {
@@ -698,11 +699,25 @@ def _tuple_array(values: tuple[Any, ...]) -> str:
     return _array(list(values))
 
 
-@functools.lru_cache(maxsize=16384)
 def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
-    """`upcoming_utc` as an array literal, once per distinct schedule: a feed's thousands of
-    "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence is immutable)."""
-    return _array(when.isoformat() for when in upcoming_utc(rec, now))
+    """`upcoming_utc` as an array literal."""
+    return _upcoming_and_next(rec, now)[0]
+
+
+def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime | None:
+    """`groups.next_meeting_at` as the schedules' trigger would set it: written with the group,
+    the trigger then finds it right and leaves the group alone (migration 0005)."""
+    return min((n for n in (_upcoming_and_next(r, now)[1] for r in recs) if n is not None),
+               default=None)
+
+
+@functools.lru_cache(maxsize=16384)
+def _upcoming_and_next(rec: Recurrence, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+    """`upcoming_utc` as an array literal and its first meeting, once per distinct schedule:
+    a feed's thousands of "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence
+    is immutable)."""
+    found = upcoming_utc(rec, now)
+    return _array(when.isoformat() for when in found), (found[0] if found else None)
 
 
 def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:
