@@ -627,10 +627,10 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
     ))
-    # deferred: PostgreSQL inserts the schedules while the run reads the next rows (their
-    # statement trigger finds each group's next meeting already right: see `_next_meeting`)
+    # deferred: PostgreSQL inserts the schedules while the run reads the next rows
     rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
+        defer(session, _NEXT_MEETING_KNOWN.format("on"))
         defer(session, _SCHEDULES_SQL, {
             "g": _array(gid for gid, _ in rows), "f": _array(r.freq for _, r in rows),
             "i": _array(r.interval for _, r in rows), "w": _array(r.weekday for _, r in rows),
@@ -643,6 +643,12 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
             "cd": _array(_array(sorted(r.cancelled_dates)) for _, r in rows),
             "tb": _array(time_band(r.start_time) for _, r in rows),
             "up": _array(_upcoming(r, now) for _, r in rows)})
+        defer(session, _NEXT_MEETING_KNOWN.format("off"))
+
+
+# the groups were written with their next meeting (`_next_meeting`): the schedules' trigger
+# need not look them up again (migration 0005); for this one statement only
+_NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 
 _SCHEDULES_SQL = (
@@ -705,8 +711,10 @@ def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
 
 
 def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime | None:
-    """`groups.next_meeting_at` as the schedules' trigger would set it: written with the group,
-    the trigger then finds it right and leaves the group alone (migration 0005)."""
+    """`groups.next_meeting_at` for a new group, as the schedules' trigger would set it (from
+    `now`, the run's start, rather than its transaction's: a meeting in the seconds between
+    is the hourly `schedules refresh --passed`'s to move on). Written with the group, so the
+    trigger can be told to leave new groups alone (`_NEXT_MEETING_KNOWN`)."""
     return min((n for n in (_upcoming_and_next(r, now)[1] for r in recs) if n is not None),
                default=None)
 

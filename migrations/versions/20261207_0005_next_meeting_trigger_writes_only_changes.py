@@ -2,9 +2,13 @@
 
 The statement-level triggers of 0004 rewrote every group whose schedules a statement touched,
 even when its `next_meeting_at` stayed the same: a new row version of each group, with an entry
-in each of its indexes (five GIN indexes among them). Writers that already know the next
-meeting (the ingestion writer computes it with the schedules' cached `upcoming`) now cost one
-write per group instead of two.
+in each of its indexes (five GIN indexes among them). Now only groups whose next meeting
+changed are written.
+
+A writer that inserts brand-new groups together with their next meeting (the ingestion writer
+computes it from the very `upcoming` arrays it inserts) may say so for one statement with
+`SET LOCAL groupfinder.next_meeting_known = 'on'` (and 'off' after it): the trigger then
+does nothing, instead of looking up every group again to find nothing to change.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,6 +25,9 @@ depends_on = None
 _FUNCTION = """
     CREATE OR REPLACE FUNCTION groups_sync_next_meeting() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+      IF current_setting('groupfinder.next_meeting_known', true) = 'on' THEN
+        RETURN NULL;
+      END IF;
       UPDATE groups g
          SET next_meeting_at = n.next_meeting_at
         FROM (SELECT c.group_id,
