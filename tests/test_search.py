@@ -150,7 +150,7 @@ def test_paging_and_page_past_the_end(client, london):
     assert names(first) + names(second) == ["One km", "Five km hybrid", "Twelve km"]
     assert first["total_pages"] == 2
     past = client.get(f"/api/v1/groups?near={NEAR}&per_page=2&page=3")
-    assert past.status_code == 400
+    assert past.status_code == 422  # well formed, but nothing to show
     assert past.get_json()["error"]["field"] == "page"
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
+from flask import request
 from sqlalchemy.orm import Session
 
 from finder import geocode
@@ -52,6 +54,28 @@ class SearchOutcome:
         """Pages of results; a lower bound when the total is not exact."""
         return max(1, math.ceil(self.total / self.params.per_page))
 
+    def to_api(self) -> dict:
+        """The body of `GET /api/v1/groups`."""
+        params = self.params
+        body = {
+            "results": [r.to_api() for r in self.results],
+            "total": self.total,
+            "total_exact": self.total_exact,
+            "page": params.page,
+            "per_page": params.per_page,
+            "total_pages": self.total_pages,
+            "location": self.location_dict(),
+            "searcher_timezone": self.searcher_timezone,
+        }
+        if self.location is not None and params.format == "any":
+            more = params.to_query(format="virtual", page=None, sort=None)
+            body["online"] = {
+                "results": [r.to_api() for r in self.online],
+                "has_more": self.online_has_more,
+                "more": request.script_root + "/api/v1/groups?" + urlencode(more, doseq=True),
+            }
+        return body
+
     def location_dict(self) -> dict | None:
         loc = self.location
         if loc is None:
@@ -86,7 +110,7 @@ def run(session: Session, params: SearchParams, *, online_geocoder: bool = False
 
     if params.page > 1 and not page.hits:
         raise ParamError("page", params.page,
-                         f"page {params.page} is past the end of the results")
+                         f"page {params.page} is past the end of the results", 422)
 
     hits = page.hits + online_page.hits  # both lists' groups in one build: fewer round trips
     built = results.build(session, [h.group_id for h in hits], now=now,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from flask import request
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
 from sqlalchemy import cast, select
@@ -71,6 +72,13 @@ class GroupResult:
     last_confirmed: str | None
     updated_at: str
     sources: list[dict] = field(default_factory=list)
+
+    def to_api(self) -> dict:
+        """As the API shows it: `to_dict` with links to its JSON and HTML pages."""
+        d = self.to_dict()
+        root = request.script_root
+        d["links"] = {"self": f"{root}/api/v1/groups/{self.id}", "html": f"{root}/groups/{self.id}"}
+        return d
 
     def to_dict(self) -> dict:
         # shallow on purpose: dataclasses.asdict deep-copies every value, on every request

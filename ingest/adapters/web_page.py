@@ -50,14 +50,14 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import urljoin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import extruct
 import lxml.etree
 from dateutil import rrule as du
 from extruct.utils import parse_html
 
-from finder import vocab
+from finder import timezones, vocab
 from ingest.adapters.base import (
     Adapter,
     Document,
@@ -374,11 +374,9 @@ def _valid_zone(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SkipRow(f"unknown scheduleTimezone {name!r} (use an IANA name such as "
-                    f"Europe/London)") from None
-    return name
+        return timezones.check(name)
+    except timezones.InvalidTimezone as exc:
+        raise SkipRow(f"scheduleTimezone: {exc.message}") from None
 
 
 # ---------------------------------------------------------------------- an Event
