@@ -59,11 +59,16 @@ SEARCH_PARAMETERS = [
            "Unit of `radius` and of the distances in the results."),
     _query("format", {"type": "string", "enum": list(p.FORMATS), "default": "any"},
            "`virtual` means online-only groups."),
-    _array_param("day", vocab.DAYS, "Meets on one of these weekdays (group's local time)."),
-    _array_param("time", vocab.TIME_BAND, "Meets in this part of the day (group's local time)."),
+    _array_param("day", vocab.DAYS, "Meets on one of these weekdays: the group's local day "
+                 "for groups that meet in a place; the searcher's day (`tz`, else the "
+                 "searched place's zone) for online groups."),
+    _array_param("time", vocab.TIME_BAND, "Meets in this part of the day: the group's local "
+                 "time for groups that meet in a place; the searcher's time (`tz`, else the "
+                 "searched place's zone) for online groups."),
     _integer("within_days", 1, p.MAX_WITHIN_DAYS, "Has a meeting in the next N days."),
     _array_param("loss", vocab.LOSS, "Kind of loss the group supports."),
-    _array_param("audience", vocab.AUDIENCE, "Who the group is for."),
+    _array_param("audience", vocab.AUDIENCE, "Who the group is for. Groups only for "
+                 "professionals are left out unless `professionals` is asked for."),
     _array_param("language", vocab.LANGUAGE, "Language the group meets in."),
     _array_param("cost", vocab.COST, "Cost."),
     _array_param("join", vocab.JOIN, "How to join."),

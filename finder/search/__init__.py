@@ -99,14 +99,14 @@ def run(session: Session, params: SearchParams, *, online_geocoder: bool = False
 
     online_page = query.HitPage([], 0)
     if location is None:
-        page = query.anywhere(session, params, now)
+        page = query.anywhere(session, params, now, searcher_tz=searcher_tz)
     elif params.format == "virtual":
-        page = query.online(session, params, location.country, now)
+        page = query.online(session, params, location.country, now, searcher_tz=searcher_tz)
     else:
         page = query.nearby(session, params, location.lat, location.lng, now)
         if params.format == "any" and params.page == 1:
             online_page = query.online(session, params, location.country, now,
-                                       preview=ONLINE_PREVIEW)
+                                       preview=ONLINE_PREVIEW, searcher_tz=searcher_tz)
 
     if params.page > 1 and not page.hits:
         raise ParamError("page", params.page,

@@ -6,6 +6,11 @@ after a page. Online groups have no distance: they are limited to those serving 
 searcher's country and ordered by `groups.next_meeting_at` (an index). Totals are counted
 separately and only up to `COUNT_CAP`, because an exact count of every match in a dense
 city costs more than the page itself.
+
+Day and time-of-day filters mean the group's local day and time for groups that meet in a
+place, and the *searcher's* day and time for online groups (a New York searcher asking for
+evenings wants 5pm to 9pm in New York). Groups only for professionals are left out unless
+the search asks for that audience.
 """
 
 from __future__ import annotations
@@ -13,9 +18,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, null, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Time,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    extract,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
+from finder import vocab
 from finder.models import Group, Location, Schedule
 from finder.search.params import SearchParams
 
@@ -25,6 +47,10 @@ S = Schedule.__table__
 
 WORLDWIDE = "*"
 COUNT_CAP = 200  # more matches than this are shown as "200+"
+PROFESSIONALS = "professionals"
+ALL_FORMATS = tuple(vocab.FORMAT.codes)
+# time-of-day bands as [start, end) local clock times; night wraps past midnight
+BAND_HOURS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 21), "night": (21, 5)}
 
 
 @dataclass(frozen=True)
@@ -54,19 +80,54 @@ def _upcoming(schedule_where: ColumnElement[bool] | None, now: dt.datetime, unti
     return select(u).select_from(S).join(occurrences, true()).where(*conditions)
 
 
-def group_filters(params: SearchParams, now: dt.datetime) -> list[ColumnElement[bool]]:
-    """Filters on the group and its schedules shared by every list."""
-    where: list[ColumnElement[bool]] = [G.c.status == "active"]
-    if params.loss:
-        where.append(G.c.loss_types.overlap(list(params.loss)))
-    if params.audience:
-        where.append(G.c.audiences.overlap(list(params.audience)))
-    if params.language:
-        where.append(G.c.languages.overlap(list(params.language)))
-    if params.cost:
-        where.append(G.c.cost.in_(params.cost))
-    if params.join:
-        where.append(G.c.join_mode.in_(params.join))
+def _occurrence_upcoming(params: SearchParams, now: dt.datetime, until: dt.datetime,
+                         zone: str) -> Select:
+    """Like `_upcoming`, with the day and time tested on each meeting's start in `zone`."""
+    occurrences = func.unnest(S.c.upcoming).table_valued("u").render_derived("occ")
+    u = occurrences.c.u
+    conditions = [S.c.group_id == G.c.id, u >= now, u < until]
+    conditions.extend(_clock_conditions(params, u, zone))
+    return select(u).select_from(S).join(occurrences, true()).where(*conditions)
+
+
+def _band_condition(clock: ColumnElement, band: str) -> ColumnElement[bool]:
+    start, end = (dt.time(h) for h in BAND_HOURS[band])
+    if start < end:
+        return and_(clock >= start, clock < end)
+    return or_(clock >= start, clock < end)
+
+
+def _clock_conditions(params: SearchParams, start_utc: ColumnElement,
+                      zone: str) -> list[ColumnElement[bool]]:
+    """Day and time-of-day of the meeting starting at `start_utc`, read in `zone`."""
+    local = func.timezone(literal(zone), start_utc)  # timestamptz AT TIME ZONE zone
+    conditions: list[ColumnElement[bool]] = []
+    if params.days:
+        conditions.append((extract("isodow", local) - 1).in_(params.days))
+    if params.times:
+        clock = cast(local, Time)
+        conditions.append(or_(*(_band_condition(clock, band) for band in params.times)))
+    return conditions
+
+
+def _meets_when(params: SearchParams, now: dt.datetime,
+                zone: str | None) -> ColumnElement[bool] | None:
+    """The day, time-of-day and "within N days" filters as one EXISTS on the schedules.
+
+    With `zone` None, days and times are the group's own (`schedules.weekday`,
+    `schedules.time_band`). With a zone (the searcher's, for online groups) they are read
+    from the cached meeting starts in that zone: with "within N days", every meeting in the
+    window; otherwise the schedule's next meeting (`upcoming[1]`), which carries the
+    pattern's current offset between the two zones.
+    """
+    if not (params.days or params.times or params.within_days):
+        return None
+    until = now + dt.timedelta(days=params.within_days or 0)
+    if zone is not None:
+        if params.within_days:
+            return _occurrence_upcoming(params, now, until, zone).exists()
+        clock = _clock_conditions(params, S.c.upcoming[1], zone)
+        return exists(select(S.c.id).where(S.c.group_id == G.c.id, *clock))
 
     # day and time of day must hold for the same schedule: "Tuesday evenings"
     schedule_where = []
@@ -76,10 +137,44 @@ def group_filters(params: SearchParams, now: dt.datetime) -> list[ColumnElement[
         schedule_where.append(S.c.time_band.in_(params.times))
     sched_cond = and_(*schedule_where) if schedule_where else None
     if params.within_days:
-        until = now + dt.timedelta(days=params.within_days)
-        where.append(_upcoming(sched_cond, now, until).exists())
-    elif sched_cond is not None:
-        where.append(exists(select(S.c.id).where(S.c.group_id == G.c.id, sched_cond)))
+        return _upcoming(sched_cond, now, until).exists()
+    return exists(select(S.c.id).where(S.c.group_id == G.c.id, sched_cond))
+
+
+def group_filters(params: SearchParams, now: dt.datetime, *,
+                  formats: tuple[str, ...] = ALL_FORMATS,
+                  searcher_tz: str | None = None) -> list[ColumnElement[bool]]:
+    """Filters on the group and its schedules shared by every list.
+
+    `formats` are the formats the statement can return; `searcher_tz` is the searcher's
+    zone, in which the day and time filters are read for online groups.
+    """
+    where: list[ColumnElement[bool]] = [G.c.status == "active"]
+    if params.loss:
+        where.append(G.c.loss_types.overlap(list(params.loss)))
+    if params.audience:
+        where.append(G.c.audiences.overlap(list(params.audience)))
+    if PROFESSIONALS not in params.audience:
+        # groups only for professionals (bereavement staff, midwives) are not for parents
+        where.append(not_(and_(G.c.audiences.contained_by([PROFESSIONALS]),
+                               func.cardinality(G.c.audiences) > 0)))
+    if params.language:
+        where.append(G.c.languages.overlap(list(params.language)))
+    if params.cost:
+        where.append(G.c.cost.in_(params.cost))
+    if params.join:
+        where.append(G.c.join_mode.in_(params.join))
+
+    in_searcher_zone = searcher_tz is not None and "virtual" in formats
+    local = _meets_when(params, now, None) if not in_searcher_zone or len(formats) > 1 else None
+    theirs = _meets_when(params, now, searcher_tz) if in_searcher_zone else None
+    if local is not None and theirs is not None:
+        where.append(or_(and_(G.c.format == "virtual", theirs),
+                         and_(G.c.format != "virtual", local)))
+    elif theirs is not None:
+        where.append(theirs)
+    elif local is not None:
+        where.append(local)
     return where
 
 
@@ -126,7 +221,7 @@ def nearby(session: Session, params: SearchParams, lat: float, lng: float,
     matching = (
         select(G.c.id, func.ST_Distance(L.c.point, origin).label("distance_m"))
         .join_from(G, L, L.c.id == G.c.location_id)
-        .where(G.c.format.in_(formats), *group_filters(params, now))
+        .where(G.c.format.in_(formats), *group_filters(params, now, formats=formats))
     )
     within = matching.where(func.ST_DWithin(L.c.point, origin, params.radius_m))
     offset = (params.page - 1) * params.per_page
@@ -142,8 +237,10 @@ def nearby(session: Session, params: SearchParams, lat: float, lng: float,
 
 
 def online(session: Session, params: SearchParams, country: str | None, now: dt.datetime,
-           *, preview: int | None = None) -> HitPage:
+           *, preview: int | None = None, searcher_tz: str | None = None) -> HitPage:
     """Virtual-only groups that serve `country` (or worldwide), next meeting first.
+
+    Day and time filters are read in `searcher_tz` when given.
 
     A `preview` (the first n beside a "near me" search) is not counted: it only says
     whether there are more, since counting every online group costs more than the page.
@@ -154,7 +251,7 @@ def online(session: Session, params: SearchParams, country: str | None, now: dt.
         .where(
             G.c.format == "virtual",
             G.c.service_countries.overlap(served),
-            *group_filters(params, now),
+            *group_filters(params, now, formats=("virtual",), searcher_tz=searcher_tz),
         )
         .order_by(G.c.next_meeting_at.nulls_last(), G.c.name, G.c.id)
     )
@@ -165,9 +262,14 @@ def online(session: Session, params: SearchParams, country: str | None, now: dt.
     return _page(session, stmt, params)
 
 
-def anywhere(session: Session, params: SearchParams, now: dt.datetime) -> HitPage:
-    """No location given: every matching group of the chosen format, next meeting first."""
-    where = list(group_filters(params, now))
+def anywhere(session: Session, params: SearchParams, now: dt.datetime,
+             *, searcher_tz: str | None = None) -> HitPage:
+    """No location given: every matching group of the chosen format, next meeting first.
+
+    Day and time filters are read in `searcher_tz` for online groups when given.
+    """
+    formats = ALL_FORMATS if params.format == "any" else (params.format,)
+    where = list(group_filters(params, now, formats=formats, searcher_tz=searcher_tz))
     if params.format != "any":
         where.append(G.c.format == params.format)
     stmt = (
