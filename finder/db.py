@@ -129,9 +129,6 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     return engine
 
 
-db = Database()
-
-
 def get_session() -> Session:
     return current_app.extensions["db"].session()
 
