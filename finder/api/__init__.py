@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from finder import geocode, search
 from finder.api.openapi import openapi_document
-from finder.db import get_session
+from finder.db import get_cursor, get_session
 from finder.errors import json_error
 from finder.groups import find_group
 from finder.search.params import parse_tz
@@ -23,7 +23,8 @@ from finder.search.params import parse_tz
 bp = Blueprint("api", __name__)
 
 
-def json_response(body: dict) -> Response:
+def json_response(body: object) -> Response:
+    """`body` as JSON; dataclasses (the results) are serialised by orjson directly."""
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
@@ -47,9 +48,9 @@ def _not_found_location(exc: geocode.LocationNotFound):
 def list_groups():
     params = search.parse(request.args)
     outcome = search.run(
-        get_session(), params,
+        get_session(), get_cursor(), params,
         online_geocoder=current_app.config["ONLINE_GEOCODER"],
-        user_agent=current_app.config["GEOCODER_USER_AGENT"],
+        user_agent=current_app.config["GEOCODER_USER_AGENT"], root=request.script_root,
     )
     return json_response(outcome.to_api())
 
@@ -57,10 +58,11 @@ def list_groups():
 @bp.get("/groups/<int:group_id>")
 def get_group(group_id: int):
     tz = parse_tz(request.args)
-    group = find_group(get_session(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz)
+    group = find_group(get_cursor(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz,
+                       root=request.script_root)
     if group is None:
         abort(404, description=f"no group with id {group_id}")
-    return json_response(group.to_api())
+    return json_response(group)
 
 
 @bp.get("/openapi.json")

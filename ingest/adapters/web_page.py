@@ -373,10 +373,10 @@ def _time(value: Any) -> tuple[dt.time, dt.date | None, dt.tzinfo | None] | None
 def _valid_zone(name: str | None) -> str | None:
     if not name:
         return None
-    try:
-        return timezones.check(name)
-    except timezones.InvalidTimezone as exc:
-        raise SkipRow(f"scheduleTimezone: {exc.message}") from None
+    if not timezones.is_valid(name):
+        raise SkipRow(f"unknown scheduleTimezone {timezones.shown(name)} (use an IANA name "
+                      f"such as Europe/London)")
+    return name
 
 
 # ---------------------------------------------------------------------- an Event
