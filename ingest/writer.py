@@ -647,7 +647,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
 
 
 # the groups were written with their next meeting (`_next_meeting`): the schedules' trigger
-# need not look them up again (migration 0005); for this one statement only
+# need not look them up again (migration 0006); for this one statement only
 _NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 

@@ -10,15 +10,15 @@ computes it from the very `upcoming` arrays it inserts) may say so for one state
 `SET LOCAL groupfinder.next_meeting_known = 'on'` (and 'off' after it): the trigger then
 does nothing, instead of looking up every group again to find nothing to change.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 15:50:00
 """
 from alembic import op
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
