@@ -6,7 +6,7 @@ GF := $(VENV)/bin/groupfinder
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench bench-search bench-ingest setup system-deps db-start db-stop lint
+.PHONY: run test fuzz bench bench-search bench-ingest setup system-deps db-start db-stop lint
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ run: setup db-start
 
 test: setup db-start
 	$(PY) -m pytest -q
+
+# generated API requests (schemathesis), thousands of them: FUZZ_MAX_EXAMPLES per operation
+fuzz: setup db-start
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} $(PY) -m pytest -q -s tests/test_api_fuzz.py
 
 bench: bench-search bench-ingest
 

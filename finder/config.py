@@ -40,6 +40,8 @@ class Config:
             "GROUPFINDER_GEOCODER_USER_AGENT", "groupfinder/0.1 (pregnancy loss group finder)"
         )
     )
+    # where the API is served, for the OpenAPI document's `servers` (relative when unset)
+    PUBLIC_URL: str = field(default_factory=lambda: os.environ.get("GROUPFINDER_PUBLIC_URL", ""))
     DB_POOL_SIZE: int = field(default_factory=lambda: int(os.environ.get("DB_POOL_SIZE", "5")))
     TESTING: bool = False
 

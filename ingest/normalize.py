@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geoalchemy2.elements import WKTElement
 from sqlalchemy import Text, all_, bindparam, cast, func, select, text
@@ -44,7 +43,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.sqltypes import NullType
 
 from finder import schedules as _schedules_module
-from finder import vocab
+from finder import timezones, vocab
 from finder.geocode import Resolved, lookup_postcode
 from finder.geocode import normalise as _postcode_module
 from finder.geocode.normalise import postcode_for_country
@@ -339,11 +338,9 @@ def clean_timezone(value: Any, field: str = "timezone") -> str | None:
     if text is None:
         return None
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _reject(field, value, f"unknown timezone {text!r} (use an IANA name such as "
-                                    f"Europe/London)") from exc
-    return text
+        return timezones.check(text)
+    except timezones.InvalidTimezone as exc:
+        raise _reject(field, value, exc.message) from exc
 
 
 def clean_codes(values: Any, field: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from finder.models import Organisation
 from tests.accounts_support import STRONG, sign_in
 
 
-def test_create_moderator_from_stdin(app, session):
+def test_create_moderator_from_stdin(app, session, new_client):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["users", "create-moderator", "Staff@Example.org",
                                  "--password-stdin"], input=STRONG + "\n")
@@ -25,7 +25,7 @@ def test_create_moderator_from_stdin(app, session):
     user = users.find_by_email(session, "staff@example.org")
     assert user.is_moderator and user.verified_at is not None
     assert passwords.verify_password(user.password_hash, STRONG)
-    assert sign_in(app.test_client(), "staff@example.org", STRONG).status_code == 302
+    assert sign_in(new_client(), "staff@example.org", STRONG).status_code == 302
 
 
 def test_create_moderator_promotes_an_existing_account(app, session, monkeypatch):
@@ -54,7 +54,7 @@ def test_create_moderator_bad_input_is_one_line_and_exit_2(app, session, email, 
     assert session.scalar(select(func.count()).select_from(User)) == 0
 
 
-def test_demo_accounts_are_idempotent_and_can_sign_in(app, session):
+def test_demo_accounts_are_idempotent_and_can_sign_in(app, session, new_client):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "accounts"])
     second = runner.invoke(args=["demo", "accounts"])
@@ -65,8 +65,8 @@ def test_demo_accounts_are_idempotent_and_can_sign_in(app, session):
     lines = second.output.splitlines()
     member_password = next(ln for ln in lines if DEMO_MEMBER in ln).split("password ")[1]
     moderator_password = next(ln for ln in lines if DEMO_MODERATOR in ln).split("password ")[1]
-    assert sign_in(app.test_client(), DEMO_MEMBER, member_password).status_code == 302
-    assert sign_in(app.test_client(), DEMO_MODERATOR, moderator_password).status_code == 302
+    assert sign_in(new_client(), DEMO_MEMBER, member_password).status_code == 302
+    assert sign_in(new_client(), DEMO_MODERATOR, moderator_password).status_code == 302
     first_password = next(ln for ln in first.output.splitlines()
                           if DEMO_MEMBER in ln).split("password ")[1]
     assert first_password != member_password  # never a password known in advance

@@ -206,12 +206,12 @@ def test_forgot_password_says_the_same_for_unknown_addresses(client, mailbox):
     assert mailbox.messages() == []
 
 
-def test_password_change_ends_other_sessions(app, client, session, mailbox):
+def test_password_change_ends_other_sessions(app, client, session, mailbox, new_client):
     from finder.accounts import users
 
     users.create_user(session, "two@example.org", STRONG, verified=True)
     session.flush()
-    other = app.test_client()
+    other = new_client()
     assert sign_in(other, "two@example.org", STRONG).status_code == 302
     assert other.get("/account/").status_code == 200
     post_form(client, "/account/password/forgot", {"email": "two@example.org"})
@@ -247,7 +247,7 @@ def test_sign_in_redirects_only_within_the_site(client, session):
         client.post("/account/sign-out", data={"csrf_token": csrf_token(client, "/account/")})
 
 
-def test_forms_without_csrf_token_are_rejected(client, session):
+def test_forms_without_csrf_token_are_rejected(client, session, new_client):
     from finder.accounts import users
 
     users.create_user(session, "csrf@example.org", STRONG, verified=True)
@@ -262,7 +262,7 @@ def test_forms_without_csrf_token_are_rejected(client, session):
     # a token from another session does not work either
     assert sign_in(client, "csrf@example.org", STRONG).status_code == 302
     stolen = csrf_token(client, "/account/")
-    intruder_client = client.application.test_client()
+    intruder_client = new_client()
     r = intruder_client.post("/account/sign-out", data={"csrf_token": stolen})
     assert r.status_code == 400
 

@@ -33,11 +33,11 @@ def _counts(session):
 
 
 @pytest.fixture
-def member(app, session):
+def member(app, session, new_client):
     user = users.create_user(session, "member@example.org", STRONG, verified=True)
     org = organisations.create_organisation(session, "Calm Org", user)
     session.flush()
-    client = app.test_client()
+    client = new_client()
     assert sign_in(client, "member@example.org", STRONG).status_code == 302
     return client, org.id
 

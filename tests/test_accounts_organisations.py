@@ -38,8 +38,8 @@ def world(session) -> World:
     return World(org_a.id, org_b.id, token_a.id)
 
 
-def _client_as(app, who: str | None):
-    client = app.test_client()
+def _client_as(new_client, who: str | None):
+    client = new_client()
     if who is not None:
         assert sign_in(client, who, STRONG).status_code == 302
     return client
@@ -54,7 +54,7 @@ def _token_from(html: str) -> str:
 ACTORS = [None, "a@example.org", "b@example.org", "mod@example.org"]
 
 
-def test_authorisation_matrix(app, session, world):
+def test_authorisation_matrix(app, session, world, new_client):
     """Every account page and action, for each kind of visitor. Pages to come (submissions,
     moderation, the write API) add their rows here: a 302 for anonymous goes to sign-in, a
     404 means "not yours" (no hint that it exists), and a refused POST writes nothing."""
@@ -79,7 +79,7 @@ def test_authorisation_matrix(app, session, world):
     form_data = {"invitations": {"email": "colleague@example.org"},
                  "tokens": {"name": "sync"}}
     for index, who in enumerate(ACTORS):
-        client = _client_as(app, who)
+        client = _client_as(new_client, who)
         token = csrf_token(client, "/account/" if who else "/account/sign-in")
         for method, path, expected in pages:
             data = next((v for k, v in form_data.items() if path.endswith(k)), {})
@@ -107,8 +107,8 @@ def _state(session):
                            .where(ApiToken.revoked_at.is_not(None))))
 
 
-def test_token_created_once_used_and_revoked(app, session, world):
-    client = _client_as(app, "a@example.org")
+def test_token_created_once_used_and_revoked(app, session, world, new_client):
+    client = _client_as(new_client, "a@example.org")
     page = f"/account/organisations/{world.org_a}"
     r = post_form(client, f"{page}/tokens", {"name": "  Volunteer rota sync "}, form_page=page)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
@@ -118,7 +118,7 @@ def test_token_created_once_used_and_revoked(app, session, world):
     assert row.prefix == token[:11] and token not in row.token_hash and len(row.token_hash) == 64
     assert token not in client.get(page).get_data(as_text=True)  # shown once
 
-    api = app.test_client()
+    api = new_client()
     r = api.get("/api/v1/token", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert r.json["organisation"] == {"id": world.org_a, "name": "Organisation A"}
@@ -139,16 +139,16 @@ def test_token_created_once_used_and_revoked(app, session, world):
     assert r.status_code == 401 and "revoked" in r.json["error"]["message"]
 
 
-def test_token_needs_a_name(app, session, world):
-    client = _client_as(app, "a@example.org")
+def test_token_needs_a_name(app, session, world, new_client):
+    client = _client_as(new_client, "a@example.org")
     page = f"/account/organisations/{world.org_a}"
     r = post_form(client, f"{page}/tokens", {"name": "   "}, form_page=page)
     assert r.status_code == 422 and "Give the token a name" in r.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
 
 
-def test_invite_a_new_person(app, session, world, mailbox):
-    inviter = _client_as(app, "a@example.org")
+def test_invite_a_new_person(app, session, world, mailbox, new_client):
+    inviter = _client_as(new_client, "a@example.org")
     page = f"/account/organisations/{world.org_a}"
     r = post_form(inviter, f"{page}/invitations", {"email": "New.Person@Example.org"},
                   form_page=page)
@@ -157,7 +157,7 @@ def test_invite_a_new_person(app, session, world, mailbox):
     link = mailbox.link_in_last("New.Person@example.org")
     assert "Organisation A" in mailbox.last_to("New.Person@example.org")["Subject"]
 
-    invited = app.test_client()
+    invited = new_client()
     assert "Choose a" in invited.get(link).get_data(as_text=True)
     r = post_form(invited, link, {"password": "password1234"})
     assert r.status_code == 422 and "password" in r.get_data(as_text=True).lower()
@@ -169,12 +169,12 @@ def test_invite_a_new_person(app, session, world, mailbox):
     assert user.verified_at is not None
     assert session.get(Membership, (user.id, world.org_a)) is not None
     # used once
-    r = app.test_client().get(link)
+    r = new_client().get(link)
     assert r.status_code == 400 and "already been accepted" in r.get_data(as_text=True)
 
 
-def test_invite_someone_with_an_account(app, session, world, mailbox):
-    a = _client_as(app, "a@example.org")
+def test_invite_someone_with_an_account(app, session, world, mailbox, new_client):
+    a = _client_as(new_client, "a@example.org")
     page = f"/account/organisations/{world.org_a}"
     post_form(a, f"{page}/invitations", {"email": "b@example.org"}, form_page=page)
     link = mailbox.link_in_last("b@example.org")
@@ -182,13 +182,13 @@ def test_invite_someone_with_an_account(app, session, world, mailbox):
     # the link forwarded to someone else does not let them join
     r = a.get(link)
     assert r.status_code == 403 and "sent to" in r.get_data(as_text=True)
-    anonymous = app.test_client()
+    anonymous = new_client()
     assert "already has an account" in anonymous.get(link).get_data(as_text=True)
     r = anonymous.post(link, data={"password": OTHER_STRONG,
                                    "csrf_token": csrf_token(anonymous, "/account/sign-in")})
     assert r.status_code == 403
 
-    b = _client_as(app, "b@example.org")
+    b = _client_as(new_client, "b@example.org")
     r = post_form(b, link, {})
     assert r.status_code == 302
     b_user = users.find_by_email(session, "b@example.org")
@@ -196,8 +196,9 @@ def test_invite_someone_with_an_account(app, session, world, mailbox):
     assert b.get(page).status_code == 200
 
 
-def test_invitations_refuse_members_bad_addresses_and_expire(app, session, world, mailbox):
-    a = _client_as(app, "a@example.org")
+def test_invitations_refuse_members_bad_addresses_and_expire(session, world, mailbox,
+                                                             new_client):
+    a = _client_as(new_client, "a@example.org")
     page = f"/account/organisations/{world.org_a}"
     for email, expected in (("a@EXAMPLE.org", "already a member"),
                             ("nope", "is not an email address")):
@@ -209,15 +210,15 @@ def test_invitations_refuse_members_bad_addresses_and_expire(app, session, world
     post_form(a, f"{page}/invitations", {"email": "late@example.org"}, form_page=page)
     link = mailbox.link_in_last("late@example.org")
     with time_machine.travel(time.time() + 15 * 24 * 3600):
-        r = app.test_client().get(link)
+        r = new_client().get(link)
     assert r.status_code == 400 and "expired" in r.get_data(as_text=True)
     assert users.find_by_email(session, "late@example.org") is None
 
 
-def test_organisation_created_after_sign_up(app, session):
+def test_organisation_created_after_sign_up(app, session, new_client):
     users.create_user(session, "later@example.org", STRONG, verified=True)
     session.flush()
-    client = _client_as(app, "later@example.org")
+    client = _client_as(new_client, "later@example.org")
     r = post_form(client, "/account/organisations", {"organisation_name": ""},
                   form_page="/account/")
     assert r.status_code == 422 and "Enter the organisation" in r.get_data(as_text=True)

@@ -7,7 +7,7 @@ the pages under /account and `GET /api/v1/token`.
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 
 
 def init_app(app: Flask) -> None:
@@ -89,8 +89,10 @@ def _csrf_error(exc):
 
 
 def _too_many(exc):
-    if request.path.startswith("/api/"):
-        return {"error": {"message": "Too many requests. Please wait a minute."}}, 429
+    from finder.errors import json_error, wants_json
+
+    if wants_json():
+        return json_error(429, "Too many requests. Please wait a minute.")
     return render_template(
         "error.html", title="Please wait a moment",
         message="There have been too many attempts from your connection. For your "

@@ -7,9 +7,9 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from finder import geocode, search, vocab
-from finder.db import get_session
+from finder.db import get_cursor, get_session
 from finder.groups import find_group
-from finder.search.params import ParamError, check_timezone
+from finder.search.params import ParamError, parse_tz
 
 bp = Blueprint("web", __name__)
 
@@ -28,7 +28,7 @@ def search_page():
         params = search.parse(args)
         if searched:
             context["outcome"] = search.run(
-                get_session(), params,
+                get_session(), get_cursor(), params,
                 online_geocoder=current_app.config["ONLINE_GEOCODER"],
                 user_agent=current_app.config["GEOCODER_USER_AGENT"],
             )
@@ -48,10 +48,11 @@ def search_page():
 @bp.get("/groups/<int:group_id>")
 def group_page(group_id: int):
     try:
-        tz = check_timezone(request.args.get("tz"))
-    except ParamError:
-        tz = None
-    group = find_group(get_session(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz)
+        tz = parse_tz(request.args)
+    except ParamError as exc:
+        return render_template("error.html", title="That link has a problem",
+                               message=exc.message), 400
+    group = find_group(get_cursor(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz)
     if group is None:
         abort(404)
     return render_template("group.html", group=group, vocab=vocab)

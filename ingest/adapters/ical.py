@@ -54,14 +54,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 from icalendar import Calendar
 from icalendar.prop import vBroken
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from finder import vocab
+from finder import timezones, vocab
 from ingest.adapters.base import (
     Adapter,
     Document,
@@ -517,12 +517,8 @@ def _categories(ev: Any) -> tuple[list[str], list[str]]:
 def _default_zone(cal: Any, source: Source) -> str | None:
     """X-WR-TIMEZONE (the publisher's own word) if it is an IANA name, else the source's."""
     name = _text(cal.get("X-WR-TIMEZONE"))
-    if name:
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    if name and timezones.is_valid(name):
+        return name
     return source.timezone
 
 
@@ -554,11 +550,7 @@ def _iana(tzid: str | None) -> str | None:
         return None
     if tzid in WINDOWS_TO_OLSON:
         return WINDOWS_TO_OLSON[tzid]
-    try:
-        ZoneInfo(tzid)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return tzid
+    return tzid if timezones.is_valid(tzid) else None
 
 
 def _duration(ev: Any, start: dt.datetime) -> int:
