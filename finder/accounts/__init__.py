@@ -69,12 +69,17 @@ def exempt_from_csrf(blueprint) -> None:
 def _load_user(session_id: str):
     from finder.accounts.models import User
     from finder.accounts.passwords import fingerprint
-    from finder.db import get_session
+    from finder.db import UNAVAILABLE_ERRORS, get_session
 
     user_id, _, print_ = session_id.partition(":")
     if not user_id.isdigit():
         return None
-    user = get_session().get(User, int(user_id))
+    try:
+        user = get_session().get(User, int(user_id))
+    except UNAVAILABLE_ERRORS:
+        # the database is down: treat the visitor as signed out, so the 503 page (which
+        # asks for the header's account link again) renders instead of failing twice
+        return None
     if user is None or user.disabled or fingerprint(user.password_hash) != print_:
         return None
     return user
