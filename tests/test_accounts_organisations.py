@@ -113,6 +113,7 @@ def test_token_created_once_used_and_revoked(app, session, world, new_client):
     r = post_form(client, f"{page}/tokens", {"name": "  Volunteer rota sync "}, form_page=page)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     token = _token_from(r.get_data(as_text=True))
+    assert 'value="  Volunteer rota sync "' not in r.get_data(as_text=True)  # form emptied
 
     row = session.scalars(select(ApiToken).where(ApiToken.name == "Volunteer rota sync")).one()
     assert row.prefix == token[:11] and token not in row.token_hash and len(row.token_hash) == 64

@@ -227,7 +227,7 @@ def reset_password(token: str):
 @bp.get("/")
 @login_required
 def account():
-    return _account_page(OrganisationForm())
+    return _account_page(OrganisationForm(formdata=None))
 
 
 def _account_page(org_form: OrganisationForm, status: int = 200):
@@ -273,7 +273,9 @@ def _organisation_page(organisation: Organisation, *, invite_form=None, token_fo
         members=organisations.members_of(session, organisation.id),
         invitations=organisations.pending_invitations(session, organisation.id),
         tokens=api_tokens.tokens_of(session, organisation.id),
-        invite_form=invite_form or InviteForm(), token_form=token_form or TokenForm(),
+        # empty forms unless given: after a successful post, what was typed is done with
+        invite_form=invite_form or InviteForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
         action=ActionForm(), new_token=new_token,
     ), status
 
