@@ -232,3 +232,19 @@ def test_moderator_required_and_is_member(app, session):
         login_user(moderator)
         assert view() == "moderation queue"
         assert not is_member(org.id)
+
+
+def test_disable_ends_sessions_and_sign_in(app, client, session):
+    users.create_user(session, "gone@example.org", STRONG, verified=True)
+    session.flush()
+    assert sign_in(client, "gone@example.org", STRONG).status_code == 302
+    assert client.get("/account/").status_code == 200
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["users", "disable", "GONE@example.org"]).exit_code == 0
+    assert client.get("/account/").status_code == 302  # the session ended
+    r = sign_in(client, "gone@example.org", STRONG)
+    assert r.status_code == 422 and "do not match an account" in r.get_data(as_text=True)
+    missing = runner.invoke(args=["users", "disable", "nobody@example.org"])
+    assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
+    assert runner.invoke(args=["users", "enable", "gone@example.org"]).exit_code == 0
+    assert sign_in(client, "gone@example.org", STRONG).status_code == 302

@@ -290,3 +290,20 @@ def test_search_pages_set_no_cookie(client):
     r = client.get("/?near=SW1A+1AA")
     assert "Set-Cookie" not in r.headers
     assert "Organisations: sign in" in r.get_data(as_text=True)
+
+
+def test_guessing_one_account_from_many_addresses_is_rate_limited(client):
+    token = csrf_token(client, "/account/sign-in")
+    statuses = [
+        client.post("/account/sign-in",
+                    data={"email": "Victim@example.org" if i % 2 else "victim@example.org",
+                          "password": f"guess number {i}", "csrf_token": token},
+                    environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"}).status_code
+        for i in range(21)
+    ]
+    assert statuses[:20] == [422] * 20 and statuses[20] == 429
+    # another account from a fresh address is not affected
+    r = client.post("/account/sign-in", data={"email": "other@example.org", "password": "x",
+                                              "csrf_token": token},
+                    environ_base={"REMOTE_ADDR": "192.0.2.200"})
+    assert r.status_code == 422

@@ -64,6 +64,32 @@ def create_moderator(email: str, password_stdin: bool) -> None:
     click.echo(f"Created moderator {user.email}. Sign in at /account/sign-in.")
 
 
+@users_cli.command("disable")
+@click.argument("email")
+@with_appcontext
+def disable(email: str) -> None:
+    """Stop EMAIL from signing in (its sessions end at once; its data stays)."""
+    with current_app.extensions["db"].transaction() as session:
+        user = users.find_by_email(session, email)
+        if user is None:
+            _fail(f"email: no account has the address {email!r}")
+        user.disabled = True
+    click.echo(f"{user.email} can no longer sign in.")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+@with_appcontext
+def enable(email: str) -> None:
+    """Let a disabled EMAIL sign in again."""
+    with current_app.extensions["db"].transaction() as session:
+        user = users.find_by_email(session, email)
+        if user is None:
+            _fail(f"email: no account has the address {email!r}")
+        user.disabled = False
+    click.echo(f"{user.email} can sign in again.")
+
+
 def _read_password(from_stdin: bool) -> str:
     if os.environ.get(PASSWORD_ENV):
         return os.environ[PASSWORD_ENV]

@@ -59,6 +59,11 @@ class AccountsConfig:
     RATELIMIT_SIGN_IN: str = field(
         default_factory=lambda: _env("RATELIMIT_SIGN_IN", "10 per minute;50 per hour")
     )
+    # per email address typed, whatever the client address: slows guessing spread over many
+    # addresses against one account
+    RATELIMIT_SIGN_IN_PER_EMAIL: str = field(
+        default_factory=lambda: _env("RATELIMIT_SIGN_IN_PER_EMAIL", "20 per hour")
+    )
     RATELIMIT_SIGN_UP: str = field(
         default_factory=lambda: _env("RATELIMIT_SIGN_UP", "5 per minute;20 per hour")
     )

@@ -51,6 +51,10 @@ def _limit(name: str):
     return limiter.limit(lambda: current_app.config[name], methods=["POST"])
 
 
+def _typed_email() -> str:
+    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only a path on this site: never another host (an open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -131,6 +135,8 @@ def _link_problem(exc: links.LinkError, next_step: str) -> str:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @_limit("RATELIMIT_SIGN_IN")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SIGN_IN_PER_EMAIL"], methods=["POST"],
+               key_func=_typed_email)
 def sign_in():
     form = SignInForm()
     if request.method == "GET":
