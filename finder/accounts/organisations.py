@@ -86,9 +86,14 @@ def members_of(session: Session, organisation_id: int) -> list[User]:
 
 
 def pending_invitations(session: Session, organisation_id: int) -> list[Invitation]:
+    """Invitations not yet accepted whose links still work."""
+    from finder.accounts.links import INVITATION, MAX_AGE
+
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=MAX_AGE[INVITATION])
     return list(session.scalars(
         select(Invitation).where(Invitation.organisation_id == organisation_id,
-                                 Invitation.accepted_at.is_(None))
+                                 Invitation.accepted_at.is_(None),
+                                 Invitation.created_at > since)
         .order_by(Invitation.created_at.desc())
     ))
 
