@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from finder import schedules
 from finder.models import Group
 
-PRODID = "-//groupfinder//loss support group finder//EN"
+PRODID = "-//groupfinder//calendar//EN"  # says nothing about what the events are
 
 
 def _address(group: Group, *, with_venue: bool) -> str | None:

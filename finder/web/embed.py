@@ -8,6 +8,7 @@ cookies and links that open our group pages in a new tab. Only the sites configu
 from __future__ import annotations
 
 from flask import render_template, request
+from werkzeug.datastructures import MultiDict
 
 from finder import geocode
 from finder.db import get_session
@@ -23,14 +24,14 @@ EMBED_PARAMS = ("near", "radius", "unit", "format", "loss", "audience", "languag
 
 @bp.get("/embed")
 def embed_page():
-    from werkzeug.datastructures import MultiDict
-
     args = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k in EMBED_PARAMS])
     outcome, problem, status = None, None, 200
     try:
         _, outcome = run_search(args, get_session())
     except ParamError as exc:
         problem, status = friendly(exc), 400
-    except (geocode.InvalidLocation, geocode.LocationNotFound) as exc:
-        problem, status = str(exc), 400
+    except geocode.InvalidLocation:
+        problem, status = friendly(ParamError("near", args.get("near"), "")), 400
+    except geocode.LocationNotFound as exc:
+        problem = str(exc)
     return render_template("embed.html", outcome=outcome, problem=problem), status
