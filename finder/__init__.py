@@ -17,9 +17,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
-    from finder.db import db
+    from finder.db import Database
 
-    db.init_app(app)
+    Database().init_app(app)  # one per app: tests run a second app beside the first
 
     from finder import api, web
     from finder.cli import register_commands
