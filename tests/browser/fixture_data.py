@@ -31,7 +31,7 @@ def build(session) -> dict[str, int]:
             loss_types=[LOSSES[i % len(LOSSES)]], audiences=AUDIENCES[i % len(AUDIENCES)],
             join_mode=("drop_in", "register", "contact")[i % 3],
             join_url="https://example.org/register" if i % 3 == 1 else None,
-            join_phone="020 7946 0%03d" % i if i % 3 == 2 else None,
+            join_phone=f"020 7946 0{i:03d}" if i % 3 == 2 else None,
             description="A calm, small group. Tea and biscuits.", schedules=[schedule])
         ids.setdefault("london_first", group.id)
     lat, lng = offset(*LONDON, north_km=1.5)
