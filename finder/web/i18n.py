@@ -7,7 +7,11 @@ the interface, controlled-vocabulary labels and country names are translated.
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from babel import Locale
+from babel.dates import format_datetime
 from flask import Flask, g, request, url_for
 from flask_babel import Babel, get_locale, gettext
 
@@ -61,6 +65,17 @@ def switch_language_url(code: str) -> str:
     return url_for(endpoint, **(view_args or {}), **args)
 
 
+def meeting_label(label: str, iso: str | None, zone: str | None) -> str:
+    """A meeting time in the interface language ("mar 8 dic, 19:00 GMT" in Spanish); the
+    English label is `finder.schedules.format_time`'s."""
+    lang = current_language()
+    if lang == DEFAULT or not iso or not zone:
+        return label
+    when = dt.datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
+    text = format_datetime(when, "EEE d MMM, HH:mm", tzinfo=when.tzinfo, locale=lang)
+    return f"{text} {when.tzname()}"
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
@@ -86,6 +101,6 @@ def init_app(app: Flask) -> None:
         language_label=lambda code: vocab_label(vocab.LANGUAGE, code),
     )
     app.jinja_env.globals.update(
-        vocab=vocab, vocab_label=vocab_label, country_name=country_name, languages=LANGUAGES,
+        vocab=vocab, meeting_label=meeting_label, vocab_label=vocab_label, country_name=country_name, languages=LANGUAGES,
         current_language=current_language, switch_language_url=switch_language_url,
     )
