@@ -101,6 +101,7 @@ def init_app(app: Flask) -> None:
         language_label=lambda code: vocab_label(vocab.LANGUAGE, code),
     )
     app.jinja_env.globals.update(
-        vocab=vocab, meeting_label=meeting_label, vocab_label=vocab_label, country_name=country_name, languages=LANGUAGES,
+        vocab=vocab, meeting_label=meeting_label, vocab_label=vocab_label,
+        country_name=country_name, languages=LANGUAGES,
         current_language=current_language, switch_language_url=switch_language_url,
     )
