@@ -84,3 +84,20 @@ def test_every_interface_message_in_the_code_has_a_spanish_translation():
     with open(CATALOG / "messages.po", "rb") as f:
         translated = {m.id for m in read_po(f, locale="es") if m.id and m.string}
     assert found - translated == set(), "run `make translations` and translate the new text"
+
+
+def test_schedule_patterns_in_spanish(client, session):
+    import datetime as dt
+
+    lat, lng = offset(*LONDON, north_km=1)
+    group = make_group(session, "Monthly", lat=lat, lng=lng, schedules=[
+        {"freq": "monthly", "set_pos": 2, "weekday": 3, "start_time": dt.time(19, 30)},
+        {"freq": "weekly", "interval": 2, "weekday": 5, "start_time": dt.time(12)},
+        {"freq": "monthly", "set_pos": -1, "weekday": 0, "start_time": dt.time(10),
+         "interval": 3}])
+    html = unescape(client.get(f"/groups/{group.id}?lang=es").get_data(as_text=True))
+    assert "El segundo jueves del mes, de 19:30 a 21:00 (Europe/London)" in html
+    assert "Cada dos semanas, el sábado, de 12:00 a 13:30" in html
+    assert "El último lunes del mes, cada 3 meses, de 10:00 a 11:30" in html
+    english = unescape(client.get(f"/groups/{group.id}").get_data(as_text=True))
+    assert "Second Thursday of the month, 7:30pm to 9:00pm" in english

@@ -70,5 +70,8 @@ def tel(phone: str | None) -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    from finder.web.patterns import pattern
+
     app.jinja_env.globals.update(group_url=group_url, directions_url=directions_url)
+    app.jinja_env.filters["pattern"] = pattern
     app.jinja_env.filters["tel"] = tel
