@@ -75,6 +75,7 @@ def exit_site():
 @pytest.fixture(scope="session")
 def live_server(browser_database, exit_site):
     url, ids = browser_database
+    (ARTIFACTS / "first-result-top.txt").unlink(missing_ok=True)
     app = create_app({"DATABASE_URL": url, "ONLINE_GEOCODER": False,
                       "QUICK_EXIT_URL": exit_site.url_for("/weather")})
     server = make_server("127.0.0.1", 0, app, threaded=True)

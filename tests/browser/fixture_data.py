@@ -54,4 +54,11 @@ def build(session) -> dict[str, int]:
         session, "Online circle (New York)", format="virtual", country="US",
         tz="America/New_York", service_countries=["US", "GB"],
         schedules=[{"freq": "weekly", "weekday": 2, "start_time": dt.time(19)}]).id
+    for i in range(4):  # enough online groups for a full preview of five beside a search
+        make_group(session, f"Online peer circle {i + 1}", format="virtual",
+                   service_countries=["GB"], audiences=AUDIENCES[i + 1],
+                   loss_types=[LOSSES[i]], join_mode="register",
+                   join_url=f"https://example.org/online/{i + 1}",
+                   schedules=[{"freq": "weekly", "weekday": i + 2,
+                               "start_time": dt.time(19 + i % 2, 30)}])
     return ids

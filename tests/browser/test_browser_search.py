@@ -40,6 +40,9 @@ def test_search_from_the_form(new_context, viewport, javascript):
     assert first.is_visible()
     top = first.bounding_box()["y"]
     # the first result starts within the first screen and a half
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / "first-result-top.txt", "a") as f:
+        f.write(f"{viewport['width']}x{viewport['height']} js={javascript}: {top:.0f}px\n")
     assert top < 1.5 * viewport["height"], top
     assert sideways_scroll(page) <= 0
     assert page.locator("details#filters").get_attribute("open") is None
@@ -176,6 +179,7 @@ def test_page_weight_budgets(new_context, live_server):
     page.goto("/?near=SW1A+1AA&tz=Europe/London")
     page.wait_for_load_state("load")
     assert page.locator("section.results li.group").count() == 20
+    assert page.locator("section.online li.group").count() == 5
     sizes = {}
     for url in dict.fromkeys(log.urls):
         # as Chromium asks for it
