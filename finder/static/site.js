@@ -26,6 +26,10 @@
     });
   }
 
+  // a form error: move focus to the summary, whose link leads to the box (GOV.UK pattern)
+  var summary = document.querySelector(".error-summary");
+  if (summary) { summary.focus(); }
+
   var form = document.querySelector("form.js-search");
   if (!form) { return; }
   var tz = null;

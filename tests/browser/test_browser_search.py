@@ -195,3 +195,18 @@ def test_page_weight_budgets(new_context, live_server):
         {"resources": sizes, "total_transferred": total}, indent=2))
     assert html["uncompressed"] <= 30 * 1024, html
     assert total <= 100 * 1024, sizes
+
+
+def test_a_form_error_takes_focus_and_leads_to_the_box(new_context):
+    context, _ = new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_label("Within", exact=True).fill("abc")
+    page.get_by_label("Postcode, ZIP or town").fill("Leeds")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_selector(".error-summary")
+    assert page.evaluate("document.activeElement.className") == "error-summary"
+    assert page.get_by_label("Within", exact=True).input_value() == "abc"
+    page.get_by_role("link", name="“abc” isn't a distance. Enter a number, like 10.").click()
+    assert page.evaluate("location.hash") == "#radius"
+    assert page.locator(".error-summary").count() == 1
