@@ -330,6 +330,14 @@ def create_token(organisation_id: int):
     return _organisation_page(org, token_form=form, status=INVALID)
 
 
+@bp.get("/organisations/<int:organisation_id>/tokens")
+@bp.get("/organisations/<int:organisation_id>/invitations")
+@login_required
+def back_to_organisation(organisation_id: int):
+    """The address bar after a post shows these; opening it again leads back to the page."""
+    return redirect(url_for("accounts.organisation", organisation_id=organisation_id))
+
+
 @bp.post("/organisations/<int:organisation_id>/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(organisation_id: int, token_id: int):
