@@ -47,8 +47,8 @@ from sqlalchemy.orm import Session
 from finder.db import Database
 from finder.models import IngestRun, ListingSource, SourceState
 from ingest.adapters import get_adapter
-from ingest.adapters.base import Adapter, Document, DocumentError, RowProblem
-from ingest.fetch import FetchError, FetchResult, FetchSettings, fetch
+from ingest.adapters.base import Adapter, RowProblem
+from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
 from ingest.normalize import (
     NormalisedListing,
     Rejection,

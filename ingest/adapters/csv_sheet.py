@@ -40,15 +40,18 @@ from collections.abc import Iterator
 
 from finder.vocab import fold
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
-from ingest.adapters.meeting_guide import check_content_type
+from ingest.adapters.common import (
+    CSV_TYPES,
+    check_content_type,
+    country_code,
+    infer_join_mode,
+)
 from ingest.records import ListingRecord, OrganisationRecord
-from ingest.schedule_text import country_code, infer_join_mode, parse_schedule_phrase
+from ingest.schedule_text import parse_schedule_phrase
 from ingest.sources import Source
 
 log = logging.getLogger(__name__)
 
-CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel",
-             "text/tab-separated-values")
 HEADER_SEARCH = 10
 DELIMITERS = (",", ";", "\t", "|")
 

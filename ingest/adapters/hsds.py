@@ -51,17 +51,18 @@ from ijson.common import ObjectBuilder
 
 from finder import vocab
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
-from ingest.adapters.meeting_guide import JSON_TYPES, check_content_type, json_error, open_json
-from ingest.adapters.meeting_guide import text as _text
+from ingest.adapters.common import (
+    JSON_TYPES,
+    check_content_type,
+    country_code,
+    infer_join_mode,
+    json_error,
+    open_json,
+)
+from ingest.adapters.common import text as _text
 from ingest.normalize import SINGLE_ZONE
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
-from ingest.schedule_text import (
-    DEFAULT_DURATION,
-    country_code,
-    duration_between,
-    infer_join_mode,
-    parse_byday,
-)
+from ingest.schedule_text import DEFAULT_DURATION, duration_between, parse_byday
 from ingest.sources import Source
 
 MAX_PAGES = 1000

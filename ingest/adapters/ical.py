@@ -72,8 +72,22 @@ from ingest.adapters.base import (
     SkipRow,
     guarded_event,
 )
+from ingest.adapters.common import (
+    ICAL_TYPES,
+    URL,
+    Place,
+    decode_text,
+    first_email,
+    infer_join_mode,
+    is_online_place,
+    media_type,
+    split_address,
+    video_link,
+)
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
+
+split_location = split_address  # a LOCATION is an address written on one or more lines
 
 _RFC_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _BYDAY = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
@@ -86,200 +100,6 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 _UTC_NAMES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "Zulu", "Etc/Zulu", "Universal",
               "Etc/Universal", "Etc/UCT", "UCT"}
 MAX_COUNT = 10_000  # a longer COUNT is, for a support group, "until further notice"
-
-# ---------------------------------------------------------------------- shared text helpers
-# (the schema.org adapter uses these too, so both formats infer the same way)
-
-_VIDEO_HOSTS = (
-    r"(?:[\w-]+\.)*zoom\.us", r"(?:[\w-]+\.)*zoomgov\.com", r"teams\.microsoft\.com",
-    r"teams\.live\.com", r"meet\.google\.com", r"(?:[\w-]+\.)*whereby\.com",
-    r"(?:[\w-]+\.)*webex\.com", r"meet\.jit\.si", r"(?:[\w-]+\.)*gotomeeting\.com",
-    r"(?:[\w-]+\.)*skype\.com", r"(?:[\w-]+\.)*bluejeans\.com",
-)
-VIDEO_LINK = re.compile(
-    r"https?://(?:" + "|".join(_VIDEO_HOSTS) + r")(?::\d+)?(?:/[^\s<>\"')\]]*)?",
-    re.IGNORECASE,
-)
-_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_ONLINE_PLACE = re.compile(
-    r"(online|virtual|remote|zoom|(microsoft |ms )?teams|google meet|whereby|webex|skype|"
-    r"video( call| meeting)?|web ?(meeting|call)|internet)( meeting| call| only)?",
-    re.IGNORECASE,
-)
-_DROP_IN_TEXT = re.compile(
-    r"\b(drop[- ]?in|no need to (book|register|sign up)|no (booking|registration)"
-    r"( (is )?(needed|required|necessary))?|just (turn up|come along|come)|all welcome)\b",
-    re.IGNORECASE,
-)
-_REGISTER_TEXT = re.compile(
-    r"\b(register|registration|booking (is )?(essential|required|needed)|please book|"
-    r"book (a|your) (place|space)|book (in )?(in )?advance|sign[- ]up|rsvp|"
-    r"reg[ií]strese|registrarse|inscr[ií]base|inscripci[oó]n|cofrestru)\b",
-    re.IGNORECASE,
-)
-_CONTACT_TEXT = re.compile(
-    r"\b(please (contact|call|email|phone|get in touch)|contact (the )?(facilitator|"
-    r"organiser|organizer|team|midwife|us) (first|before)|get in touch (first|before))\b",
-    re.IGNORECASE,
-)
-
-_UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})\b", re.IGNORECASE)
-_US_STATE_ZIP = re.compile(r"\b([A-Z]{2})\.?\s+(\d{5})(?:-\d{4})?\s*$")
-_US_ZIP_END = re.compile(r"\b(\d{5})(?:-\d{4})?\s*$")
-_COUNTRY_NAMES = {
-    "uk": "GB", "u k": "GB", "united kingdom": "GB", "great britain": "GB", "gb": "GB",
-    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
-    "usa": "US", "us": "US", "u s a": "US", "united states": "US",
-    "united states of america": "US", "ireland": "IE", "republic of ireland": "IE",
-    "canada": "CA", "australia": "AU", "new zealand": "NZ",
-}
-
-
-def video_link(*texts: str | None) -> str | None:
-    """The first video-meeting link in any of the texts (Zoom, Teams, Meet, ...)."""
-    for text in texts:
-        if text:
-            m = VIDEO_LINK.search(text)
-            if m:
-                return m.group(0).rstrip(".,;:")
-    return None
-
-
-def first_email(*texts: str | None) -> str | None:
-    for text in texts:
-        if text:
-            m = _EMAIL.search(text)
-            if m:
-                return m.group(0).rstrip(".")
-    return None
-
-
-def is_online_place(text: str) -> bool:
-    """"Online", "Zoom", a bare link: a place name that is not a venue."""
-    text = text.strip()
-    return bool(_ONLINE_PLACE.fullmatch(text.rstrip(".")) or _URL.fullmatch(text))
-
-
-def infer_join_mode(text: str | None, *, link: str | None, email: str | None) -> str:
-    """How to join, from what the publisher wrote; "drop in" unless they say otherwise.
-
-    "No need to book" beats the word "book". A "register first" group with no link or
-    email is still "register": normalise rejects it with a reason rather than us
-    pretending it is a drop-in (PRODUCT.md lesson 3).
-    """
-    text = text or ""
-    if _DROP_IN_TEXT.search(text):
-        return "drop_in"
-    if _REGISTER_TEXT.search(text):
-        return "register"
-    if _CONTACT_TEXT.search(text) and (email or link):
-        return "contact"
-    return "drop_in"
-
-
-def country_code(text: str | None) -> str | None:
-    """An ISO alpha-2 code for "GB", "UK", "United Kingdom", "USA"...; None if unknown."""
-    if not text:
-        return None
-    key = vocab.fold(text)
-    if key in _COUNTRY_NAMES:
-        return _COUNTRY_NAMES[key]
-    if re.fullmatch(r"[a-z]{2}", key):
-        return key.upper()
-    return None
-
-
-def find_postcode(text: str, country: str | None) -> tuple[str, str, str] | None:
-    """(postcode, country, text without it) for a UK postcode or a US ZIP in free text.
-
-    The source's country decides which to look for; with none, UK first. A US ZIP must end
-    the text (after a state), so a five-digit street number is not taken for one.
-    """
-    if country in (None, "GB"):
-        matches = list(_UK_POSTCODE.finditer(text))
-        if matches:
-            m = matches[-1]
-            code = f"{m.group(1)} {m.group(2)}".upper()
-            return code, "GB", (text[:m.start()] + text[m.end():])
-    if country in (None, "US"):
-        m = _US_STATE_ZIP.search(text) or _US_ZIP_END.search(text)
-        if m:
-            start = m.start(m.lastindex or 1)
-            return m.group(m.lastindex or 1), "US", text[:start] + text[m.end():]
-    return None
-
-
-@dataclass
-class Place:
-    venue_name: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    town: str | None = None
-    region: str | None = None
-    postcode: str | None = None
-    country: str | None = None
-
-
-def split_location(text: str, country: str | None) -> Place:
-    """Best effort over "Room, Hospital, Street, Town POSTCODE": the postcode is what
-    geocoding needs; the rest is kept for display in roughly the right fields."""
-    parts = [p.strip() for p in re.split(r"[,\n]", text) if p.strip()]
-    place = Place(country=country)
-    if parts:
-        found = country_code(parts[-1]) if vocab.fold(parts[-1]) in _COUNTRY_NAMES else None
-        if found and len(parts) > 1:
-            parts.pop()
-            place.country = place.country or found
-    postcode_part = None
-    for i in range(len(parts) - 1, -1, -1):
-        hit = find_postcode(parts[i], place.country)
-        if hit:
-            place.postcode, found_country, rest = hit
-            place.country = place.country or found_country
-            rest = rest.strip(" ,.-")
-            if found_country == "US" and re.fullmatch(r"[A-Z]{2}", rest):
-                place.region, rest = rest, ""
-            if rest:
-                parts[i] = rest
-                postcode_part = i
-            else:
-                del parts[i]
-            break
-    if place.country == "US" and place.region is None and parts:
-        if re.fullmatch(r"[A-Z]{2}", parts[-1]) and len(parts) > 1:
-            place.region = parts.pop()
-    last_has_town = postcode_part is not None and postcode_part == len(parts) - 1
-    plain_last = bool(parts) and not re.search(r"\d", parts[-1])
-    if len(parts) >= 2 and (last_has_town or (plain_last and (len(parts) >= 3 or place.region))):
-        place.town = parts.pop()
-    if len(parts) >= 2:
-        place.venue_name, place.address_line1 = parts[0], ", ".join(parts[1:])
-    elif parts and place.postcode:
-        place.venue_name = parts[0]
-    elif parts:
-        place.address_line1 = parts[0]
-    return place
-
-
-def decode_text(raw: bytes, declared: str | None, fallback: str) -> str:
-    """The declared charset, else UTF-8 (BOM dropped), else `fallback` with replacement."""
-    if declared:
-        try:
-            return raw.decode(declared, errors="replace").lstrip("\ufeff")
-        except LookupError:
-            pass  # an unknown charset name: guess as if none was given
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode(fallback, errors="replace")
-
-
-def media_type(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
-
 
 # ---------------------------------------------------------------------- the adapter
 
@@ -322,9 +142,7 @@ class _Spec:
 
 class ICalendarAdapter(Adapter):
     name = "icalendar"
-    # text/plain and octet-stream: many web servers send .ics files so; the parser decides
-    content_types = ("text/calendar", "application/ics", "application/x-ics",
-                     "text/x-vcalendar", "text/plain", "application/octet-stream")
+    content_types = ICAL_TYPES
 
     def records(self, doc: Document, source: Source,
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
@@ -421,10 +239,11 @@ class ICalendarAdapter(Adapter):
             email = str(organizer)[len("mailto:"):]
         email = email or first_email(description)
         x_join = _x_text(ev, "X-JOIN")
-        if x_join and _URL.fullmatch(x_join):  # some publishers put the join link there
+        if x_join and URL.fullmatch(x_join):  # some publishers put the join link there
             link, x_join = link or x_join, None
         join_mode = (x_join or source.options.get("join_mode")
-                     or infer_join_mode(description, link=link or url, email=email))
+                     or infer_join_mode(description, reachable=bool(link or url or email))
+                     or "drop_in")
         join_url = link or (url if join_mode == "register" else None)
         place = split_location(venue, source.country) if venue else Place(country=source.country)
         lat = lon = None

@@ -68,18 +68,18 @@ from ingest.adapters.base import (
     SkipRow,
     guarded_event,
 )
-from ingest.adapters.ical import (
-    MAX_COUNT,
+from ingest.adapters.common import (
+    HTML_TYPES,
     Place,
     country_code,
     first_email,
     infer_join_mode,
     is_online_place,
-    matches_position,
     media_type,
-    split_location,
+    split_address,
     video_link,
 )
+from ingest.adapters.ical import MAX_COUNT, matches_position
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
@@ -117,7 +117,7 @@ _TAG = re.compile(r"<[^>]+>")
 
 class WebPageAdapter(Adapter):
     name = "jsonld"
-    content_types = ("text/html", "application/xhtml+xml")
+    content_types = HTML_TYPES
 
     def records(self, doc: Document, source: Source,
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
@@ -408,7 +408,7 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
                 if loc.lower().startswith(("http://", "https://")):
                     online_links.append(loc)
             else:
-                places.append(split_location(loc, source.country))
+                places.append(split_address(loc, source.country))
         elif isinstance(loc, dict) and "VirtualLocation" in _types(loc):
             online = True
             link = _abs(page_url, _str(loc.get("url")))
@@ -440,8 +440,8 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
     email = contact_email or first_email(description)
     join_mode = source.options.get("join_mode")
     if join_mode is None:
-        join_mode = "register" if offer_url else infer_join_mode(
-            description, link=link or url, email=email)
+        join_mode = "register" if offer_url else (infer_join_mode(
+            description, reachable=bool(link or url or email)) or "drop_in")
     join_url = link or offer_url or (url if join_mode == "register" else None)
 
     zone_default = source.timezone
@@ -512,7 +512,7 @@ def _place(loc: dict, index: dict[str, dict],
         )
     else:
         text = _str(address)
-        place = split_location(text, source.country) if text else Place(country=source.country)
+        place = split_address(text, source.country) if text else Place(country=source.country)
         if _name(loc):
             if place.venue_name and place.address_line1 is None:
                 place.address_line1 = place.venue_name
