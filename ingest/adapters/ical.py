@@ -83,6 +83,7 @@ from ingest.adapters.common import (
     media_type,
     split_address,
     video_link,
+    zone_at,
 )
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
@@ -199,6 +200,9 @@ class ICalendarAdapter(Adapter):
             raise SkipRow("no DTSTART")
         if isinstance(start_prop, vBroken):
             raise SkipRow(f"DTSTART {str(start_prop)!r} is not a date and time")
+        lat, lon = _point(ev)
+        if default_zone is None and lat is not None:
+            default_zone = zone_at(lat, lon)  # a custom TZID is read in the venue's zone
         zone, start = _zone_and_start(start_prop, default_zone)
         duration = _duration(ev, start_prop.dt)
         exdates = _exdates(ev, zone)
@@ -246,10 +250,6 @@ class ICalendarAdapter(Adapter):
                      or "drop_in")
         join_url = link or (url if join_mode == "register" else None)
         place = split_location(venue, source.country) if venue else Place(country=source.country)
-        lat = lon = None
-        geo = ev.get("GEO")
-        if geo is not None and not isinstance(geo, vBroken):
-            lat, lon = float(geo.latitude), float(geo.longitude)
         loss_types, audiences = _categories(ev)
         lang = getattr(ev.get("SUMMARY"), "params", {}).get("LANGUAGE")
         modified = ev.get("LAST-MODIFIED")
@@ -285,6 +285,23 @@ class ICalendarAdapter(Adapter):
 
 
 # ---------------------------------------------------------------------- event helpers
+
+_GEO_URI = re.compile(r"geo:\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def _point(ev: Any) -> tuple[float | None, float | None]:
+    """The venue's point from GEO, else from Apple's X-APPLE-STRUCTURED-LOCATION
+    ("geo:47.37,8.54"); (None, None) when neither is given."""
+    geo = ev.get("GEO")
+    if geo is not None and not isinstance(geo, vBroken):
+        return float(geo.latitude), float(geo.longitude)
+    apple = ev.get("X-APPLE-STRUCTURED-LOCATION")
+    for prop in apple if isinstance(apple, list) else [apple] if apple is not None else []:
+        m = _GEO_URI.search(str(prop))
+        if m:
+            return float(m.group(1)), float(m.group(2))
+    return None, None
+
 
 
 def _text(value: Any) -> str | None:
@@ -437,6 +454,18 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
     text = _rule_text(rule)
     parts = {str(k).upper(): v for k, v in rule.items()}
     freq = str(parts["FREQ"][0]).upper() if parts.get("FREQ") else ""
+    if freq == "DAILY":
+        # "every day" and Exchange's "every weekday" (FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR) are
+        # weekly meetings on those days; COUNT counts the same meetings either way
+        if int(parts.get("INTERVAL", [1])[0]) != 1:
+            raise SkipRow(f"recurrence rule {text} repeats every few days: only weekly, "
+                          f"fortnightly or monthly meetings on a weekday can be listed")
+        if parts.get("BYSETPOS") or any(_BYDAY.fullmatch(str(d).upper().strip()) and
+                                        _BYDAY.fullmatch(str(d).upper().strip()).group(1)
+                                        for d in parts.get("BYDAY", [])):
+            raise SkipRow(f"recurrence rule {text}: a daily rule cannot pick the nth weekday")
+        freq = "WEEKLY"
+        parts["BYDAY"] = list(parts.get("BYDAY") or _RFC_DAYS)
     if freq not in ("WEEKLY", "MONTHLY"):
         raise SkipRow(f"recurrence rule {text} repeats {freq.lower() or 'without a FREQ'}: only "
                     f"weekly, fortnightly or monthly meetings on a weekday can be listed")
@@ -448,7 +477,8 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
     if interval < 1:
         raise SkipRow(f"recurrence rule {text}: INTERVAL must be 1 or more")
     days: list[tuple[int | None, int]] = []
-    for raw in parts.get("BYDAY", []):
+    byday = [d for raw in parts.get("BYDAY", []) for d in re.split(r"[\s,]+", str(raw)) if d]
+    for raw in byday:
         m = _BYDAY.fullmatch(str(raw).upper().strip())
         if not m:
             raise SkipRow(f"recurrence rule {text}: cannot read BYDAY {raw!r}")
