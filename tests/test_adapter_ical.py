@@ -78,15 +78,21 @@ def test_registered_as_icalendar():
 
 
 def test_every_event_is_a_listing_or_a_counted_problem(uk):
-    assert len(listings(uk)) == 6
+    assert len(listings(uk)) == 7
     assert problems(uk) == {
         "stmarys-awareness-service@stmarys.example.nhs.uk":
             "one-off event, not a recurring group",
-        "stmarys-phone-line@stmarys.example.nhs.uk":
-            "recurrence rule FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR repeats daily: only weekly, "
-            "fortnightly or monthly meetings on a weekday can be listed",
         "stmarys-stillbirth-group@stmarys.example.nhs.uk": "cancelled series (STATUS:CANCELLED)",
     }
+
+
+def test_daily_on_weekdays_is_weekly_on_those_days(uk):
+    # FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR, as Exchange and Zimbra export "every weekday"
+    r = listings(uk)["stmarys-phone-line@stmarys.example.nhs.uk"]
+    assert [(s.freq, s.interval, s.weekday, s.set_pos, s.start_time, s.duration_minutes,
+             s.timezone, s.valid_from) for s in r.schedules] == [
+        ("weekly", 1, day, None, T(9), 480, "Europe/London", D(2026, 1, 5 + day))
+        for day in range(5)]
 
 
 def test_weekly_series_with_exdate_lists_in_several_properties(uk):
@@ -385,7 +391,7 @@ def test_wrong_content_type_is_a_document_error(content_type):
                                           "TEXT/CALENDAR; charset=UTF-8"])
 def test_calendar_content_types_are_accepted(content_type):
     body = (FIXTURES / "hospital_calendar.ics").read_bytes()
-    assert len(listings(run(body, content_type=content_type))) == 6
+    assert len(listings(run(body, content_type=content_type))) == 7
 
 
 def test_windows_1252_without_a_charset_is_read():
