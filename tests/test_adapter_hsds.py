@@ -273,7 +273,7 @@ def test_no_location_uses_the_source_default_format():
 @pytest.mark.parametrize("body, message", [
     (b'[{"id": "a", "name": "A"', "invalid or truncated JSON"),
     (b'{"total_pages": 1, "contents": [', "invalid or truncated JSON"),
-    (b'{"id": "a", "name": "A"}', "without 'contents'"),
+    (b'{"title": "Our services", "count": 2}', "one service (with an id and a name)"),
     (b'{"contents": null}', "'contents' is not a list"),
     (b"<html>502 Bad Gateway</html>", "not JSON"),
     (b"", "empty"),
@@ -356,7 +356,8 @@ def test_zone_comes_from_the_country_when_the_source_has_none():
 
 
 def test_valid_until_is_the_earlier_of_until_and_valid_to():
-    (s,) = hsds_schedules(sched(until="2026-03-01", valid_to="2025-12-31"), "Europe/London")
+    (s,) = hsds_schedules(sched(until="2026-03-01", valid_to="2025-12-31"), "Europe/London",
+                          dt.date(2025, 6, 1))
     assert s.valid_until == dt.date(2025, 12, 31)
 
 

@@ -55,9 +55,11 @@ from ingest.adapters.common import (
     JSON_TYPES,
     check_content_type,
     country_code,
+    country_from_name,
     infer_join_mode,
     json_error,
     open_json,
+    zone_at,
 )
 from ingest.adapters.common import text as _text
 from ingest.normalize import SINGLE_ZONE
@@ -81,7 +83,12 @@ _MONEY = re.compile(r"[£$€]\s*\d|\d+(?:\.\d{2})?\s*(?:gbp|usd|eur|pounds?|dol
 
 class _Services:
     """Iterates the services of one document as they are parsed; afterwards `envelope` holds
-    the top-level scalar fields of an object document (None for a plain list)."""
+    the top-level scalar fields of an object document (None for a plain list).
+
+    A document is a list of services, an object holding them in ``contents`` (the API's
+    pages) or ``services`` (as Open Referral's own examples do), or one service object on
+    its own (an object with an ``id`` and a ``name`` and neither list).
+    """
 
     def __init__(self, body: BinaryIO, what: str) -> None:
         self.what = what
@@ -89,37 +96,54 @@ class _Services:
         self.envelope: dict[str, Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        item_prefix = "item" if self.first == "[" else "contents.item"
+        lists = ("item",) if self.first == "[" else ("contents.item", "services.item")
         envelope: dict[str, Any] = {}
-        has_contents = False
+        whole: dict[str, Any] = {}  # an object document's other top-level members
+        found_list = False
         builder: ObjectBuilder | None = None
+        member: tuple[str, ObjectBuilder] | None = None
         try:
             for prefix, event, value in ijson.parse(self._stream, use_float=True):
                 if builder is not None:
                     builder.event(event, value)
-                    if prefix == item_prefix and event in ("end_map", "end_array"):
+                    if prefix in lists and event in ("end_map", "end_array"):
                         yield builder.value
                         builder = None
-                elif prefix == item_prefix:
+                elif prefix in lists:
                     if event in ("start_map", "start_array"):
                         builder = ObjectBuilder()
                         builder.event(event, value)
                     else:
                         yield value  # a scalar where a service should be: a row problem
-                elif self.first == "{" and prefix == "contents":
-                    if event == "start_array":
-                        has_contents = True
-                    elif event not in ("end_array",):
-                        raise DocumentError(f"{self.what}: 'contents' is not a list")
-                elif self.first == "{" and prefix in ENVELOPE_KEYS and event not in (
-                        "start_map", "start_array", "end_map", "end_array", "map_key"):
-                    envelope[prefix] = value
+                elif self.first == "{" and prefix in ("contents", "services") and (
+                        event in ("start_array", "end_array")):
+                    found_list = True
+                elif self.first == "{" and prefix in ("contents", "services") and (
+                        event != "map_key"):
+                    raise DocumentError(f"{self.what}: {prefix!r} is not a list")
+                elif member is not None:
+                    member[1].event(event, value)
+                    if prefix == member[0] and event in ("end_map", "end_array"):
+                        whole[member[0]] = member[1].value
+                        member = None
+                elif self.first == "{" and "." not in prefix and prefix:
+                    if event in ("start_map", "start_array"):
+                        member = (prefix, ObjectBuilder())
+                        member[1].event(event, value)
+                    elif event != "map_key":
+                        whole[prefix] = value
+                        if prefix in ENVELOPE_KEYS:
+                            envelope[prefix] = value
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise json_error(exc, self.what) from exc
         if self.first == "{":
-            if not has_contents:
-                raise DocumentError(f"{self.what}: expected a list of services or an object "
-                                    f"with 'contents', got an object without 'contents'")
+            if not found_list:
+                if _text(whole.get("id")) is not None and _text(whole.get("name")) is not None:
+                    yield whole  # one service on its own
+                    return
+                raise DocumentError(f"{self.what}: expected a list of services, an object "
+                                    f"with 'contents' or 'services', or one service (with "
+                                    f"an id and a name)")
             self.envelope = envelope
 
 
@@ -228,10 +252,18 @@ def hsds_schedules(raw: Any, zone: str | None, today: dt.date | None = None
     try:
         return _hsds_schedules(raw, zone, today or dt.date.today())
     except ValueError as exc:
-        raise ValueError(f"{where}{exc}") from None
+        raise type(exc)(f"{where}{exc}") from None
+
+
+class EndedSchedule(ValueError):
+    """The schedule's last date has passed: nothing wrong with it, it is just over."""
 
 
 def _hsds_schedules(raw: dict, zone: str | None, today: dt.date) -> list[ScheduleRecord]:
+    ended = [d for d in (_date(raw.get("until"), "until"), _date(raw.get("valid_to"),
+                                                                   "valid_to")) if d]
+    if ended and min(ended) < today:
+        raise EndedSchedule(f"ended on {min(ended).isoformat()}")
     bymonthday = _text(raw.get("bymonthday"))
     if bymonthday:
         raise ValueError(f"bymonthday {bymonthday!r} (a date of the month) is not supported; "
@@ -295,6 +327,73 @@ def _hsds_schedules(raw: dict, zone: str | None, today: dt.date) -> list[Schedul
 
 
 # ----------------------------------------------------------------------------- services
+
+
+_WORLDWIDE = {"worldwide", "world", "world wide", "international", "global", "globally",
+              "anywhere", "everywhere", "all countries", "online", "any country", "the world"}
+
+
+def _service_countries(svc: dict, country: str | None) -> list[str]:
+    """Who an online service serves, from ``service_areas``: "Worldwide" (and the like)
+    is everyone, a country's name is that country, any other area (a town, a region, a
+    list of postcodes) lies within the service's country. Nothing said: its country."""
+    out: list[str] = []
+    for area in _dicts(svc.get("service_areas")):
+        name = _text(area.get("name")) or _text(area.get("description")) or ""
+        folded = vocab.fold(name)
+        if folded in _WORLDWIDE or folded.startswith(("worldwide", "anywhere in the world")):
+            return ["*"]
+        code = country_from_name(name) or country
+        if code and code not in out:
+            out.append(code)
+    return out or ([country] if country else [])
+
+
+def _ended(svc: dict, today: dt.date | None) -> str | None:
+    """"ended on 2020-12-20" when the service has schedules and every one has ended."""
+    today = today or dt.date.today()
+    ends = []
+    for raw in _dicts(svc.get("schedules")):
+        try:
+            dates = [d for d in (_date(raw.get("until"), "until"),
+                                 _date(raw.get("valid_to"), "valid_to")) if d]
+        except ValueError:
+            return None
+        if not dates or min(dates) >= today:
+            return None
+        ends.append(min(dates))
+    return f"ended on {max(ends).isoformat()}" if ends else None
+
+
+def _join_texts(svc: dict) -> list[str | None]:
+    texts = [_text(svc.get(k)) for k in ("description", "eligibility_description", "alert")]
+    for raw in _dicts(svc.get("schedules")):
+        texts += [_text(raw.get(k)) for k in ("description", "notes", "attending_type")]
+    return texts
+
+
+def _offset_zone(schedules: list[dict]) -> str | None:
+    """An IANA fixed-offset zone (Etc/GMT-3 is UTC+3) for the whole-hour UTC offset the
+    schedules give, when nothing else says where the service is: the publisher's times
+    mean that offset, and no daylight saving is the most it tells us."""
+    for raw in schedules:
+        candidates = [raw.get("timezone")]
+        for key in ("opens_at", "closes_at"):
+            m = _TIME.fullmatch(_text(raw.get(key)) or "")
+            candidates.append(m["off"] if m else None)
+        for value in candidates:
+            try:
+                minutes = _offset_minutes(value, "timezone")
+            except ValueError:
+                continue
+            if minutes is None:
+                continue
+            if minutes == 0:
+                return "UTC"
+            if minutes % 60 == 0 and -12 <= minutes // 60 <= 14:
+                hours = minutes // 60
+                return f"Etc/GMT{-hours:+d}"
+    return None
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -438,11 +537,16 @@ def service_records(svc: Any, n: int, source: Source,
     elif source.format:
         fmt = source.format
     else:
+        ends = _ended(svc, today)
+        if ends:  # a service whose every schedule is over is not meeting, wherever it was
+            return [RowProblem(ref, f"no current schedule ({ends})", skipped=True)]
         return [RowProblem(ref, "no physical or virtual location in service_at_locations "
                                 "(and the source has no default format)")]
 
     process = _text(svc.get("application_process"))
-    join_mode = infer_join_mode(process) or "drop_in"
+    # how to join: the application process first, else what the service says elsewhere
+    # (its description, eligibility, alert, the schedules' notes)
+    join_mode = infer_join_mode(process) or infer_join_mode(*_join_texts(svc)) or "drop_in"
     org = _organisation(svc, source)
     join_url = next((_text(loc.get("url")) for _, loc in virtual if _text(loc.get("url"))),
                     None)
@@ -490,7 +594,10 @@ def service_records(svc: Any, n: int, source: Source,
             record.latitude = loc.get("latitude")
             record.longitude = loc.get("longitude")
             record.accessibility_notes = _accessibility(loc)
-        zone = record.timezone or SINGLE_ZONE.get(record.country or "")
+        # the venue's own zone (a publisher may span several), else the source's or the
+        # country's only one, else the fixed offset the schedules give (`_offset_zone`)
+        zone = ((zone_at(record.latitude, record.longitude) if is_physical else None)
+                or record.timezone or SINGLE_ZONE.get(record.country or ""))
         # the group's own times: this service_at_location's, else the service's, else (for a
         # hybrid group) those of its online service_at_location
         raw_schedules = (
@@ -502,12 +609,25 @@ def service_records(svc: Any, n: int, source: Source,
             out.append(RowProblem(external_id, "no schedules (on the service or its "
                                                 "service_at_location)"))
             continue
+        if zone is None:
+            zone = _offset_zone(raw_schedules)
+        record.timezone = zone or record.timezone
+        record.schedules, ended = [], []
         try:
-            record.schedules = [rec for raw in raw_schedules
-                                for rec in hsds_schedules(raw, zone, today)]
+            for raw in raw_schedules:
+                try:
+                    record.schedules += hsds_schedules(raw, zone, today)
+                except EndedSchedule as exc:
+                    ended.append(str(exc))
         except ValueError as exc:
             out.append(RowProblem(external_id, str(exc)))
             continue
+        if not record.schedules:
+            out.append(RowProblem(external_id, "no current schedule ("
+                                  + "; ".join(ended) + ")", skipped=True))
+            continue
+        if fmt != "in_person":
+            record.service_countries = _service_countries(svc, record.country)
         out.append(record)
     return out
 
