@@ -273,7 +273,7 @@ def test_no_location_uses_the_source_default_format():
 @pytest.mark.parametrize("body, message", [
     (b'[{"id": "a", "name": "A"', "invalid or truncated JSON"),
     (b'{"total_pages": 1, "contents": [', "invalid or truncated JSON"),
-    (b'{"title": "Our services", "count": 2}', "one service (with an id and a name)"),
+    (b'{"title": "Our services", "count": 2}', "or one service"),
     (b'{"contents": null}', "'contents' is not a list"),
     (b"<html>502 Bad Gateway</html>", "not JSON"),
     (b"", "empty"),
