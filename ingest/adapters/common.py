@@ -429,6 +429,44 @@ def zone_at(latitude: Any, longitude: Any) -> str | None:
     return zone
 
 
+# States and provinces that keep one time zone throughout (those split between zones, such
+# as Texas, Florida or Ontario, are left out: their zone needs the venue's point).
+_REGION_ZONES = {
+    ("US", "AL"): "America/Chicago", ("US", "AZ"): "America/Phoenix",
+    ("US", "AR"): "America/Chicago", ("US", "CA"): "America/Los_Angeles",
+    ("US", "CO"): "America/Denver", ("US", "CT"): "America/New_York",
+    ("US", "DE"): "America/New_York", ("US", "DC"): "America/New_York",
+    ("US", "GA"): "America/New_York", ("US", "HI"): "Pacific/Honolulu",
+    ("US", "IL"): "America/Chicago", ("US", "IA"): "America/Chicago",
+    ("US", "LA"): "America/Chicago", ("US", "ME"): "America/New_York",
+    ("US", "MD"): "America/New_York", ("US", "MA"): "America/New_York",
+    ("US", "MN"): "America/Chicago", ("US", "MS"): "America/Chicago",
+    ("US", "MO"): "America/Chicago", ("US", "MT"): "America/Denver",
+    ("US", "NV"): "America/Los_Angeles", ("US", "NH"): "America/New_York",
+    ("US", "NJ"): "America/New_York", ("US", "NM"): "America/Denver",
+    ("US", "NY"): "America/New_York", ("US", "NC"): "America/New_York",
+    ("US", "OH"): "America/New_York", ("US", "OK"): "America/Chicago",
+    ("US", "PA"): "America/New_York", ("US", "RI"): "America/New_York",
+    ("US", "SC"): "America/New_York", ("US", "UT"): "America/Denver",
+    ("US", "VT"): "America/New_York", ("US", "VA"): "America/New_York",
+    ("US", "WA"): "America/Los_Angeles", ("US", "WV"): "America/New_York",
+    ("US", "WI"): "America/Chicago", ("US", "WY"): "America/Denver",
+    ("US", "PR"): "America/Puerto_Rico",
+    ("CA", "AB"): "America/Edmonton", ("CA", "MB"): "America/Winnipeg",
+    ("CA", "NB"): "America/Moncton", ("CA", "NS"): "America/Halifax",
+    ("CA", "PE"): "America/Halifax", ("CA", "SK"): "America/Regina",
+    ("CA", "YT"): "America/Whitehorse", ("CA", "NT"): "America/Yellowknife",
+}
+
+
+def region_zone(country: str | None, region: str | None) -> str | None:
+    """The zone of a state or province that has only one ("AB" -> America/Edmonton)."""
+    found = region_country(region)
+    if found is None or (country is not None and found[0] != country):
+        return None
+    return _REGION_ZONES.get(found)
+
+
 # ----------------------------------------------------------------------------- links
 
 _VIDEO_HOSTS = (

@@ -53,6 +53,7 @@ from ingest.adapters.common import (
     meeting_types,
     open_json,
     region_country,
+    region_zone,
     split_address,
     split_phone,
     text,
@@ -261,6 +262,11 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         return RowProblem(ref, "temporarily closed (type TC) and no conference_url or "
                                "conference_phone to meet online", skipped=True)
     else:
+        whole = r.get("address") or r.get("formatted_address")
+        if whole:
+            return RowProblem(ref, f"address {whole!r} has no street number or postcode to "
+                                   f"find the venue by, and there is no conference_url or "
+                                   f"conference_phone")
         return RowProblem(ref, "no address (address or formatted_address) and no "
                                "conference_url or conference_phone: where does it meet?")
 
@@ -297,9 +303,17 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         record.country = _country_code(place["country"]) or record.country
         record.latitude = row.get("latitude")
         record.longitude = row.get("longitude")
-        if not r.get("timezone") and record.latitude is not None:
-            # the venue's own zone before the source's: a feed can span several zones
-            record.timezone = zone_at(record.latitude, record.longitude) or record.timezone
+    if not r.get("timezone") and row.get("latitude") is not None:
+        # the zone at the meeting's point (a venue, or an online meeting's home town)
+        # before the source's: a feed can span several zones
+        record.timezone = zone_at(row.get("latitude"), row.get("longitude")) or record.timezone
+    if record.timezone is None:
+        # a state or province with one zone ("Edmonton, Alberta, T6X 1W5, Canada")
+        region = (place or {}).get("region") or r.get("state")
+        whole = r.get("address") or r.get("formatted_address")
+        if region is None and whole:
+            region = split_address(whole).region
+        record.timezone = region_zone(record.country, region)
     return record
 
 
