@@ -1,0 +1,127 @@
+"""Entries of one feed that are one group: the same name at the same place (or behind the
+same join link), listed once per day or time, become one listing with several schedules.
+
+Meeting lists often publish a group that meets every weekday as five or seven meetings
+(Meeting Guide has one `day` per meeting, spreadsheets one row per session). Searchers
+should see that group once, with all its times. Two entries are folded when, after folding
+case, accents and punctuation:
+
+* their names are the same, and
+* they meet at the same place (venue, street, postcode or town, or the same point), or
+  online behind the same join link, and
+* they agree on format, loss types, audiences and languages (a "Women" Tuesday and a mixed
+  Thursday under one name are two meetings for different people).
+
+A shared Zoom room alone is not enough: meeting lists reuse one room for differently named
+meetings ("Big Book Study", "AA Literature Study"), which are different groups.
+
+The first entry is the listing (its id, description and details); the others add their
+schedules and are reported as `Folded` so the run still counts every entry. Entries are
+read in windows of `WINDOW` (bounded memory for very large feeds): entries of one group
+more than `WINDOW` entries apart stay separate listings. Folding depends only on the
+feed's content and order, so an unchanged feed folds the same way on every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ingest.adapters.base import RowProblem
+from ingest.records import ListingRecord
+
+WINDOW = 20_000  # entries held at once (about 3 KB each)
+MAX_SCHEDULES = 20  # as many as a listing may have (normalize.MAX_SCHEDULES)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """An entry folded into another entry's listing (`into` is that listing's id)."""
+
+    ref: str
+    into: str
+
+
+def _fold_text(value: object) -> str:
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    value = unicodedata.normalize("NFKD", value.casefold())
+    return " ".join(re.sub(r"[^\w]+", " ", value).split())
+
+
+def _round(value: object) -> str:
+    try:
+        return f"{float(value):.4f}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+
+
+def group_keys(record: ListingRecord) -> list[tuple]:
+    """The keys under which `record` may meet another entry of its group."""
+    name = _fold_text(record.name)
+    if not name:
+        return []
+    same = (name, _fold_text(record.format), tuple(sorted(map(_fold_text, record.loss_types))),
+            tuple(sorted(map(_fold_text, record.audiences))),
+            tuple(sorted(map(_fold_text, record.languages))))
+    keys = []
+    place = tuple(_fold_text(v) for v in (record.venue_name, record.address_line1,
+                                          record.postcode, record.town))
+    if any(place[1:]):
+        keys.append(("place", *same, *place))
+    elif record.latitude not in (None, "") and record.longitude not in (None, ""):
+        keys.append(("point", *same, place[0], _round(record.latitude),
+                     _round(record.longitude)))
+    if record.join_url:
+        keys.append(("link", *same, record.join_url.strip().rstrip("/").lower()))
+    return keys
+
+
+def fold_same_group(items: Iterable[ListingRecord | RowProblem],
+                    window: int = WINDOW) -> Iterator[ListingRecord | RowProblem | Folded]:
+    """`items` with the entries of one group folded into the first (see the module)."""
+    held: list[ListingRecord | RowProblem | Folded] = []
+    count = 0
+    for item in items:
+        held.append(item)
+        count += 1
+        if count >= window:
+            yield from _fold(held)
+            held, count = [], 0
+    yield from _fold(held)
+
+
+def _fold(items: list[ListingRecord | RowProblem | Folded]
+          ) -> Iterator[ListingRecord | RowProblem | Folded]:
+    leaders: dict[tuple, int] = {}  # key -> index of the leading record in `items`
+    schedules: dict[int, list] = {}  # leader index -> its schedules so far
+    followers: dict[int, list[Folded]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, ListingRecord):
+            continue
+        keys = group_keys(item)
+        lead = next((leaders[k] for k in keys if k in leaders), None)
+        if lead is not None and lead != i:
+            merged = schedules[lead]
+            new = [s for s in item.schedules if s not in merged]
+            if len(merged) + len(new) <= MAX_SCHEDULES:
+                merged.extend(new)
+                leader = items[lead]
+                assert isinstance(leader, ListingRecord)
+                followers.setdefault(lead, []).append(
+                    Folded(str(item.external_id), str(leader.external_id)))
+                items[i] = followers[lead][-1]
+                continue
+        for k in keys:
+            leaders[k] = i  # a later entry of the group joins the newest listing of it
+        schedules[i] = list(item.schedules)
+    for i, item in enumerate(items):
+        if i in followers:
+            assert isinstance(item, ListingRecord)
+            yield from followers[i]
+            yield dataclasses.replace(item, schedules=schedules[i])
+        elif not isinstance(item, Folded):
+            yield item
