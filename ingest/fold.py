@@ -104,7 +104,9 @@ def _fold(items: list[ListingRecord | RowProblem | Folded]
             continue
         keys = group_keys(item)
         lead = next((leaders[k] for k in keys if k in leaders), None)
-        if lead is not None and lead != i:
+        if lead is not None and items[lead].external_id == item.external_id:  # type: ignore[union-attr]
+            continue  # the same id twice is not a group: the runner refuses the second
+        if lead is not None:
             merged = schedules[lead]
             new = [s for s in item.schedules if s not in merged]
             if len(merged) + len(new) <= MAX_SCHEDULES:
