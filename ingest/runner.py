@@ -54,17 +54,16 @@ from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter, RowProblem
 from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
 from ingest.fold import Folded, fold_same_group
+from ingest.listing_store import geocode_many, withdraw
 from ingest.normalize import (
     NormalisedListing,
     Rejection,
-    geocode_many,
     listing_key,
     normalise,
     record_hash,
     same_content,
     stored_hash,
     with_content_hash,
-    withdraw,
 )
 from ingest.records import ListingRecord, OrganisationRecord
 from ingest.sources import Source

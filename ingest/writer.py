@@ -9,7 +9,7 @@ Per batch it costs a handful of statements, whatever the size:
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted with COPY (venues, groups,
   provenance, schedules with their upcoming meetings);
-- changed listings go through `normalize.upsert` one by one (they are few in a steady feed),
+- changed listings go through `listing_store.upsert` one by one (they are few in a steady feed),
   unless the listing is a second source of a merged group: then only its provenance and the
   conflicts are refreshed, so two sources never overwrite each other's fields back and forth.
 
@@ -49,7 +49,8 @@ from sqlalchemy.sql.sqltypes import NullType
 from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
 from finder.schedules import Recurrence, time_band, upcoming_utc
 from ingest import dedupe
-from ingest.normalize import HALF, NormalisedListing, upsert
+from ingest.listing_store import upsert
+from ingest.normalize import HALF, NormalisedListing
 
 G, L, LS, ORG, S = (Group.__table__, Location.__table__, ListingSource.__table__,
                   Organisation.__table__, Schedule.__table__)
@@ -155,7 +156,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
                    now: dt.datetime | None = None) -> list[str]:
     """One outcome per listing: "created", "updated", "unchanged" or "merged".
 
-    Listings must be geocoded (see `normalize.geocode`) and unique by (source, external_id)
+    Listings must be geocoded (see `listing_store.geocode`) and unique by (source, external_id)
     within the call (and within the run, after `start_run`). Nothing is committed: the
     caller owns the transaction.
     """

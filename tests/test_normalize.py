@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from ingest.normalize import LIMITS, NormalisedListing, Rejection, geocode, normalise
+from ingest.listing_store import geocode
+from ingest.normalize import LIMITS, NormalisedListing, Rejection, normalise
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 
 TODAY = dt.date(2026, 11, 26)
