@@ -530,6 +530,38 @@ def _service_countries(values: Any) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
+@functools.cache
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> the ISO country it belongs to, from the tz database's zone.tab (shipped
+    by the tzdata package, or the system's zoneinfo)."""
+    text = None
+    try:
+        from importlib.resources import files
+
+        text = files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    except (ImportError, OSError, ModuleNotFoundError):
+        from zoneinfo import TZPATH
+
+        for base in TZPATH:
+            try:
+                text = (Path(base) / "zone.tab").read_text(encoding="utf-8")
+                break
+            except OSError:
+                continue
+    out: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                out[parts[2]] = parts[0]
+    return out
+
+
+def zone_country(zone: str) -> str | None:
+    """"US" for America/New_York, "GB" for Europe/London; None for Etc/ and unknown zones."""
+    return _zone_countries().get(zone)
+
+
 @dataclass(frozen=True)
 class _ScheduleSpec:
     """A schedule as the publisher stated it, before defaults: what the hash covers."""
@@ -872,6 +904,12 @@ def _normalise(r: ListingRecord, today: dt.date) -> NormalisedListing:
         services = _service_countries(r.service_countries)
         if not services and country is not None:
             services = (country,)
+        if not services:
+            # nothing says who it serves: the country its meeting times are set in
+            zone = timezone or next((s.timezone for s in r.schedules or ()
+                                     if isinstance(getattr(s, "timezone", None), str)), None)
+            found = zone_country(zone) if isinstance(zone, str) else None
+            services = (found,) if found else ()
         if not services:
             raise _reject("service_countries", list(r.service_countries or []),
                           "an online group needs the countries it serves (or '*' for anywhere)")

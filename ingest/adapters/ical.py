@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as du
 from icalendar import Calendar
-from icalendar.prop import vBroken
+from icalendar.prop import vBroken, vRecur
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from finder import vocab
@@ -217,7 +217,7 @@ class ICalendarAdapter(Adapter):
         schedules: list[ScheduleRecord] = []
         for rule in rules:
             if isinstance(rule, vBroken):
-                raise SkipRow(f"recurrence rule {str(rule)!r} cannot be read")
+                rule = _repaired_rule(rule)
             for s in _schedules(rule, start, zone, exdates, stop, duration):
                 if s not in schedules:
                     schedules.append(s)
@@ -285,6 +285,15 @@ class ICalendarAdapter(Adapter):
 
 
 # ---------------------------------------------------------------------- event helpers
+
+def _repaired_rule(rule: vBroken) -> Any:
+    """An RRULE icalendar could not read, read again without its spaces: Exchange writes
+    "BYDAY=MO, TU, WE, TH, FR". SkipRow when it still cannot be read."""
+    try:
+        return vRecur.from_ical(re.sub(r"\s+", "", str(rule)))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SkipRow(f"recurrence rule {str(rule)!r} cannot be read") from exc
+
 
 _GEO_URI = re.compile(r"geo:\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
 
