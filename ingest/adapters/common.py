@@ -674,8 +674,9 @@ class MeetingTypes:
             if found is None:
                 hit = self.codes.get(code)
                 found = [hit] if hit else None
-            if found is None and self.use_default and len(t) > 3:
-                # spelt out, as the spreadsheet template and some feeds write them
+            if found is None and self.use_default and (len(t) > 3 or t != t.upper()):
+                # spelt out ("Women", "Men", "Wheelchair Access"), as the spreadsheet
+                # template and some feeds write them; short capitals are codes
                 access = _ACCESS_WORDS.get(_fold(t))
                 found = ([("access", access)] if access else
                          [("loss", t)] if vocab.LOSS.lookup(t) else

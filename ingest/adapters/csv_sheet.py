@@ -79,11 +79,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "format": ("format", "meeting format", "in person or online", "delivery", "type"),
     "join_mode": ("how to join", "joining", "join", "booking", "registration"),
     "join_url": ("join link", "join url", "online link", "zoom link", "meeting link", "link",
-                 "registration link", "booking link", "conference url", "video",
-                 "video link", "zoom"),
+                 "registration link", "booking link", "video", "video link", "zoom"),
+    # the Meeting Guide template's: how to join online, before a contact phone or link
+    "conference_url": ("conference url",),
+    "conference_phone": ("conference phone", "dial in", "dial in number"),
     "join_email": ("email", "contact email", "e mail", "email address"),
     "join_phone": ("phone", "telephone", "tel", "contact number", "phone number",
-                   "contact phone", "conference phone", "dial in", "dial in number"),
+                   "contact phone"),
     "join_notes": ("joining instructions", "join notes", "how to find us", "location notes",
                    "conference url notes", "conference phone notes"),
     "types": ("types", "meeting types", "type codes", "categories"),
@@ -256,7 +258,7 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
             for s in schedules:
                 setattr(s, field, when)
 
-    join_url = get("join_url")
+    join_url = get("conference_url") or get("join_url")
     place = _place(get, source)
     has_place = bool(place["address_line1"] or place["postcode"]
                      or (get("latitude") and get("longitude")))
@@ -271,7 +273,7 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
         else:
             return RowProblem(ref, "no format column, and neither an address/postcode nor a "
                                    "join link to tell in person from online")
-    join_phone, dial_note = split_phone(get("join_phone"))
+    join_phone, dial_note = split_phone(get("conference_phone") or get("join_phone"))
     join_mode, how_to_join = join_mode_cell(get("join_mode"))
     join_notes = "\n".join(t for t in (how_to_join, get("join_notes"), dial_note) if t) or None
     description = get("description") or ""

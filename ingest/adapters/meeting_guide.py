@@ -264,8 +264,8 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
     else:
         whole = r.get("address") or r.get("formatted_address")
         if whole:
-            return RowProblem(ref, f"address {whole!r} has no street number or postcode to "
-                                   f"find the venue by, and there is no conference_url or "
+            return RowProblem(ref, f"no address to find the venue by ({whole!r} has no "
+                                   f"street number or postcode) and no conference_url or "
                                    f"conference_phone")
         return RowProblem(ref, "no address (address or formatted_address) and no "
                                "conference_url or conference_phone: where does it meet?")
