@@ -415,3 +415,23 @@ def test_every_entry_is_counted_once(httpserver, app, connection, fixture, adapt
                                   + report.merged + report.rejected + report.skipped)
         assert report.accounted == report.fetched
     assert again.created == again.updated == 0
+
+
+def test_one_group_listed_per_day_is_stored_as_one_group(httpserver, app, connection):
+    from sqlalchemy import text
+
+    src = source(httpserver, "meeting_guide.json", "meeting_guide", name="alpena",
+                 max_reject_share=1.0)
+    db = app.extensions["db"]
+    first = runner.run_source(db, src, settings=SETTINGS, force=True)
+    assert (first.outcome, first.fetched, first.merged) == ("success", 16, 6)
+    rows = connection.execute(text(
+        "SELECT ls.external_id, g.name, count(s.id) FROM listing_sources ls "
+        "JOIN groups g ON g.id = ls.group_id JOIN schedules s ON s.group_id = g.id "
+        "WHERE ls.source = 'alpena' AND g.name ILIKE 'over the bridge' "
+        "GROUP BY ls.external_id, g.name ORDER BY ls.external_id")).all()
+    assert rows == [("1", "Over The Bridge", 7), ("50", "Over The Bridge", 1)]
+    again = runner.run_source(db, src, settings=SETTINGS, force=True)
+    # the folded entries are unchanged with their group: nothing is rewritten
+    assert (again.unchanged, again.merged, again.created, again.updated) == (
+        first.created + first.merged, 0, 0, 0)
