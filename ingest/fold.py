@@ -24,7 +24,7 @@ feed's content and order, so an unchanged feed folds the same way on every run.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -45,11 +45,20 @@ class Folded:
     into: str
 
 
+_FOLDED: dict[str, str] = {}  # names, venues and towns repeat across a feed
+
+
 def _fold_text(value: object) -> str:
-    if not isinstance(value, str):
-        return "" if value is None else str(value)
-    value = unicodedata.normalize("NFKD", value.casefold())
-    return " ".join(re.sub(r"[^\w]+", " ", value).split())
+    if value is None:
+        return ""
+    text = value if type(value) is str else str(value)
+    found = _FOLDED.get(text)
+    if found is None:
+        if len(_FOLDED) >= 65536:
+            _FOLDED.clear()
+        folded = unicodedata.normalize("NFKD", text.casefold())
+        found = _FOLDED[text] = " ".join(re.sub(r"[^\w]+", " ", folded).split())
+    return found
 
 
 def _round(value: object) -> str:
@@ -59,24 +68,31 @@ def _round(value: object) -> str:
         return ""
 
 
+def _codes(values: list[str]) -> tuple:
+    if not values:
+        return ()
+    if len(values) == 1:
+        return (str(values[0]).lower(),)
+    return tuple(sorted(str(v).lower() for v in values))
+
+
 def group_keys(record: ListingRecord) -> list[tuple]:
     """The keys under which `record` may meet another entry of its group."""
     name = _fold_text(record.name)
     if not name:
         return []
-    same = (name, _fold_text(record.format), tuple(sorted(map(_fold_text, record.loss_types))),
-            tuple(sorted(map(_fold_text, record.audiences))),
-            tuple(sorted(map(_fold_text, record.languages))))
+    same = (name, record.format, _codes(record.loss_types), _codes(record.audiences),
+            _codes(record.languages))
     keys = []
-    place = tuple(_fold_text(v) for v in (record.venue_name, record.address_line1,
-                                          record.postcode, record.town))
-    if any(place[1:]):
-        keys.append(("place", *same, *place))
+    street, postcode, town = record.address_line1, record.postcode, record.town
+    if street or postcode or town:
+        keys.append(("place", same, _fold_text(record.venue_name), _fold_text(street),
+                     _fold_text(postcode), _fold_text(town)))
     elif record.latitude not in (None, "") and record.longitude not in (None, ""):
-        keys.append(("point", *same, place[0], _round(record.latitude),
+        keys.append(("point", same, _fold_text(record.venue_name), _round(record.latitude),
                      _round(record.longitude)))
     if record.join_url:
-        keys.append(("link", *same, record.join_url.strip().rstrip("/").lower()))
+        keys.append(("link", same, record.join_url.strip().rstrip("/").lower()))
     return keys
 
 
@@ -124,6 +140,8 @@ def _fold(items: list[ListingRecord | RowProblem | Folded]
         if i in followers:
             assert isinstance(item, ListingRecord)
             yield from followers[i]
-            yield dataclasses.replace(item, schedules=schedules[i])
+            leader = copy.copy(item)  # the record as read, with the group's schedules
+            leader.schedules = schedules[i]
+            yield leader
         elif not isinstance(item, Folded):
             yield item
