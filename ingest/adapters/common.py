@@ -689,10 +689,19 @@ class MeetingTypes:
 
 
 _MEETING_TYPES: dict[tuple[str, str], MeetingTypes] = {}
+_LAST: list[Any] = [None, None]  # (source, its MeetingTypes): asked for on every row
 
 
 def meeting_types(source: Any) -> MeetingTypes:
     """The source's reading of type codes (built once per source and options)."""
+    if _LAST[0] is source:
+        return _LAST[1]
+    found = _meeting_types(source)
+    _LAST[:] = [source, found]
+    return found
+
+
+def _meeting_types(source: Any) -> MeetingTypes:
     options = source.options or {}
     key = (source.name, repr((options.get("types"), options.get("default_types"))))
     found = _MEETING_TYPES.get(key)
