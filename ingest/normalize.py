@@ -881,20 +881,21 @@ def _normalise(r: ListingRecord, today: dt.date) -> NormalisedListing:
             raise _reject(missing, None, "give both latitude and longitude, or neither")
         if has_point and place["latitude"] == 0 and place["longitude"] == 0:
             raise _reject("latitude", r.latitude, "0,0 is a missing location, not a venue")
+        postcode = clean_text(r.postcode, "postcode")
+        if not (place["address_line1"] or postcode or has_point):
+            # nothing to find the venue by: say that first, whatever else is missing
+            raise _reject("address_line1", r.address_line1,
+                          f"a {vocab.FORMAT.label(fmt).lower()} group needs an address, "
+                          f"a postcode or coordinates")
         if country is None:
             raise _reject("country", r.country, f"a {vocab.FORMAT.label(fmt).lower()} group "
                                                 f"needs a country")
-        postcode = clean_text(r.postcode, "postcode")
         if postcode is not None:
             spelt = postcode_for_country(country, postcode)
             if spelt is None:
                 raise _reject("postcode", r.postcode,
                               f"{postcode!r} is not a postcode in {country}")
             place["postcode"] = spelt[1]
-        if not (place["address_line1"] or place["postcode"] or has_point):
-            raise _reject("address_line1", r.address_line1,
-                          f"a {vocab.FORMAT.label(fmt).lower()} group needs an address, "
-                          f"a postcode or coordinates")
         precision = "given" if has_point else None
     if timezone is None and country is not None:
         timezone = SINGLE_ZONE.get(country)

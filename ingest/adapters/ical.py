@@ -178,7 +178,7 @@ class ICalendarAdapter(Adapter):
         master_uids = {_text(ev.get("UID")) for _, ev, _ in masters}
         for uid in sorted(set(overrides) - master_uids):
             yield RowProblem(uid, "a changed or cancelled occurrence (RECURRENCE-ID) whose "
-                                  "recurring event is not in the calendar")
+                                  "recurring event is not in the calendar", skipped=True)
 
         seen: dict[str, int] = {}
         for n, ev, default in masters:
@@ -375,7 +375,7 @@ def _zone_and_start(prop: Any, default: str | None) -> tuple[_Zone, dt.datetime]
     value = prop.dt
     tzid = prop.params.get("TZID")
     if not isinstance(value, dt.datetime):
-        raise SkipRow("an all-day event has no meeting time")
+        raise NotAGroup("an all-day event has no meeting time")
     if value.tzinfo is None:
         if tzid:
             raise SkipRow(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
