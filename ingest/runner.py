@@ -268,7 +268,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                 break
             done += 1
             if skipped:
-                report.skipped += 1
+                report.skipped += 1 + entries
             else:
                 report.rejected += 1 + entries
             if len(report.rejections) < MAX_REJECTIONS_KEPT:
@@ -393,6 +393,12 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                     continue
                 record = _with_defaults(item, source)
                 ref = record.external_id
+                ended = _ended(record, today)
+                if ended is not None:  # a series that is over is not a group any more
+                    rejected.append((row, str(ref), f"every schedule has ended (the last on "
+                                                    f"{ended.isoformat()})", True,
+                                     folded.get(ref, 0)))
+                    continue
                 if ref in seen:
                     reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in "
                                           f"this feed)")
@@ -435,6 +441,17 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
                                 now=now)
+
+
+def _ended(record: ListingRecord, today: dt.date) -> dt.date | None:
+    """The last end date when every schedule of `record` ended before `today`, else None."""
+    ends = []
+    for s in record.schedules or ():
+        until = getattr(s, "valid_until", None)
+        if not isinstance(until, dt.date) or until >= today:
+            return None
+        ends.append(until)
+    return max(ends) if ends else None
 
 
 def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:

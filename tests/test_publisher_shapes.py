@@ -288,6 +288,11 @@ def test_calendar_exports(httpserver):
     assert weekly(chicago) == [(TUE, T(19), 90, "America/Chicago")]
     assert (chicago.town, chicago.region, chicago.postcode) == ("Chicago", "IL", "60603")
 
+    ended = out["ended-2012@example.org"]  # read; a run skips it (see below)
+    assert isinstance(ended, NormalisedListing)
+    assert [(s.weekday, s.valid_until) for s in ended.schedules] == [
+        (MON, dt.date(2012, 5, 28))]
+
     daily = out["every-day@example.org"]
     assert isinstance(daily, NormalisedListing)
     assert daily.format == "virtual" and daily.service_countries == ("GB",)
@@ -435,3 +440,14 @@ def test_one_group_listed_per_day_is_stored_as_one_group(httpserver, app, connec
     # the folded entries are unchanged with their group: nothing is rewritten
     assert (again.unchanged, again.merged, again.created, again.updated) == (
         first.created + first.merged, 0, 0, 0)
+
+
+def test_a_series_that_has_ended_is_skipped_by_a_run(httpserver, app, connection):
+    src = source(httpserver, "calendar_exports.ics", "icalendar", name="calendar",
+                 max_reject_share=1.0)
+    report = runner.run_source(app.extensions["db"], src, settings=SETTINGS, force=True)
+    assert report.outcome == "success"
+    assert {"ref": "ended-2012@example.org",
+            "reason": "every schedule has ended (the last on 2012-05-28)",
+            "skipped": True} in report.rejections
+    assert (report.fetched, report.skipped, report.rejected) == (7, 1, 1)
