@@ -20,6 +20,7 @@ from sqlalchemy.sql.sqltypes import NullType
 from finder.geocode import Resolved, lookup_postcode
 from finder.geocode import normalise as _postcode_module
 from finder.geocode.normalise import postcode_for_country
+from finder.geocode.place import PlaceGeocoder, region_name
 from finder.models import Group, ListingSource, Location, Organisation, Schedule
 from finder.schedule_cache import refresh_upcoming
 from finder.schedules import Recurrence, time_band
@@ -46,9 +47,15 @@ def geocode(session: Session, listing: NormalisedListing, *,
     if listing.latitude is not None and listing.timezone is not None:
         return listing
     if listing.postcode is None:
-        if listing.latitude is None:
-            return Rejection("postcode", None, "no coordinates and no postcode to find the venue")
-        return Rejection("timezone", None, "no timezone given and no postcode to find one from")
+        # no postcode: only a town centre, where we hold no postcodes for the country
+        found = _town_centre(session, listing, cache) if listing.latitude is None else None
+        if found is None:
+            if listing.latitude is None:
+                return Rejection("postcode", None,
+                                 "no coordinates and no postcode to find the venue")
+            return Rejection("timezone", None,
+                             "no timezone given and no postcode to find one from")
+        return _located(listing, found)
     assert listing.country is not None  # normalise requires it for a venue
     key = (listing.country, listing.postcode)
     if cache is not None and key in cache:
@@ -58,9 +65,21 @@ def geocode(session: Session, listing: NormalisedListing, *,
         if cache is not None:
             cache[key] = found
     if found is None:
+        found = _town_centre(session, listing, cache)
+    if found is None:
+        if cache is not None and cache.get(("postcodes held", listing.country)) is False:
+            return Rejection("postcode", listing.postcode,
+                             f"cannot place {listing.postcode!r}: we hold no postcodes for "
+                             f"{listing.country} and do not know the town {listing.town!r}; "
+                             f"give the venue's latitude and longitude")
         return Rejection("postcode", listing.postcode,
                          f"unknown postcode {listing.postcode!r} in {listing.country}; check it "
                          f"or give the venue's latitude and longitude")
+    return _located(listing, found)
+
+
+def _located(listing: NormalisedListing, found: Resolved) -> NormalisedListing | Rejection:
+    """`listing` with the point (when it had none) and zone (likewise) `found` gives."""
     changes: dict[str, Any] = {}
     if listing.latitude is None:
         changes.update(latitude=round(found.lat, 6), longitude=round(found.lng, 6),
@@ -68,11 +87,36 @@ def geocode(session: Session, listing: NormalisedListing, *,
     if listing.timezone is None:
         if not found.timezone:
             return Rejection("timezone", None,
-                             f"no timezone given and none known for {listing.postcode!r}")
+                             f"no timezone given and none known for {found.label!r}")
         # normalise left every schedule zone-less (see NormalisedListing), so all take this one
         changes.update(timezone=found.timezone, schedules=tuple(
             dataclasses.replace(s, timezone=found.timezone) for s in listing.schedules))
     return dataclasses.replace(listing, **changes)
+
+
+def _town_centre(session: Session, listing: NormalisedListing, cache: dict | None
+                 ) -> Resolved | None:
+    """The town's centre (precision "place") for a venue in a country whose postcodes the
+    gazetteer does not hold (Canada, say, unless a GeoNames dump was loaded): the
+    publisher's postcode is not wrong, we just cannot place it. Where we hold a country's
+    postcodes, an unknown one stays a rejection (a typo must not move a venue to the town
+    centre)."""
+    if not listing.town or listing.country is None:
+        return None
+    cache = {} if cache is None else cache
+    held = cache.get(("postcodes held", listing.country))
+    if held is None:
+        held = cache[("postcodes held", listing.country)] = bool(session.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM postcode_centroids WHERE country = :c)"),
+            {"c": listing.country}).scalar())
+    if held:
+        return None
+    key = ("town", listing.country, listing.town)
+    if key not in cache:
+        query = f"{listing.town}, {region_name(listing.country, None)}"
+        found = PlaceGeocoder().resolve(session, query)
+        cache[key] = found if found is not None and found.country == listing.country else None
+    return cache[key]
 
 
 def geocode_many(session: Session, listings: Sequence[NormalisedListing], *,

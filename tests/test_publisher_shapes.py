@@ -12,6 +12,7 @@ and HSDS 3 as Open Referral's examples write it. Every document is served over r
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -436,6 +437,16 @@ def test_one_group_listed_per_day_is_stored_as_one_group(httpserver, app, connec
         "WHERE ls.source = 'alpena' AND g.name ILIKE 'over the bridge' "
         "GROUP BY ls.external_id, g.name ORDER BY ls.external_id")).all()
     assert rows == [("1", "Over The Bridge", 7), ("50", "Over The Bridge", 1)]
+    # a Canadian postcode the gazetteer does not hold: placed at its town's centre, and
+    # said to be approximate; a British one we do not know stays a rejection elsewhere
+    where = connection.execute(text(
+        "SELECT l.town, l.postcode, l.geocode_precision, g.timezone, "
+        "round(ST_Y(l.point::geometry)::numeric, 1), round(ST_X(l.point::geometry)::numeric, 1) "
+        "FROM listing_sources ls JOIN groups g ON g.id = ls.group_id "
+        "JOIN locations l ON l.id = g.location_id "
+        "WHERE ls.source = 'alpena' AND ls.external_id = 'ch-6'")).one()
+    assert tuple(where) == ("Edmonton", "T6E 4E8", "place", "America/Edmonton",
+                            Decimal("53.6"), Decimal("-113.5"))
     again = runner.run_source(db, src, settings=SETTINGS, force=True)
     # the folded entries are unchanged with their group: nothing is rewritten
     assert (again.unchanged, again.merged, again.created, again.updated) == (

@@ -350,6 +350,8 @@ def split_address(value: str, country: str | None = None) -> Place:
         place.venue_name, place.address_line1 = parts[0], ", ".join(parts[1:])
     elif len(parts) >= 2:
         place.address_line1, place.address_line2 = parts[0], ", ".join(parts[1:])
+    elif parts and place.region and not re.search(r"\d", parts[0]):
+        place.town = parts[0]  # "Edmonton, Alberta, T5B 0S5": the town before the province
     elif parts and place.postcode and not re.search(r"\d", parts[0]):
         place.venue_name = parts[0]
     elif parts:
