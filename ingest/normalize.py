@@ -911,6 +911,10 @@ def _normalise(r: ListingRecord, today: dt.date) -> NormalisedListing:
                                      if isinstance(getattr(s, "timezone", None), str)), None)
             found = zone_country(zone) if isinstance(zone, str) else None
             services = (found,) if found else ()
+            if zone is None and fmt == "virtual":
+                # neither countries nor a zone: the times cannot be placed, say that first
+                raise _reject("timezone", r.timezone, "an online group needs a timezone (an "
+                                                      "IANA name such as Europe/London)")
         if not services:
             raise _reject("service_countries", list(r.service_countries or []),
                           "an online group needs the countries it serves (or '*' for anywhere)")
