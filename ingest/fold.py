@@ -7,8 +7,8 @@ should see that group once, with all its times. Two entries are folded when, aft
 case, accents and punctuation:
 
 * their names are the same, and
-* they meet at the same place (venue, street, postcode or town, or the same point), or
-  online behind the same join link, and
+* they meet at the same place (venue, street, postcode, town and point, as far as given),
+  or online behind the same join link, and
 * they agree on format, loss types, audiences and languages (a "Women" Tuesday and a mixed
   Thursday under one name are two meetings for different people).
 
@@ -63,7 +63,7 @@ def _fold_text(value: object) -> str:
 
 def _round(value: object) -> str:
     try:
-        return f"{float(value):.4f}"  # type: ignore[arg-type]
+        return f"{float(value):.3f}"  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return ""
 
@@ -86,8 +86,11 @@ def group_keys(record: ListingRecord) -> list[tuple]:
     keys = []
     street, postcode, town = record.address_line1, record.postcode, record.town
     if street or postcode or town:
+        # the point too, when given (to about 100 m): two entries that disagree on where
+        # the venue is are not yet known to be one group
         keys.append(("place", same, _fold_text(record.venue_name), _fold_text(street),
-                     _fold_text(postcode), _fold_text(town)))
+                     _fold_text(postcode), _fold_text(town), _round(record.latitude),
+                     _round(record.longitude)))
     elif record.latitude not in (None, "") and record.longitude not in (None, ""):
         keys.append(("point", same, _fold_text(record.venue_name), _round(record.latitude),
                      _round(record.longitude)))
