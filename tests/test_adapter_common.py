@@ -67,6 +67,8 @@ def test_looks_like_whole_address(text, expected):
     ("+1 646 558 8656,,85512345#,,,,*4321#",
      ("+1 646 558 8656", "Dial-in (one tap): +1 646 558 8656,,85512345#,,,,*4321#")),
     ("tel:+44 113 496 0000", ("+44 113 496 0000", None)),
+    ("+1+16699006833", ("+16699006833", None)),
+    ("+11", (None, "Phone: +11")),  # nothing anyone can dial: a note, not a rejection
     ("0113 496 0000", ("0113 496 0000", None)),
     (None, (None, None)),
 ])

@@ -226,6 +226,16 @@ def test_meeting_guide_feed_shapes(httpserver):
     # the documented default reading of the spec's type codes
     assert owls.audiences == ("birthing_parents", "dads")
 
+    zeros = out["zeros"]
+    assert isinstance(zeros, NormalisedListing)
+    # a 0 postcode and a 0,0 point are missing values, not reasons to drop the meeting;
+    # "+1+1669..." is one "+1" too many; Russian is a language we have no code for
+    assert (zeros.postcode, zeros.latitude, zeros.longitude) == (None, None, None)
+    assert (zeros.address_line1, zeros.town, zeros.region) == ("198 SE 7th Ave", "Perryton",
+                                                               "TX")
+    assert zeros.join_phone == "+16699006833"
+    assert zeros.languages == ("en",)
+
 
 def test_meeting_guide_type_codes_are_per_source(httpserver):
     # a feed whose W and M mean something else maps them in options.types
@@ -430,7 +440,7 @@ def test_one_group_listed_per_day_is_stored_as_one_group(httpserver, app, connec
                  max_reject_share=1.0)
     db = app.extensions["db"]
     first = runner.run_source(db, src, settings=SETTINGS, force=True)
-    assert (first.outcome, first.fetched, first.merged) == ("success", 16, 6)
+    assert (first.outcome, first.fetched, first.merged) == ("success", 17, 6)
     rows = connection.execute(text(
         "SELECT ls.external_id, g.name, count(s.id) FROM listing_sources ls "
         "JOIN groups g ON g.id = ls.group_id JOIN schedules s ON s.group_id = g.id "

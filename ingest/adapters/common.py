@@ -385,9 +385,32 @@ def _us_tags(value: str) -> tuple[str | None, str | None, str | None, str | None
             zip_code[:5] if zip_code else None)
 
 
+# ----------------------------------------------------------------------------- points
+
+
+def point(latitude: Any, longitude: Any) -> tuple[Any, Any]:
+    """The publisher's point, or (None, None) for 0,0 (a missing point that some feeds
+    fill in): the venue is then found from its postcode like any other without one."""
+    try:
+        if float(latitude) == 0 and float(longitude) == 0:
+            return None, None
+    except (TypeError, ValueError):
+        pass  # not numbers: normalisation rejects them with the value
+    return latitude, longitude
+
+
+def postcode_text(value: Any) -> str | None:
+    """A postcode cell; 0 or 00000 (a number column left empty) is no postcode."""
+    found = text(value)
+    if found is not None and found.strip("0") == "":
+        return None
+    return found
+
+
 # ----------------------------------------------------------------------------- phones
 
 _PHONE_SUFFIX = re.compile(r"[,;#*]|\bp\b|\bext\b|\bpin\b", re.IGNORECASE)
+_DIALLABLE = re.compile(r"\+?[0-9 ()./-]+")
 
 
 def split_phone(raw: str | None) -> tuple[str | None, str | None]:
@@ -398,11 +421,16 @@ def split_phone(raw: str | None) -> tuple[str | None, str | None]:
     raw = raw.strip()
     if raw.lower().startswith("tel:"):
         raw = raw[4:].strip()
+    raw = re.sub(r"^\+(\d{1,3})\s*\+\1", r"+\1", raw)  # "+1+16699006833": one "+1" too many
     m = _PHONE_SUFFIX.search(raw)
-    if not m:
-        return raw or None, None
-    number = raw[:m.start()].strip()
-    return (number or None), f"Dial-in (one tap): {raw}"
+    number = raw[:m.start()].strip() if m else raw
+    note = f"Dial-in (one tap): {raw}" if m else None
+    digits = sum(c.isdigit() for c in number)
+    if not number or not _DIALLABLE.fullmatch(number) or not 7 <= digits <= 20:
+        # not a number anyone can dial ("+11"): kept as a note, never a reason to drop
+        # a listing that has other ways in
+        return None, (f"Phone: {raw}" if raw else None)
+    return number, note
 
 
 # ----------------------------------------------------------------------------- time zones
@@ -664,6 +692,10 @@ class MeetingTypes:
                                         f"audience or language we know")
                 read.append((kind, v))
             self.extra[key] = read
+        # the spec's languages we have no code for (Russian...) say nothing we can list
+        for code, (kind, value) in list(self.codes.items()):
+            if kind == "language" and not vocab.LANGUAGE.lookup(value):
+                del self.codes[code]
         self.use_default = use_default
 
     def read(self, types: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:

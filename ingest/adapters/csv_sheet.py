@@ -49,6 +49,7 @@ from ingest.adapters.common import (
     join_mode_cell,
     looks_like_whole_address,
     meeting_types,
+    point,
     region_country,
     split_address,
     split_phone,
@@ -293,7 +294,7 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
             confirmed = _date(get("last_confirmed") or "", us)
         except ValueError:
             confirmed = None  # optional metadata: not a reason to reject the group
-    latitude, longitude = get("latitude"), get("longitude")
+    latitude, longitude = point(get("latitude"), get("longitude"))
     timezone = get("timezone") or (zone_at(latitude, longitude) if latitude else None)
     record = ListingRecord(
         source=source.name, external_id=get("id") or stable_id(name, get("postcode"), day_text),

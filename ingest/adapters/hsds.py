@@ -59,6 +59,7 @@ from ingest.adapters.common import (
     infer_join_mode,
     json_error,
     open_json,
+    point,
     zone_at,
 )
 from ingest.adapters.common import text as _text
@@ -591,8 +592,8 @@ def service_records(svc: Any, n: int, source: Source,
             record.region = _text(addr.get("state_province")) or _text(addr.get("region"))
             record.postcode = _text(addr.get("postal_code"))
             record.country = country_code(_text(addr.get("country"))) or record.country
-            record.latitude = loc.get("latitude")
-            record.longitude = loc.get("longitude")
+            record.latitude, record.longitude = point(loc.get("latitude"),
+                                                      loc.get("longitude"))
             record.accessibility_notes = _accessibility(loc)
         # the venue's own zone (a publisher may span several), else the source's or the
         # country's only one, else the fixed offset the schedules give (`_offset_zone`)

@@ -52,6 +52,8 @@ from ingest.adapters.common import (
     looks_like_whole_address,
     meeting_types,
     open_json,
+    point,
+    postcode_text,
     region_country,
     region_zone,
     split_address,
@@ -180,7 +182,8 @@ class _Row:
             return {
                 "address_line1": street, "town": self.get("city"),
                 "region": self.get("state") or self.get("region"),
-                "postcode": self.get("postal_code"), "country": self.country(),
+                "postcode": postcode_text(self.row.get("postal_code")),
+                "country": self.country(),
             }
         whole = street or formatted
         if whole and any(c.isdigit() for c in whole):
@@ -192,7 +195,7 @@ class _Row:
                 "address_line1": found.address_line1 or found.venue_name,
                 "address_line2": found.address_line2, "town": self.get("city") or found.town,
                 "region": self.get("state") or found.region or self.get("region"),
-                "postcode": self.get("postal_code") or found.postcode,
+                "postcode": postcode_text(self.row.get("postal_code")) or found.postcode,
                 "country": self.country() or found.country,
             }
         return None
@@ -301,12 +304,12 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         record.region = place["region"]
         record.postcode = place["postcode"]
         record.country = _country_code(place["country"]) or record.country
-        record.latitude = row.get("latitude")
-        record.longitude = row.get("longitude")
-    if not r.get("timezone") and row.get("latitude") is not None:
+        record.latitude, record.longitude = point(row.get("latitude"), row.get("longitude"))
+    lat, lng = point(row.get("latitude"), row.get("longitude"))
+    if not r.get("timezone") and lat is not None:
         # the zone at the meeting's point (a venue, or an online meeting's home town)
         # before the source's: a feed can span several zones
-        record.timezone = zone_at(row.get("latitude"), row.get("longitude")) or record.timezone
+        record.timezone = zone_at(lat, lng) or record.timezone
     if record.timezone is None:
         # a state or province with one zone ("Edmonton, Alberta, T6X 1W5, Canada")
         region = (place or {}).get("region") or r.get("state")
