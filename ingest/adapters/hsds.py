@@ -88,7 +88,8 @@ class _Services:
 
     A document is a list of services, an object holding them in ``contents`` (the API's
     pages) or ``services`` (as Open Referral's own examples do), or one service object on
-    its own (an object with an ``id`` and a ``name`` and neither list).
+    its own (an object with an ``id`` and a ``name`` and neither list). A
+    service_at_location with its service nested is read as that service (`as_service`).
     """
 
     def __init__(self, body: BinaryIO, what: str) -> None:
@@ -139,8 +140,10 @@ class _Services:
             raise json_error(exc, self.what) from exc
         if self.first == "{":
             if not found_list:
-                if _text(whole.get("id")) is not None and _text(whole.get("name")) is not None:
-                    yield whole  # one service on its own
+                if _text(whole.get("id")) is not None and (
+                        _text(whole.get("name")) is not None
+                        or isinstance(whole.get("service"), dict)):
+                    yield whole  # one service (or one service_at_location) on its own
                     return
                 raise DocumentError(f"{self.what}: expected a list of services, an object "
                                     f"with 'contents' or 'services', or one service (with "
@@ -504,6 +507,18 @@ def _applies(schedule: dict, sal: dict | None, loc: dict | None) -> bool:
     return not (loc_id and (loc is None or loc_id != _text(loc.get("id"))))
 
 
+def as_service(item: Any) -> Any:
+    """A service_at_location (the /service_at_locations endpoint: the service nested in it)
+    as the service it belongs to, listed at that one location; anything else as it is."""
+    if (isinstance(item, dict) and isinstance(item.get("service"), dict)
+            and "name" not in item):
+        svc = dict(item["service"])
+        sal = {k: v for k, v in item.items() if k != "service"}
+        svc["service_at_locations"] = [sal]
+        return svc
+    return item
+
+
 def service_records(svc: Any, n: int, source: Source,
                     today: dt.date | None = None) -> list[ListingRecord | RowProblem]:
     """One service as listings (one per physical location), or the reason it cannot be."""
@@ -649,7 +664,7 @@ class HsdsAdapter(Adapter):
         counter = [0]
 
         def emit(services: Any) -> Iterator[ListingRecord | RowProblem]:
-            for svc in services:
+            for svc in map(as_service, services):
                 counter[0] += 1
                 n = counter[0]
                 sid = _text(svc.get("id")) if isinstance(svc, dict) else None
