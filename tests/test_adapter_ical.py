@@ -442,3 +442,13 @@ def test_utf8_bom_is_dropped():
 def test_split_location(text, country, expected):
     p = split_location(text, country)
     assert (p.venue_name, p.address_line1, p.town, p.region, p.postcode, p.country) == expected
+
+
+def test_a_global_tzid_ends_in_its_iana_name():
+    out = one(calendar("UID:x\r\nSUMMARY:G\r\n"
+                       "DTSTART;TZID=/mozilla.org/20050126_1/Europe/Paris:20260106T190000\r\n"
+                       "RRULE:FREQ=WEEKLY\r\nLOCATION:1 Rue de Rivoli\\, 75001 Paris\\, France"))
+    assert isinstance(out, ListingRecord)
+    assert out.timezone == out.schedules[0].timezone == "Europe/Paris"
+    assert (out.address_line1, out.postcode, out.town, out.country) == (
+        "1 Rue de Rivoli", "75001", "Paris", "FR")

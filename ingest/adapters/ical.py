@@ -378,6 +378,9 @@ def _zone_and_start(prop: Any, default: str | None) -> tuple[_Zone, dt.datetime]
         raise NotAGroup("an all-day event has no meeting time")
     if value.tzinfo is None:
         if tzid:
+            named = _iana(tzid)
+            if named and named not in _UTC_NAMES:
+                return _Zone(named), value  # "/mozilla.org/.../Europe/London" and the like
             raise SkipRow(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
         return _Zone(default), value
     key = getattr(value.tzinfo, "key", None) or _iana(tzid)
@@ -399,11 +402,18 @@ def _iana(tzid: str | None) -> str | None:
         return None
     if tzid in WINDOWS_TO_OLSON:
         return WINDOWS_TO_OLSON[tzid]
-    try:
-        ZoneInfo(tzid)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return tzid
+    # "/mozilla.org/20050126_1/Europe/London", "/Europe/London": a global TZID whose end
+    # is the IANA name (RFC 5545 3.2.19)
+    parts = [p for p in tzid.strip().split("/") if p]
+    for n in (3, 2, 1):
+        name = "/".join(parts[-n:])
+        if len(parts) >= n and "/" in name or n == 1 and name == "UTC":
+            try:
+                ZoneInfo(name)
+                return name
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return None
 
 
 def _duration(ev: Any, start: dt.datetime) -> int:
