@@ -18,8 +18,15 @@ Mapping decisions:
   day/month/year, month/day/year for US sources).
 * Format: the format column, else a venue (address, postcode or coordinates) -> in_person, or
   hybrid when the join link is a video-call link; only a link -> virtual; else the source's
-  default format. Join mode: the column, else read from the join notes and description
-  ("register", "referral" ...), else drop in.
+  default format. Join mode: the column when it holds a code ("drop in", "register");
+  a sentence there ("Just turn up", "Email first") is read for what it says and kept as a
+  join note; else read from the join notes and description ("register", "referral" ...),
+  else drop in.
+* The Meeting Guide import template's headers are known (Address, City, State, Postal
+  Code, Types, Conference URL, Conference Phone, Location Notes, Slug): a whole address in
+  the address cell is split (`common.split_address`), Types are read like a Meeting Guide
+  feed's (`common.MeetingTypes`, per-source ``options.types``), and a dial-in phone
+  ("16699006833,,802496652") gives the number with the codes kept as a note.
 * External id: the id column, else a stable hash of (name, postcode, day text), so re-running
   an unchanged sheet gives the same ids. A repeated id is a `RowProblem` ("duplicate id").
 * Entirely blank rows are skipped; a row with more cells than the header, an empty name, or a

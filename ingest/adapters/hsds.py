@@ -21,15 +21,22 @@ Mapping decisions:
   hours, not the group's, and are not used. ``freq`` WEEKLY/MONTHLY with ``byday`` ("TU",
   "1TU", "-1TH", "MO,WE" -> one schedule per day), ``interval``, ``opens_at``/``closes_at``
   ("19:00" or "19:00:00", optionally with an offset), ``dtstart``/``valid_from`` -> valid_from,
-  ``until``/``valid_to`` -> valid_until. ``bymonthday`` and ``count`` cannot be represented ->
-  `RowProblem` naming them.
-* Timezone: HSDS gives a numeric UTC offset, which ignores daylight saving, so the zone is the
-  source's ``timezone`` or the single zone of the country (GB -> Europe/London); the offset
-  (and any offset on ``opens_at``) is only checked against that zone's winter or summer
-  offset, and a mismatch is a `RowProblem`. Without a known zone the offset is not used.
+  ``until``/``valid_to`` -> valid_until. A schedule that has ended is left out, and a
+  service whose every schedule has ended is skipped ("no current schedule"). ``bymonthday``
+  and ``count`` cannot be represented -> `RowProblem` naming them.
+* Timezone: HSDS gives a numeric UTC offset, which ignores daylight saving, so the zone is
+  the zone at the physical location's coordinates (timezonefinder: a publisher may span
+  several zones), else the source's ``timezone``, else the single zone of the country
+  (GB -> Europe/London); the offset (and any offset on ``opens_at``) is only checked against
+  that zone's winter or summer offset, and a mismatch is a `RowProblem`. With no zone at
+  all (an online service, no source zone), a whole-hour offset gives the fixed-offset zone
+  it means (``3`` -> ``Etc/GMT-3``).
+* Who an online service serves: ``service_areas`` ("Worldwide" -> anyone, a country's name
+  -> that country, any other area -> the service's country); nothing -> its country.
 * How to join is not an HSDS field: it is read from ``application_process`` ("drop in",
-  "register", "referral", "contact ..."; drop in when it says nothing), which is also kept as
-  the join notes together with ``alert``. A virtual location's ``url`` is the join link; the
+  "register", "referral", "contact ..."), else from the description, eligibility, alert and
+  the schedules' notes (drop in when none says), and the process is kept as the join notes
+  together with ``alert``. A virtual location's ``url`` is the join link; the
   service's email and first phone are the join email and phone.
 * ``languages[].code`` (or name), taxonomy terms in ``attributes`` that are loss types or
   audiences, ``cost_options``/``fees_description`` (an amount -> fee, "donation" -> donation,

@@ -9,8 +9,10 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
   RDATEs are ignored for the same reason.
 * **What a schedule can say.** FREQ=WEEKLY (any INTERVAL, one schedule per BYDAY) and
   FREQ=MONTHLY with BYDAY=1TU / -1TH or BYDAY=TU;BYSETPOS=1. FREQ=MONTHLY;BYDAY=TU (every
-  Tuesday) is read as weekly. DAILY, YEARLY, BYMONTHDAY and the other BY* parts, and the
-  fifth weekday of a month, are a `RowProblem` that quotes the rule.
+  Tuesday) is read as weekly, and so is FREQ=DAILY (every day, or the BYDAY days: Exchange
+  writes "every weekday" as FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR, sometimes with spaces).
+  Every N days, YEARLY, BYMONTHDAY and the other BY* parts, and the fifth weekday of a
+  month, are a `RowProblem` that quotes the rule. All-day events are skipped.
 * **Times.** DTSTART's TZID gives the zone (Windows names are mapped by `icalendar`). A
   floating time uses the calendar's X-WR-TIMEZONE, else the source's timezone. A UTC time
   ("Z") or a custom VTIMEZONE with no IANA name is converted to that zone and its local
@@ -23,8 +25,11 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
   meeting to another date or time marks the usual date cancelled (there are no one-off
   sessions to move it to); an override that changes only text is ignored.
 * A master with STATUS:CANCELLED is a `RowProblem` ("cancelled series").
-* **Where and how.** LOCATION is split into venue, address, town and a UK postcode or US
-  ZIP; GEO gives the point; the country is the source's. A video link (CONFERENCE,
+* **Where and how.** LOCATION (on one line or several) is split into venue, address, town,
+  region, postcode and country (`common.split_address`); GEO, else Apple's
+  X-APPLE-STRUCTURED-LOCATION ("geo:lat,lng"), gives the point, and the point gives the
+  zone of a custom TZID when nothing else does; the country is the location's, else the
+  source's. A video link (CONFERENCE,
   X-GOOGLE-CONFERENCE, or a Zoom/Teams/Meet/... link in DESCRIPTION, URL or LOCATION)
   with a venue makes the group hybrid, without one virtual (so does a LOCATION such as
   "Online" or "Zoom"). X-GROUP-FORMAT and X-JOIN override the inferred format and way to

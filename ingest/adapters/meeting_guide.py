@@ -5,18 +5,25 @@ Streamed with ijson, so a 100,000-meeting feed never sits in memory. Mapping dec
 * ``slug`` is the external id (required by the spec); a second row with the same slug is a
   `RowProblem` ("duplicate id") so the same id is never written twice.
 * ``day`` 0 = Sunday .. 6 = Saturday, as a number, a numeric string or a list (one weekly
-  `ScheduleRecord` per day). ``time``/``end_time`` are "HH:MM"; an end before the start runs
-  past midnight; without ``end_time`` the meeting lasts 90 minutes (the model's default; the
-  spec's apps assume 60) unless the source sets ``options.default_duration``.
+  `ScheduleRecord` per day). ``time``/``end_time`` are "HH:MM" or "7:30 PM"; an end before
+  the start runs past midnight; without ``end_time`` (or with one equal to ``time``, or one
+  that would make the meeting last more than 12 hours) the meeting lasts 90 minutes (the
+  model's default; the spec's apps assume 60) unless the source sets
+  ``options.default_duration``. An unreadable ``end_time`` is a `RowProblem`.
 * Format: a *physical* address is ``address`` (street) or a ``formatted_address`` containing
-  a digit (a house number or postcode), unless ``approximate`` is "yes" (online meetings give
-  "Chicago, IL, USA" as an approximate origin). Online = ``conference_url``,
+  a digit (a house number or postcode); a whole address in either ("8318 104 St, Edmonton,
+  Alberta, T6E 4E8, Canada") is split (`common.split_address`), the feed's own ``city``,
+  ``state``, ``postal_code`` and ``country`` winning. Not when ``approximate`` is "yes"
+  (online meetings give "Chicago, IL, USA" as an approximate origin). Online = ``conference_url``,
   ``conference_phone`` or the ``ONL`` type (or, without an address, a registration link in the
   notes). Physical + online -> hybrid, physical -> in_person, online -> virtual; neither ->
   `RowProblem`. Coordinates alone do not make a venue (online meetings carry a city's).
 * ``TC`` (location temporarily closed): the venue is ignored, so the meeting is virtual if it
   has an online option, otherwise a `RowProblem` (it is not meeting; the runner withdraws it).
-* Join mode: drop in, unless the notes say otherwise (`schedule_text.infer_join_mode`:
+* Zone: the meeting's ``timezone``, else the zone at its point (timezonefinder; online
+  meetings carry their home town's), else the source's, else that of a one-zone state or
+  province. Country: ``country``, else the formatted address's last part, else the state's.
+* Join mode: drop in, unless the notes say otherwise (`common.infer_join_mode`:
   "register", "booking essential", "waiting list", "referral" ...). A registration link in the
   notes becomes the join link when there is no conference link. A virtual meeting with no
   conference link or phone cannot be dropped into, so it is "contact". When a join mode needs
@@ -24,10 +31,12 @@ Streamed with ijson, so a 100,000-meeting feed never sits in memory. Mapping dec
   ``entity_phone`` are used.
 * ``entity*`` -> organisation, else the source's organisation. ``notes`` -> description;
   ``conference_url_notes``, ``conference_phone_notes`` and ``location_notes`` -> join notes.
-* Types: standard codes for audiences (M, W, LGBTQ, G, L, BI, T, NB, P), languages (EN, S,
-  FR, ...) and accessibility (X, XB, FF) are mapped; custom loss-group codes are documented in
-  `LOSS_TYPES` / `AUDIENCE_TYPES`, and a type that is already a loss type or audience in words
-  ("Stillbirth", "Dads") is passed through. Other 12-step types are ignored.
+* Types: read by `common.MeetingTypes` (the default table: standard codes for audiences,
+  languages and accessibility, our loss-group codes, words such as "Stillbirth"), which a
+  source overrides code by code in ``options.types`` (``options.default_types = false``
+  for only its own). Other 12-step types are ignored.
+* ``conference_phone``: the number to dial, and a dial-in string's codes kept as a note
+  (`common.split_phone`).
 """
 
 from __future__ import annotations

@@ -6,15 +6,19 @@ Decisions, for the README:
 * **What is a listing.** Every Event (any type ending in "Event", and EventSeries) found at
   the top of the page, in an @graph, in an ItemList, under a WebPage's mainEntity or an
   Organization's `event`. A subEvent, and a top-level Event whose superEvent is a series
-  listed on the same page, is an occurrence of that series, not another group: skipped
-  without a RowProblem.
+  listed on the same page, is an occurrence of that series, not another group: a skipped
+  RowProblem, as is the microdata copy of an Event the JSON-LD already gives, so a run's
+  counts add up to the events on the page. JSON-LD written with the schema.org context's
+  aliases (``type``, ``id``) is read as if written with ``@type`` / ``@id``. Two Events
+  with the same name and no @id are two listings (the second id gets "-2").
 * **Schedules** come from `eventSchedule` (schema.org Schedule): byDay (DayOfWeek URLs,
   day names, or iCal "TU" / "1TU" / "-1TH"), repeatFrequency (P1W, P2W, P14D, P1M, or
   "weekly" / "fortnightly" / "monthly"), byMonthWeek (1-4, -1 = last), startTime/endTime or
   duration, scheduleTimezone, exceptDate, startDate/endDate and repeatCount (times written
   as words, "7.30pm", are read by `ingest.schedule_text` when present). Without
-  repeatFrequency a byMonthWeek or ordinal day means monthly, otherwise weekly. Daily,
-  yearly, byMonthDay, byMonth and a fifth week are a RowProblem. An Event with no
+  repeatFrequency a byMonthWeek or ordinal day means monthly, otherwise weekly. P1D is
+  every day, or with byDay every one of those days: weekly on each. Yearly, byMonthDay,
+  byMonth and a fifth week are a RowProblem. An Event with no
   eventSchedule is a one-off: RowProblem("one-off event, not a recurring group"), as in
   the iCalendar adapter. eventStatus EventCancelled is RowProblem("cancelled series").
 * **Times.** startTime is local to scheduleTimezone, else the source's timezone (else
