@@ -118,13 +118,15 @@ def _fold(items: list[ListingRecord | RowProblem | Folded]
     leaders: dict[tuple, int] = {}  # key -> index of the leading record in `items`
     schedules: dict[int, list] = {}  # leader index -> its schedules so far
     followers: dict[int, list[Folded]] = {}
+    ids: set[str] = set()
     for i, item in enumerate(items):
         if not isinstance(item, ListingRecord):
             continue
+        if item.external_id in ids:
+            continue  # an id used twice is left alone: the runner refuses the second
+        ids.add(item.external_id)
         keys = group_keys(item)
         lead = next((leaders[k] for k in keys if k in leaders), None)
-        if lead is not None and items[lead].external_id == item.external_id:  # type: ignore[union-attr]
-            continue  # the same id twice is not a group: the runner refuses the second
         if lead is not None:
             merged = schedules[lead]
             new = [s for s in item.schedules if s not in merged]
