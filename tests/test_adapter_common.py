@@ -180,3 +180,16 @@ def test_folding_stops_at_the_schedule_limit_and_the_window():
     split = [r for r in fold_same_group([entry("a"), entry("b", day=1)], window=1)
              if isinstance(r, ListingRecord)]
     assert len(split) == 2
+
+
+def test_type_codes_and_the_names_the_spreadsheet_template_writes():
+    from ingest.adapters.common import MeetingTypes
+
+    default = MeetingTypes()
+    assert default.read(["Gay", "Women", "Spanish", "Wheelchair Access", "C", "RUS", "SB"]) == (
+        ["stillbirth"], ["LGBTQ+", "women"], ["Spanish"], ["Wheelchair access"])
+    # a source's mapping of a code applies to its name too
+    mapped = MeetingTypes({"W": "", "G": "partners"})
+    assert mapped.read(["Women", "W", "Gay"]) == ([], ["partners"], [], [])
+    assert MeetingTypes({"DAD": "dads"}, use_default=False).read(["W", "DAD", "Women"]) == (
+        [], ["dads"], [], [])

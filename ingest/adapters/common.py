@@ -653,6 +653,17 @@ _ACCESS_WORDS = {_fold(v): v for v in ACCESS_TYPES.values()} | {
     "WHEELCHAIR ACCESS": "Wheelchair access", "WHEELCHAIR ACCESSIBLE": "Wheelchair access"}
 
 
+# The Meeting Guide spec's names of the reserved codes we read (its "types" list)
+_SPEC_NAMES = {_fold(name): code for code, name in {
+    "M": "Men", "W": "Women", "G": "Gay", "L": "Lesbian", "BI": "Bisexual",
+    "T": "Transgender", "NB": "Non-Binary", "LGBTQ": "LGBTQIAA+", "P": "Professionals",
+    "EN": "English", "S": "Spanish", "FR": "French", "DE": "German", "POL": "Polish",
+    "POR": "Portuguese", "ITA": "Italian", "JA": "Japanese", "KOR": "Korean",
+    "RUS": "Russian", "ASL": "American Sign Language", "X": "Wheelchair Access",
+    "XB": "Wheelchair-Accessible Bathroom", "FF": "Fragrance Free",
+}.items()} | {"LGBTQ": "LGBTQ", "WHEELCHAIR ACCESSIBLE": "X"}
+
+
 class MeetingTypes:
     """Reads a meeting's type codes into (loss types, audiences, languages, access notes).
 
@@ -704,6 +715,10 @@ class MeetingTypes:
         out: dict[str, list[str]] = {"loss": [], "audience": [], "language": [], "access": []}
         for t in types:
             code = t.strip().upper()
+            if code not in self.extra and code not in self.codes:
+                # the spec's names for its codes ("Women", "Gay", "Spanish"), as the
+                # spreadsheet template writes them: read as the code (and its mapping)
+                code = _SPEC_NAMES.get(_fold(t), code)
             found = self.extra.get(code)
             if found is None:
                 hit = self.codes.get(code)
