@@ -52,6 +52,7 @@ from finder.db import Database
 from finder.models import IngestRun, ListingSource, SourceState
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter, RowProblem
+from ingest.adapters.common import media_type
 from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
 from ingest.fold import Folded, fold_same_group
 from ingest.listing_store import geocode_many, withdraw
@@ -471,9 +472,12 @@ def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:
 
 
 def _check_content_type(doc: Document, adapter: Adapter) -> None:
-    media = (doc.content_type or "").split(";", 1)[0].strip().lower()
+    """An HTTP answer must declare a type the adapter reads (adapters check the same with
+    `adapters.common.check_content_type`, which lets a file's missing type through)."""
+    media = media_type(doc.content_type)
     allowed = adapter.content_types
-    if media in allowed or ("application/json" in allowed and media.endswith("+json")):
+    if media is not None and (media in allowed or (
+            "application/json" in allowed and media.endswith("+json"))):
         return
     raise DocumentError(f"wrong content type {media or '(none)'} "
                         f"(the {adapter.name} adapter reads {', '.join(allowed)})")

@@ -81,11 +81,11 @@ from ingest.adapters.common import (
     ICAL_TYPES,
     URL,
     Place,
+    check_content_type,
     decode_text,
     first_email,
     infer_join_mode,
     is_online_place,
-    media_type,
     split_address,
     video_link,
     zone_at,
@@ -152,10 +152,7 @@ class ICalendarAdapter(Adapter):
 
     def records(self, doc: Document, source: Source,
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
-        kind = media_type(doc.content_type)
-        if kind is not None and kind not in self.content_types:
-            raise DocumentError(f"wrong content type {kind!r} for a calendar "
-                                f"(expected text/calendar)")
+        check_content_type(doc, self.content_types, "a calendar")
         text = decode_text(doc.body.read(), doc.encoding, "cp1252")
         try:
             calendars = Calendar.from_ical(text, multiple=True)

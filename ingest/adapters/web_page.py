@@ -75,11 +75,11 @@ from ingest.adapters.base import (
 from ingest.adapters.common import (
     HTML_TYPES,
     Place,
+    check_content_type,
     country_code,
     first_email,
     infer_join_mode,
     is_online_place,
-    media_type,
     split_address,
     video_link,
 )
@@ -125,10 +125,7 @@ class WebPageAdapter(Adapter):
 
     def records(self, doc: Document, source: Source,
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
-        kind = media_type(doc.content_type)
-        if kind is not None and kind not in self.content_types:
-            raise DocumentError(f"wrong content type {kind!r} for a web page "
-                                f"(expected text/html)")
+        check_content_type(doc, self.content_types, "a web page")
         jsonld, microdata = _extract(doc)
         index = _index(jsonld + microdata)
         events: list[dict] = []
