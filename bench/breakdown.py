@@ -4,9 +4,9 @@
 
 The benchmark's search mix runs in-process through the Flask app (test client: no gunicorn,
 no HTTP), one request at a time, with the steps of a request wrapped in timers: geocoding,
-the nearby and online lists, result building, finder.schedules, asdict, links, JSON, session
-close. Each step gets its *exclusive* thread CPU time (time.thread_time, which does not grow
-while the thread waits for PostgreSQL or for a CPU) and wall time; wall minus CPU is mostly
+the nearby and online lists, rows into result objects, finder.schedules, JSON, releasing
+the connection. Each step gets its *exclusive* thread CPU time (time.thread_time, which does
+not grow while the thread waits for PostgreSQL or for a CPU) and wall time; wall minus CPU is mostly
 waiting for PostgreSQL. Statements executed inside a step are split out as "<step> › SQL"
 (SQLAlchemy and psycopg on the client side; the wait is PostgreSQL). What no step claims
 is Flask, Werkzeug and the test client.
@@ -84,23 +84,21 @@ def instrument(timers: Timers) -> None:
     query.nearby = timers.wrap("nearby list SQL", query.nearby)
     query.online = timers.wrap("online list SQL", query.online)
     query.anywhere = timers.wrap("anywhere list SQL", query.anywhere)
-    results.build = timers.wrap("results.build (SQL + rows)", results.build)
+    results.from_rows = timers.wrap("results.from_rows (rows -> objects)", results.from_rows)
     for name in ("next_occurrence", "describe", "to_rrule", "format_time"):
         setattr(schedules, name, timers.wrap("finder.schedules", getattr(schedules, name)))
-    from_obj = schedules.Recurrence.from_obj.__func__  # type: ignore[attr-defined]
-    schedules.Recurrence.from_obj = classmethod(  # type: ignore[method-assign]
-        timers.wrap("finder.schedules", from_obj))
-    results.GroupResult.to_dict = timers.wrap(  # type: ignore[method-assign]
-        "GroupResult.to_dict", results.GroupResult.to_dict)
-    api._with_links = timers.wrap("links (url_for)", api._with_links)
-    api.jsonify = timers.wrap("JSON encoding (jsonify)", api.jsonify)
-    # SQLAlchemy + psycopg executing a statement (wall includes PostgreSQL), per calling step
+    api.json_response = timers.wrap("JSON encoding (orjson)", api.json_response)
+    # executing a statement (wall includes PostgreSQL), per calling step: SQLAlchemy (the
+    # geocoders) and psycopg cursors (the search's own SQL, and under SQLAlchemy)
+    import psycopg
     from sqlalchemy.orm import Session
 
     Session._execute_internal = timers.wrap(  # type: ignore[method-assign]
         "SQL", Session._execute_internal, sub=True)
-    db.Database._close_session = staticmethod(  # type: ignore[method-assign]
-        timers.wrap("session close (ROLLBACK)", db.Database._close_session))
+    psycopg.Cursor.execute = timers.wrap(  # type: ignore[method-assign]
+        "SQL", psycopg.Cursor.execute, sub=True)
+    db.Database._release = timers.wrap(  # type: ignore[method-assign]
+        "connection release", db.Database._release)
 
 
 def main(argv: list[str] | None = None) -> int:

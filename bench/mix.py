@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,8 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import SAWarning
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -155,17 +153,21 @@ class Captured:
 
 
 class Recorder:
-    """Collects what SQLAlchemy hands to the psycopg cursor while `recording`."""
+    """Collects every statement sent through one psycopg connection while `recording`:
+    SQLAlchemy's (geocoding) and the search's own cursors alike."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, conn: psycopg.Connection) -> None:
         self.statements: list[Statement] = []
         self.on = False
-        event.listen(engine, "before_cursor_execute", self._hook)
+        recorder = self
 
-    def _hook(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-              executemany: bool) -> None:
-        if self.on:
-            self.statements.append((statement, parameters))
+        class RecordingCursor(psycopg.Cursor):
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                if recorder.on:
+                    recorder.statements.append((query, params))
+                return super().execute(query, params, **kwargs)
+
+        conn.cursor_factory = RecordingCursor
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:
@@ -178,30 +180,32 @@ class Recorder:
 
 def capture(engine: Engine, searches: list[Search], now: dt.datetime) -> list[Captured]:
     """Geocode each search and record its SQL (outside any timing)."""
-    recorder = Recorder(engine)
-    # finder's unnest(...) subqueries trip SQLAlchemy's cartesian-product linter (harmless:
-    # a function in FROM is implicitly LATERAL); the server logs it, the benchmark need not
-    warnings.filterwarnings("ignore", message=".*cartesian product.*", category=SAWarning)
     out = []
-    for s in searches:
-        cap = Captured(s)
-        out.append(cap)
-        with Session(engine) as session:
-            try:
-                params = search.parse(MultiDict(s.args))
-                loc = geocode.resolve(session, params.near, online=False)
-                cap.lat, cap.lng = loc.lat, loc.lng
-                with recorder.recording() as statements:
-                    if params.format == "virtual":  # what search.run lists for format=virtual
-                        page = search_query.online(session, params, loc.country, now)
-                    else:
-                        page = search_query.nearby(session, params, loc.lat, loc.lng, now)
-                cap.list_sql, cap.matches = list(statements), page.total
-                with recorder.recording() as statements:
-                    search.run(session, params, online_geocoder=False, now=now)
-                cap.request_sql = list(statements)
-            except (search.ParamError, geocode.LocationNotFound, geocode.InvalidLocation) as exc:
-                cap.error = f"{type(exc).__name__}: {exc}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        raw = conn.connection.driver_connection
+        recorder = Recorder(raw)
+        for s in searches:
+            cap = Captured(s)
+            out.append(cap)
+            with Session(bind=conn) as session:
+                try:
+                    params = search.parse(MultiDict(s.args))
+                    loc = geocode.resolve(session, params.near, online=False)
+                    cap.lat, cap.lng = loc.lat, loc.lng
+                    with recorder.recording() as statements:
+                        if params.format == "virtual":  # what search.run lists for virtual
+                            page = search_query.online(raw.cursor(), params, loc.country, now)
+                        else:
+                            page, _ = search_query.nearby(raw.cursor(), params, loc.lat,
+                                                          loc.lng, now)
+                    cap.list_sql, cap.matches = list(statements), page.total
+                    with recorder.recording() as statements:
+                        search.run(session, raw.cursor(), params, online_geocoder=False,
+                                   now=now)
+                    cap.request_sql = list(statements)
+                except (search.ParamError, geocode.LocationNotFound,
+                        geocode.InvalidLocation) as exc:
+                    cap.error = f"{type(exc).__name__}: {exc}"
     return out
 
 
@@ -210,13 +214,9 @@ def statement_kind(sql: str) -> str:
     s = " ".join(sql.split()).lower()
     if "from postcode_centroids" in s or "from places" in s:
         return "geocode"
-    counting = s.startswith("select count(*)") or "count(*) over ()" in s
+    counting = s.startswith(("select count(*)", "select (select count(*)"))
     if "st_dwithin" in s or "<->" in s:  # a KNN page may leave the radius test out
-        return "count_nearby" if s.startswith("select count(*)") else "list_nearby"
+        return "count_nearby" if counting else "list_nearby"
     if "service_countries &&" in s:
-        return "count_online" if s.startswith("select count(*)") else "list_online"
-    if "from schedules" in s and "schedules.group_id in" in s:
-        return "build_schedules"
-    if "groups.id in" in s:
-        return "build_groups"
-    return "count_other" if counting else "other"
+        return "count_online" if counting else "list_online"
+    return "count_other" if counting else "list_other"

@@ -29,21 +29,18 @@ from finder.config import database_url
 
 # (substring of a frame, step); the innermost matching frame of a sample names its step
 STEPS = [
-    ("handle_request (gunicorn/workers/sync.py", "gunicorn + Flask/Werkzeug request handling"),
+    ("handle_request (gunicorn/workers/", "gunicorn + Flask/Werkzeug request handling"),
     ("parse (finder/search/params.py", "parse query string"),
     ("resolve (finder/geocode/__init__.py", "geocode"),
     ("nearby (finder/search/query.py", "nearby list SQL"),
     ("online (finder/search/query.py", "online list SQL"),
     ("anywhere (finder/search/query.py", "anywhere list SQL"),
-    ("build (finder/search/results.py", "results.build: SQL + row handling"),
-    ("(finder/schedules.py", "results.build: finder.schedules (next meeting, describe, rrule)"),
-    ("to_dict (finder/search/results.py", "GroupResult.to_dict"),
-    ("_with_links (finder/api/__init__.py", "links (url_for)"),
-    ("to_query (finder/search/params.py", "links (url_for)"),
-    ("url_for (flask/helpers.py", "links (url_for)"),
-    ("jsonify (flask/json/__init__.py", "JSON encoding (jsonify)"),
-    ("_checkout (sqlalchemy/pool/base.py", "pool checkout (pre-ping)"),
-    ("_close_session (finder/db.py", "session close (ROLLBACK)"),
+    ("from_rows (finder/search/results.py", "results.from_rows: rows -> objects"),
+    ("(finder/schedules.py", "results.from_rows: finder.schedules (next meeting, describe)"),
+    ("to_query (finder/search/params.py", "links"),
+    ("json_response (finder/api/__init__.py", "JSON encoding (orjson)"),
+    ("_checkout (sqlalchemy/pool/base.py", "pool checkout"),
+    ("_release (finder/db.py", "connection release"),
 ]
 ROUND_TRIP = "Connection.wait (psycopg/connection.py"
 BEGIN = "_start_query (psycopg/_cursor_base.py"

@@ -17,16 +17,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
-    from finder.db import db
+    from finder.db import Database
 
-    db.init_app(app)
+    Database().init_app(app)  # one per app: a second app (tests) must not rebind the first
 
-    from finder import api, web
+    from finder import api, errors, web
     from finder.cli import register_commands
     from finder.health import bp as health_bp
 
-    app.register_blueprint(web.bp)
+    web.init_app(app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(health_bp)
+    errors.register(app)
     register_commands(app)
     return app

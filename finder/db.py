@@ -1,49 +1,91 @@
-"""Engine and session life-cycle: one session per request, closed at teardown.
+"""Engine and connection life-cycle: one connection per request, returned at teardown.
 
-Requests only read, so their sessions run in autocommit mode: no BEGIN/ROLLBACK round trips
-on every search. Writes (CLI, ingestion) use `transaction()`, which is all-or-nothing.
+Requests only read, so their connection runs in autocommit mode: no BEGIN/ROLLBACK round
+trips on every search. The request's ORM session (`get_session`) and the search's plain
+psycopg cursor (`get_cursor`) share that one connection. Writes (CLI, ingestion) use
+`transaction()`, which is all-or-nothing.
 
-Tests bind the session factory to a connection inside a rolled-back transaction
-(`Database.bind_to`), so each test sees a clean database without recreating it.
+A database restart must not hang or break the app. Connections are made with a short
+`connect_timeout`, so during an outage a request fails within seconds with
+`DatabaseUnavailable` (HTTP 503), and a pooled connection the server has closed is noticed
+at checkout without a round trip (its socket is readable while idle: the server's goodbye
+or end-of-file) and replaced, so searches succeed again as soon as the server is back.
 """
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import orjson
+import psycopg
+import psycopg.types.json
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
+
+CONNECT_TIMEOUT_S = 2  # libpq's minimum; an unreachable server fails a request this fast
+POOL_TIMEOUT_S = 3  # waiting for a free pooled connection
+
+
+# json columns (the search's schedules) are read with orjson, several times faster
+psycopg.types.json.set_json_loads(orjson.loads)
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (down, restarting, or the network is)."""
+
+
+# what an unreachable or restarting server raises, through SQLAlchemy or straight from psycopg
+UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
+                      psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
 
 
 class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
-        self.read_session_factory: sessionmaker[Session] | None = None
+        self._read_engine: Engine | None = None
+        self._bound: Connection | None = None
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_session_factory = sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         app.extensions["db"] = self
-        app.teardown_appcontext(self._close_session)
+        app.teardown_appcontext(self._release)
 
-    def bind_to(self, connection: Connection) -> None:
-        """Make every session use `connection`, committing to savepoints only (tests)."""
+    @contextmanager
+    def bound_to(self, connection: Connection) -> Iterator[None]:
+        """Tests: every session and request uses `connection` (savepoints only) meanwhile."""
+        saved = self.session_factory
+        self._bound = connection
         self.session_factory = sessionmaker(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-        self.read_session_factory = self.session_factory
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        try:
+            yield
+        finally:
+            self._bound, self.session_factory = None, saved
+
+    def connection(self) -> Connection:
+        """The request's connection (autocommit), checked out on first use."""
+        if "db_connection" not in g:
+            g.db_connection = self._bound if self._bound is not None \
+                else self._read_engine.connect()
+        return g.db_connection
 
     def session(self) -> Session:
-        """The request's (read-only, autocommit) session."""
+        """The request's (read-only) ORM session, on the request's connection."""
         if "db_session" not in g:
-            g.db_session = self.read_session_factory()
+            mode = "create_savepoint" if self._bound is not None else "conditional_savepoint"
+            g.db_session = Session(bind=self.connection(), expire_on_commit=False,
+                                   join_transaction_mode=mode)
         return g.db_session
+
+    def cursor(self) -> psycopg.Cursor:
+        """A plain psycopg cursor on the request's connection, for the search's own SQL."""
+        return self.connection().connection.driver_connection.cursor()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -51,22 +93,51 @@ class Database:
         with self.session_factory() as session, session.begin():
             yield session
 
-    @staticmethod
-    def _close_session(exc: BaseException | None) -> None:
+    def _release(self, error: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+        connection = g.pop("db_connection", None)
+        if connection is not None and connection is not self._bound:
+            try:
+                connection.close()
+            except UNAVAILABLE_ERRORS:  # the server went away; the pool drops it
+                pass
+
+
+def _closed_by_server(dbapi_connection: object) -> bool:
+    """Whether an idle pooled connection is dead, without a round trip.
+
+    An idle connection has nothing to read unless the server has said goodbye (a restart
+    sends a FATAL message and closes) or the socket has reached end-of-file.
+    """
+    try:
+        if dbapi_connection.closed or dbapi_connection.broken:  # type: ignore[attr-defined]
+            return True
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)  # type: ignore[attr-defined]
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
-    # pre-ping costs a round trip per request, but a database restart must not turn into
-    # errors for the next searchers (the benchmark figures from e8efe0e to ee77cd3 ran without)
-    return create_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True,
-                         pool_recycle=1800)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=5, pool_timeout=POOL_TIMEOUT_S,
+        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
 
+    @event.listens_for(engine, "checkout")
+    def _replace_dead(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
+        # the pool invalidates this one and checks out (or connects) another
+        if _closed_by_server(dbapi_connection):
+            raise exc.DisconnectionError("the server closed this connection")
 
-db = Database()
+    return engine
 
 
 def get_session() -> Session:
     return current_app.extensions["db"].session()
+
+
+def get_cursor() -> psycopg.Cursor:
+    return current_app.extensions["db"].cursor()

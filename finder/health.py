@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from finder.db import get_session
+from finder.db import UNAVAILABLE_ERRORS, get_session
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -24,18 +24,20 @@ def healthz():
     session = get_session()
     try:
         session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    except UNAVAILABLE_ERRORS:
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok", ingest=_ingest_details(session))
 
 
 def _ingest_details(session) -> dict:
+    """The request session reads in autocommit mode: a failed query spoils nothing, so
+    there is no savepoint to open (one cannot be opened outside a transaction)."""
     from ingest.runner import FAILING_AFTER, failing_sources
 
     try:
-        with session.begin_nested():  # a failure here must not spoil the request's session
-            failing = failing_sources(session)
+        failing = failing_sources(session)
     except SQLAlchemyError:
         log.exception("could not read the ingestion state for /healthz")
+        session.rollback()
         return {"error": "ingestion state unavailable"}
     return {"failing_after": FAILING_AFTER, "failing_sources": failing}

@@ -27,10 +27,12 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import MONTHLY, WEEKLY, rrule
 from dateutil.rrule import weekday as rrule_weekday
+
+from finder import timezones
 
 __all__ = [
     "FREQUENCIES",
@@ -110,10 +112,8 @@ class Recurrence:
             )
         if not isinstance(self.timezone, str) or not self.timezone:
             raise ValueError(f"timezone must be an IANA zone name, got {self.timezone!r}")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe"
-            raise ValueError(f"timezone {self.timezone!r} is not a known IANA zone") from exc
+        if not timezones.is_valid(self.timezone):
+            raise ValueError(f"timezone {timezones.shown(self.timezone)} is not a known IANA zone")
         for name in ("valid_from", "valid_until"):
             value = getattr(self, name)
             if value is None and name == "valid_until":

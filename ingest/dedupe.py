@@ -29,12 +29,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from geopy.distance import geodesic
 from rapidfuzz import fuzz
 
-from finder import vocab
+from finder import timezones, vocab
 from ingest.records import ListingRecord
 
 # ------------------------------------------------------------------------------ thresholds
@@ -583,10 +583,9 @@ def contact_match(a: Candidate, b: Candidate) -> ContactMatch:
 
 @lru_cache(maxsize=256)
 def _utc_offset_min(tz: str, month: int) -> int | None:
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not timezones.is_valid(tz):
         return None
+    zone = ZoneInfo(tz)
     offset = dt.datetime(2025, month, 15, 12, tzinfo=zone).utcoffset()
     return int(offset.total_seconds() // 60) if offset is not None else None
 

@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from finder import schedules as _schedules_module
-from finder import vocab
+from finder import timezones, vocab
 from finder.geocode import normalise as _postcode_module
 from finder.geocode.normalise import postcode_for_country
 from finder.schedules import Recurrence
@@ -329,11 +328,9 @@ def clean_timezone(value: Any, field: str = "timezone") -> str | None:
     if text is None:
         return None
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _reject(field, value, f"unknown timezone {text!r} (use an IANA name such as "
-                                    f"Europe/London)") from exc
-    return text
+        return timezones.check(text)
+    except timezones.InvalidTimezone as exc:
+        raise _reject(field, value, exc.message) from exc
 
 
 def clean_codes(values: Any, field: str) -> tuple[str, ...]:

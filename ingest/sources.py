@@ -8,9 +8,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from finder import ROOT
+from finder import ROOT, timezones
 
 PUBLISHER_KINDS = ("hospital", "community_centre", "online_community", "charity")
 DEFAULT_SOURCES_FILE = ROOT / "ingest" / "sources.toml"
@@ -109,9 +108,9 @@ def parse_source(name: str, table: dict) -> Source:
             raise fail("url", f"has no host (got {url!r})")
     if "timezone" in table:
         try:
-            ZoneInfo(table["timezone"])
-        except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
-            raise fail("timezone", f"not an IANA zone name (got {table['timezone']!r})") from None
+            timezones.check(table["timezone"])
+        except timezones.InvalidTimezone as exc:
+            raise fail("timezone", exc.message) from None
     local = table.get("local", False)
     if not isinstance(local, bool):
         # a quoted "false" is truthy; this flag lets a source reach private addresses

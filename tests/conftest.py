@@ -3,6 +3,8 @@
 The schema and the bundled gazetteer are built once into a template database (rebuilt when
 the migrations or loaders change); each run clones it, and each test runs inside a
 transaction that is rolled back, so tests never see each other's writes.
+
+Tests that make requests (`client`) run them the way production does instead: see `Live`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -33,10 +36,16 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def database_url_for_tests() -> str:
+    """The database the tests run against (a clone of the template, made per run)."""
+    base = make_url(database_url())
+    return base.set(database=f"{base.database}_test").render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_urls():
     base = make_url(database_url())
-    test_url = base.set(database=f"{base.database}_test")
+    test_url = make_url(database_url_for_tests())
     template_url = base.set(database=f"{base.database}_template")
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     fingerprint = _fingerprint()
@@ -69,25 +78,95 @@ def app(database_urls):
     app.extensions["db"].engine.dispose()
 
 
+# Tables the tests write; the gazetteer (postcodes, places) comes from the template and stays.
+WRITTEN_TABLES = ["listing_conflicts", "listing_sources", "schedules", "groups", "locations",
+                  "organisations", "ingest_runs", "source_states", "geocode_cache"]
+
+
+class Live:
+    """Production mode for a test that makes requests.
+
+    Requests run as in production: on their own pooled connections in autocommit mode, not
+    inside the test's transaction. So what the test sets up is committed (the test's
+    `session` is committed before each request), and the tables it wrote are emptied after
+    the test, which keeps tests isolated.
+    """
+
+    def __init__(self, app) -> None:
+        self.db = app.extensions["db"]
+        self.sessions: list[Session] = []
+
+    def commit(self) -> None:
+        for s in self.sessions:
+            s.commit()
+
+    def clean(self) -> None:
+        for s in self.sessions:
+            s.close()
+        with self.db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(WRITTEN_TABLES)} RESTART IDENTITY CASCADE"))
+
+
+class CommittingClient(FlaskClient):
+    """A test client that commits the test's setup before each request (see `Live`)."""
+
+    live: Live
+
+    def open(self, *args, **kwargs):
+        self.live.commit()
+        return super().open(*args, **kwargs)
+
+
+def _is_live(request) -> bool:
+    return "client" in request.fixturenames
+
+
 @pytest.fixture
-def connection(app):
-    """One connection in a transaction that is rolled back after the test."""
+def live(app, request):
+    if not _is_live(request):
+        yield None
+        return
+    state = Live(app)
+    try:
+        yield state
+    finally:
+        state.clean()
+
+
+@pytest.fixture
+def connection(app, live):
+    """One connection in a transaction that is rolled back after the test, and every
+    session of the app bound to it; in a test that makes requests (`client`), a plain
+    autocommit connection to the real database instead (see `Live`)."""
     db = app.extensions["db"]
+    if live is not None:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+        return
     with db.engine.connect() as conn:
         outer = conn.begin()
-        db.bind_to(conn)
         try:
-            yield conn
+            with db.bound_to(conn):
+                yield conn
         finally:
             outer.rollback()
 
 
 @pytest.fixture
-def session(connection):
+def session(app, connection, live):
+    if live is not None:
+        with Session(bind=app.extensions["db"].engine, expire_on_commit=False) as s:
+            live.sessions.append(s)
+            yield s
+        return
     with Session(bind=connection, join_transaction_mode="create_savepoint") as s:
         yield s
 
 
 @pytest.fixture
-def client(app, connection):
-    return app.test_client()
+def client(app, live):
+    """Requests run as in production (autocommit request connections; see `Live`)."""
+    app.test_client_class = CommittingClient
+    test_client = app.test_client()
+    test_client.live = live
+    return test_client

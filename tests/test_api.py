@@ -61,12 +61,18 @@ def test_every_documented_parameter_is_accepted(client, spec):
         ("format=sometimes", "format", 400),
         ("near=Leeds&radius=-1", "radius", 400),
         ("day=someday", "day", 400),
-        ("near=91,0", "near", 400),
+        ("near=91,0", "near", 422),  # well formed, but not a point on Earth
         ("near=abc,def", "near", 422),
         ("near=Qwxzzy%20Nowhere", "near", 422),
         ("per_page=1000", "per_page", 400),
         ("near=" + "x" * 500, "near", 400),
-        ("near=Leeds%E2%80%AE", "near", 400),
+        ("near=Leeds%E2%80%AE", "near", 422),  # a bidi override: no place has one
+        ("sort=distance", "sort", 422),
+        ("near=Leeds&radius=150&unit=mi", "radius", 422),
+        ("near=Leeds&radius=1_0", "radius", 400),
+        ("page=%D9%A3", "page", 400),  # an Arabic-Indic 3 is not a page number
+        ("day=mon,,tue", "day", 400),
+        ("tz=Mars/Olympus", "tz", 400),
         ("near=%ED%A0%80", "near", 422),  # undecodable bytes stay escaped: an unknown place
     ],
 )
@@ -83,5 +89,95 @@ def test_unknown_group_and_route_are_json_404s(client):
     assert response.status_code == 404 and response.is_json
 
 
-def test_healthz_checks_the_database(client):
-    assert client.get("/healthz").get_json()["database"] == "ok"
+def test_healthz_checks_the_database_and_reads_ingestion_state(client):
+    # request sessions run in autocommit mode here, as in production
+    body = client.get("/healthz").get_json()
+    assert body["database"] == "ok"
+    assert body["ingest"]["failing_sources"] == [], body
+
+
+BAD_ZONES = ["America", "Europe", "x" * 256, "時" * 90, "../../etc/passwd", "Europe/../UTC",
+             "Europe/London\x00", "posixrules", "europe/london"]
+
+
+@pytest.mark.parametrize("tz", BAD_ZONES)
+def test_a_bad_zone_is_a_400_naming_tz_everywhere(client, session, tz):
+    group = make_group(session, "Circle", lat=LONDON[0], lng=LONDON[1])
+    for path in ("/api/v1/groups", f"/api/v1/groups/{group.id}", "/", f"/groups/{group.id}"):
+        response = client.get(path, query_string={"tz": tz, "near": NEAR})
+        assert response.status_code == 400, (path, response.status_code)
+        if path.startswith("/api/"):
+            error = response.get_json()["error"]
+            assert error["field"] == "tz" and "tz" in error["message"], error
+        else:
+            assert "tz" in response.get_data(as_text=True)
+
+
+def test_an_empty_value_means_absent_everywhere(client, session):
+    group = make_group(session, "Circle", lat=LONDON[0], lng=LONDON[1])
+    empty = {name: "" for name in ("radius", "unit", "format", "day", "time", "within_days",
+                                   "loss", "audience", "language", "cost", "join", "sort",
+                                   "page", "per_page", "tz")}
+    body = client.get("/api/v1/groups", query_string={**empty, "near": NEAR}).get_json()
+    assert [r["id"] for r in body["results"]] == [group.id]
+    assert client.get(f"/api/v1/groups/{group.id}?tz=").status_code == 200
+    assert client.get(f"/groups/{group.id}?tz=").status_code == 200
+    assert client.get("/", query_string={**empty, "near": NEAR}).status_code == 200
+
+
+def test_api_errors_are_json(client, app, monkeypatch):
+    response = client.post("/api/v1/groups")
+    assert response.status_code == 405 and response.is_json
+    assert "GET" in response.headers["Allow"] and response.get_json()["error"]["message"]
+
+    import finder.search as search
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(search, "run", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = client.get(f"/api/v1/groups?near={NEAR}")
+    assert response.status_code == 500 and response.is_json
+    assert "a bug" not in response.get_data(as_text=True)
+
+
+def test_a_413_under_the_api_is_json(app):
+    from flask import request
+
+    from finder import create_app
+
+    small = create_app({**app.config, "MAX_CONTENT_LENGTH": 10})
+
+    @small.before_request
+    def _read_body():  # a body past MAX_CONTENT_LENGTH is refused when it is read
+        request.get_data(parse_form_data=True)
+
+    response = small.test_client().post("/api/v1/groups", data={"x": "y" * 100})
+    small.extensions["db"].engine.dispose()
+    assert response.status_code == 413 and response.is_json, response.get_data(as_text=True)
+
+
+def test_openapi_servers_never_reflect_the_host_header(client, app, monkeypatch):
+    spec = client.get("/api/v1/openapi.json", headers={"Host": "evil.example"}).get_json()
+    assert spec["servers"] == [{"url": "/"}]
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://groups.example.org/")
+    spec = client.get("/api/v1/openapi.json", headers={"Host": "evil.example"}).get_json()
+    assert spec["servers"] == [{"url": "https://groups.example.org"}]
+
+
+def test_the_document_states_the_limits_the_code_enforces(spec):
+    from finder.search import params as p
+
+    search = {q["name"]: q for q in spec["paths"]["/api/v1/groups"]["get"]["parameters"]}
+    first = {name: q["schema"].get("anyOf", [q["schema"]])[0] for name, q in search.items()}
+    assert first["near"]["maxLength"] == p.MAX_TEXT
+    assert first["radius"]["maximum"] == p.MAX_RADIUS_KM
+    assert (first["page"]["maximum"], first["per_page"]["maximum"]) == (p.MAX_PAGE,
+                                                                        p.MAX_PER_PAGE)
+    assert first["within_days"]["maximum"] == p.MAX_WITHIN_DAYS
+    assert "Europe/London" in spec["components"]["schemas"]["Timezone"]["enum"]
+    assert "America" not in spec["components"]["schemas"]["Timezone"]["enum"]
+    assert all("empty value means the parameter is absent" in q["description"]
+               for q in search.values())
+    assert "422" in search["sort"]["description"] and "422" in search["near"]["description"]

@@ -984,3 +984,27 @@ def test_every_sample_ingests_and_the_overlaps_merge(db, connection):
     for name, report in again.items():  # files are always read; nothing changes
         assert (report.outcome, report.created, report.updated, report.merged,
                 report.withdrawn) == ("success", 0, 0, 0, 0), name
+
+
+@pytest.mark.parametrize("zone", ["America", "Europe", "x" * 256, "時" * 90])
+def test_a_row_with_a_bad_zone_is_rejected_naming_the_field(httpserver, db, connection,
+                                                            settings, zone):
+    serve(httpserver, feed(*THREE, mg_row("odd-zone", n=3, timezone=zone)))
+    report = run(db, mg_source(httpserver), settings)
+
+    assert report.outcome == "success", report.error
+    assert (report.created, report.rejected) == (3, 1)
+    [rejection] = report.rejections
+    assert rejection["ref"] == "odd-zone" and rejection["reason"].startswith("timezone: ")
+
+
+@pytest.mark.parametrize("zone", ["America", "x" * 256])
+def test_a_bad_zone_in_the_sources_file_is_a_one_line_error(tmp_path, httpserver, connection,
+                                                           cli, zone):
+    sources = write_sources(tmp_path, httpserver, "good")
+    sources.write_text(sources.read_text().replace('"Europe/London"', f'"{zone}"'))
+    for args in (("sources", "list"), ("ingest", "run", "--all"), ("ingest", "status")):
+        result = cli(*args, "--sources", str(sources))
+        assert result.exit_code == 2, (args, result.output)
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("Error: source 'good': timezone: ") and "Traceback" not in line

@@ -1,93 +1,70 @@
-"""The JSON API: the same search as the page, as data. Errors are JSON naming the field."""
+"""The JSON API: the same search as the page, as data. Errors are JSON naming the field.
+
+Status codes: 400 when a parameter breaks its documented rule, 422 when well-formed
+parameters cannot be answered (an unknown place, `sort=distance` without `near`, a page past
+the end), 404 for an unknown group, 503 when the database is unreachable; see
+`finder.api.openapi` and `finder.errors`. Bodies are encoded with orjson.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
+import orjson
+from flask import Blueprint, Response, abort, current_app, request
 
 from finder import geocode, search
 from finder.api.openapi import openapi_document
-from finder.db import get_session
+from finder.db import get_cursor, get_session
+from finder.errors import json_error
 from finder.groups import find_group
-from finder.search.params import check_timezone
+from finder.search.params import parse_tz
 
 bp = Blueprint("api", __name__)
 
 
-def error(status: int, message: str, field: str | None = None, value: object = None):
-    body = {"error": {"message": message}}
-    if field:
-        body["error"].update(field=field, value=value)
-    return jsonify(body), status
+def json_response(body: object) -> Response:
+    """`body` as JSON; dataclasses (the results) are serialised by orjson directly."""
+    return Response(orjson.dumps(body), mimetype="application/json")
 
 
 @bp.errorhandler(search.ParamError)
 def _param_error(exc: search.ParamError):
-    return error(400, exc.message, exc.field, exc.value)
+    return json_error(exc.status, exc.message, exc.field, exc.value)
 
 
 @bp.errorhandler(geocode.InvalidLocation)
 def _invalid_location(exc: geocode.InvalidLocation):
-    return error(400, str(exc), "near", request.args.get("near"))
+    # well-formed text, but not a point on Earth (e.g. "91,0")
+    return json_error(422, str(exc), "near", request.args.get("near"))
 
 
 @bp.errorhandler(geocode.LocationNotFound)
 def _not_found_location(exc: geocode.LocationNotFound):
-    return error(422, str(exc), "near", request.args.get("near"))
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    return error(exc.code or 500, exc.description or exc.name)
+    return json_error(422, str(exc), "near", request.args.get("near"))
 
 
 @bp.get("/groups")
 def list_groups():
     params = search.parse(request.args)
     outcome = search.run(
-        get_session(), params,
+        get_session(), get_cursor(), params,
         online_geocoder=current_app.config["ONLINE_GEOCODER"],
-        user_agent=current_app.config["GEOCODER_USER_AGENT"],
+        user_agent=current_app.config["GEOCODER_USER_AGENT"], root=request.script_root,
     )
-    body = {
-        "results": [_with_links(r.to_dict()) for r in outcome.results],
-        "total": outcome.total,
-        "total_exact": outcome.total_exact,
-        "page": params.page,
-        "per_page": params.per_page,
-        "total_pages": outcome.total_pages,
-        "location": outcome.location_dict(),
-        "searcher_timezone": outcome.searcher_timezone,
-    }
-    if outcome.location is not None and params.format == "any":
-        body["online"] = {
-            "results": [_with_links(r.to_dict()) for r in outcome.online],
-            "has_more": outcome.online_has_more,
-            "more": url_for("api.list_groups", **params.to_query(format="virtual", page=None,
-                                                                 sort=None)),
-        }
-    return jsonify(body)
+    return json_response(outcome.to_api())
 
 
 @bp.get("/groups/<int:group_id>")
 def get_group(group_id: int):
-    tz = check_timezone(request.args.get("tz"))
-    group = find_group(get_session(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz)
+    tz = parse_tz(request.args)
+    group = find_group(get_cursor(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz,
+                       root=request.script_root)
     if group is None:
         abort(404, description=f"no group with id {group_id}")
-    return jsonify(_with_links(group.to_dict()))
+    return json_response(group)
 
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(openapi_document(request.host_url.rstrip("/")))
-
-
-def _with_links(d: dict) -> dict:
-    d["links"] = {
-        "self": url_for("api.get_group", group_id=d["id"]),
-        "html": url_for("web.group_page", group_id=d["id"]),
-    }
-    return d
+    return json_response(openapi_document(current_app.config["PUBLIC_URL"].rstrip("/") or "/"))

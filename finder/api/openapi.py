@@ -2,51 +2,83 @@
 
 from __future__ import annotations
 
-from finder import vocab
+from finder import timezones, vocab
+from finder.groups import MAX_ID
 from finder.search import params as p
+
+EMPTY = {"type": "string", "maxLength": 0}  # an empty value means the parameter is absent
+ABSENT_NOTE = " An empty value means the parameter is absent."
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    """A query parameter that may also be given empty (= absent), as browsers' forms do."""
+    return {"name": name, "in": "query", "required": False,
+            "description": description + ABSENT_NOTE, "schema": {"anyOf": [schema, EMPTY]}}
 
 
 def _array_param(name: str, v: vocab.Vocabulary, description: str) -> dict:
     return {
-        "name": name, "in": "query", "required": False, "description": description,
+        "name": name, "in": "query", "required": False,
+        "description": description + " Repeat the parameter for several values (any of them "
+                       "matches); `a,b` also works, and common synonyms are understood."
+                       + ABSENT_NOTE,
         "style": "form", "explode": True,
-        "schema": {"type": "array", "items": {"type": "string", "enum": list(v.codes)}},
+        "schema": {"type": "array",
+                   "items": {"type": "string", "enum": [*v.codes, ""]}},
     }
 
 
+def _integer(name: str, lo: int, hi: int, description: str, default: int | None = None) -> dict:
+    schema: dict = {"type": "integer", "minimum": lo, "maximum": hi}
+    if default is not None:
+        schema["default"] = default
+    return _query(name, schema, description)
+
+
+TIMEZONE = {"type": "string", "maxLength": timezones.MAX_LENGTH,
+            "enum": sorted(timezones.known()),
+            "description": "An IANA time zone name, e.g. Europe/London."}
+
+TZ_PARAMETER = {
+    "name": "tz", "in": "query", "required": False,
+    "description": "The searcher's IANA time zone, to show meeting times in it (defaults to "
+                   "the searched place's zone)." + ABSENT_NOTE,
+    "schema": {"anyOf": [{"$ref": "#/components/schemas/Timezone"}, EMPTY]},
+}
+
 SEARCH_PARAMETERS = [
-    {"name": "near", "in": "query", "required": False,
-     "description": "A postcode or ZIP, a town (\"Leeds\", \"Austin, TX\") or \"lat,lng\".",
-     "schema": {"type": "string", "maxLength": p.MAX_TEXT}},
-    {"name": "radius", "in": "query", "required": False,
-     "description": f"Search radius in `unit`; at most {p.MAX_RADIUS_KM:g} km.",
-     "schema": {"type": "number", "exclusiveMinimum": 0, "default": p.DEFAULT_RADIUS}},
-    {"name": "unit", "in": "query", "required": False,
-     "schema": {"type": "string", "enum": list(p.UNITS), "default": "km"}},
-    {"name": "format", "in": "query", "required": False,
-     "description": "`virtual` means online-only groups.",
-     "schema": {"type": "string", "enum": list(p.FORMATS), "default": "any"}},
-    _array_param("day", vocab.DAYS, "Meets on one of these weekdays (group's local time)."),
-    _array_param("time", vocab.TIME_BAND, "Meets in this part of the day (group's local time)."),
-    {"name": "within_days", "in": "query", "required": False,
-     "description": "Has a meeting in the next N days.",
-     "schema": {"type": "integer", "minimum": 1, "maximum": p.MAX_WITHIN_DAYS}},
-    _array_param("loss", vocab.LOSS, "Kind of loss the group supports (synonyms accepted)."),
-    _array_param("audience", vocab.AUDIENCE, "Who the group is for (synonyms accepted)."),
+    _query("near", {"type": "string", "maxLength": p.MAX_TEXT},
+           f"A postcode or ZIP, a town (\"Leeds\", \"Austin, TX\") or \"lat,lng\"; at most "
+           f"{p.MAX_TEXT} characters. A place we cannot find, coordinates out of range or "
+           f"characters no place name has (control characters, bidi overrides) are a 422."),
+    _query("radius", {"type": "number", "exclusiveMinimum": 0, "maximum": p.MAX_RADIUS_KM,
+                      "default": p.DEFAULT_RADIUS},
+           f"Search radius in `unit`: more than 0 and at most {p.MAX_RADIUS_KM:g} km, or "
+           f"{p.MAX_RADIUS_MI} mi (more miles than that is a 422)."),
+    _query("unit", {"type": "string", "enum": list(p.UNITS), "default": "km"},
+           "Unit of `radius` and of the distances in the results."),
+    _query("format", {"type": "string", "enum": list(p.FORMATS), "default": "any"},
+           "`virtual` means online-only groups."),
+    _array_param("day", vocab.DAYS, "Meets on one of these weekdays: the group's local day "
+                 "for groups that meet in a place; the searcher's day (`tz`, else the "
+                 "searched place's zone) for online groups."),
+    _array_param("time", vocab.TIME_BAND, "Meets in this part of the day: the group's local "
+                 "time for groups that meet in a place; the searcher's time (`tz`, else the "
+                 "searched place's zone) for online groups."),
+    _integer("within_days", 1, p.MAX_WITHIN_DAYS, "Has a meeting in the next N days."),
+    _array_param("loss", vocab.LOSS, "Kind of loss the group supports."),
+    _array_param("audience", vocab.AUDIENCE, "Who the group is for. Groups only for "
+                 "professionals are left out unless `professionals` is asked for."),
     _array_param("language", vocab.LANGUAGE, "Language the group meets in."),
     _array_param("cost", vocab.COST, "Cost."),
     _array_param("join", vocab.JOIN, "How to join."),
-    {"name": "sort", "in": "query", "required": False,
-     "description": "`distance` (default when `near` is given) or `next` meeting.",
-     "schema": {"type": "string", "enum": list(p.SORTS)}},
-    {"name": "page", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "default": 1}},
-    {"name": "per_page", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": p.MAX_PER_PAGE,
-                "default": p.DEFAULT_PER_PAGE}},
-    {"name": "tz", "in": "query", "required": False,
-     "description": "The searcher's IANA timezone, to show meeting times in it.",
-     "schema": {"type": "string"}},
+    _query("sort", {"type": "string", "enum": list(p.SORTS)},
+           "`distance` (the default when `near` is given; without `near` it is a 422) or "
+           "`next` meeting (the default otherwise)."),
+    _integer("page", 1, p.MAX_PAGE, "Page number; a page past the end of the results is a 422.",
+             1),
+    _integer("per_page", 1, p.MAX_PER_PAGE, "Results per page.", p.DEFAULT_PER_PAGE),
+    TZ_PARAMETER,
 ]
 
 _str_or_null = {"type": ["string", "null"]}
@@ -167,14 +199,30 @@ def _error_response(description: str) -> dict:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+ERRORS = {
+    "400": _error_response("A parameter breaks its documented rule (type, values, range, "
+                           "length); `field` names it"),
+    "422": _error_response("The parameters are well formed but cannot be answered; `field` "
+                           "names the one to change"),
+    "503": _error_response("The database is unreachable for now; try again shortly"),
+    "default": _error_response("Any other error (404, 405, 413, 500) is JSON too"),
+}
+
+
 def openapi_document(server_url: str) -> dict:
+    """`server_url` comes from configuration (GROUPFINDER_PUBLIC_URL), never from the
+    request: the Host header is the client's to choose. "/" means relative to this document."""
+    json_body = {"application/json": {"schema": {"type": "object"}}}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Pregnancy loss group finder API",
             "version": "1.0.0",
             "description": "Find peer support groups after miscarriage and other pregnancy "
-                           "loss: near a place, online, or both.",
+                           "loss: near a place, online, or both. Errors are JSON "
+                           "(`Error`): 400 when a parameter breaks its documented rule, 422 "
+                           "when well-formed parameters cannot be answered. An empty "
+                           "parameter value means the parameter is absent.",
         },
         "servers": [{"url": server_url}],
         "paths": {
@@ -186,8 +234,7 @@ def openapi_document(server_url: str) -> dict:
                     "200": {"description": "A page of results",
                             "content": {"application/json": {
                                 "schema": {"$ref": "#/components/schemas/SearchResults"}}}},
-                    "400": _error_response("A parameter is invalid; `field` names it"),
-                    "422": _error_response("The place in `near` could not be found"),
+                    **ERRORS,
                 },
             }},
             "/api/v1/groups/{group_id}": {"get": {
@@ -195,25 +242,29 @@ def openapi_document(server_url: str) -> dict:
                 "summary": "One group, with its sources",
                 "parameters": [
                     {"name": "group_id", "in": "path", "required": True,
-                     "schema": {"type": "integer"}},
-                    {"name": "tz", "in": "query", "required": False, "schema": {"type": "string"}},
+                     "description": "The group's id (a positive 32-bit integer).",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+                    TZ_PARAMETER,
                 ],
                 "responses": {
                     "200": {"description": "The group", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Group"}}}},
-                    "400": _error_response("`tz` is not a known timezone"),
-                    "404": _error_response("No such group"),
+                    "404": _error_response("No such group (or it is withdrawn)"),
+                    **ERRORS,
                 },
             }},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+                "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                      "content": json_body}, **ERRORS},
             }},
             "/healthz": {"get": {
                 "operationId": "health", "summary": "Is the service and its database up",
-                "responses": {"200": {"description": "Healthy"},
-                              "503": {"description": "The database is unreachable"}},
+                "responses": {"200": {"description": "Healthy", "content": json_body},
+                              "503": {"description": "The database is unreachable",
+                                      "content": json_body},
+                              "default": ERRORS["default"]},
             }},
         },
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, "Timezone": TIMEZONE}},
     }

@@ -1,17 +1,27 @@
-"""Search, as one flow: parameters -> location -> SQL -> next meetings -> result objects.
+"""Search, as one flow: parameters -> location -> SQL -> result objects -> HTML or JSON.
 
     params.parse(request.args)     a typed query, or ParamError naming the field
     geocode.resolve(near)          a point, country and timezone, or a friendly miss
-    query.nearby / online / ...    one SQL statement per list, filters in SQL
-    results.build(...)             the same objects rendered as HTML or JSON
+    query.nearby / online / ...    one plain SQL statement per list (plus a capped count),
+                                   whose rows carry everything a result shows
+    results.from_rows(rows)        the same objects rendered as HTML or JSON
+
+A "near me" search on page 1 also shows the first online groups serving the searcher's
+country. That preview does not depend on where the searcher is, only on the country and the
+filters, so it is cached in the process for `PREVIEW_TTL_S` seconds, keyed on the listing
+change counter (read with the nearby count): a change to any listing starts a new key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+import time
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
+import psycopg
 from sqlalchemy.orm import Session
 
 from finder import geocode
@@ -21,6 +31,7 @@ from finder.search.params import ParamError, SearchParams, parse
 __all__ = ["ParamError", "SearchOutcome", "SearchParams", "parse", "run"]
 
 ONLINE_PREVIEW = 5  # online groups offered beside a "near me" search
+PREVIEW_TTL_S = 60.0  # how long a cached online preview may be served
 
 
 @dataclass
@@ -28,10 +39,11 @@ class SearchOutcome:
     params: SearchParams
     location: geocode.Resolved | None
     results: list[results.GroupResult]
-    page: query.HitPage
+    page: query.Page
     online: list[results.GroupResult] = field(default_factory=list)
-    online_page: query.HitPage = query.HitPage([], 0)
+    online_page: query.Page = query.Page([], 0)
     searcher_timezone: str | None = None
+    root: str = ""  # the app's script root, for links
 
     @property
     def total(self) -> int:
@@ -52,6 +64,28 @@ class SearchOutcome:
         """Pages of results; a lower bound when the total is not exact."""
         return max(1, math.ceil(self.total / self.params.per_page))
 
+    def to_api(self) -> dict:
+        """The body of `GET /api/v1/groups` (GroupResults are serialised by orjson)."""
+        params = self.params
+        body = {
+            "results": self.results,
+            "total": self.total,
+            "total_exact": self.total_exact,
+            "page": params.page,
+            "per_page": params.per_page,
+            "total_pages": self.total_pages,
+            "location": self.location_dict(),
+            "searcher_timezone": self.searcher_timezone,
+        }
+        if self.location is not None and params.format == "any":
+            more = params.to_query(format="virtual", page=None, sort=None)
+            body["online"] = {
+                "results": self.online,
+                "has_more": self.online_has_more,
+                "more": f"{self.root}/api/v1/groups?{urlencode(more, doseq=True)}",
+            }
+        return body
+
     def location_dict(self) -> dict | None:
         loc = self.location
         if loc is None:
@@ -63,9 +97,54 @@ class SearchOutcome:
         }
 
 
-def run(session: Session, params: SearchParams, *, online_geocoder: bool = False,
-        user_agent: str | None = None, now: dt.datetime | None = None) -> SearchOutcome:
-    """Raises ParamError for a page past the end, geocode.LocationNotFound for an unknown place."""
+class PreviewCache:
+    """The online preview's rows per (change counter, country, filters), for a short while.
+
+    Rows, not results: next meetings are still computed for each request's moment and zone.
+    A key holding an old counter is never asked for again and ages out.
+    """
+
+    def __init__(self, ttl_s: float = PREVIEW_TTL_S, max_entries: int = 1024) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[tuple, tuple[float, query.Page]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> query.Page | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple, page: query.Page) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl_s, page)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+preview_cache = PreviewCache()
+
+
+def _preview_key(params: SearchParams, country: str | None, searcher_tz: str | None,
+                 counter: int) -> tuple:
+    zone = searcher_tz if (params.days or params.times) else None  # read in the searcher's
+    return (counter, country, params.loss, params.audience, params.language, params.cost,
+            params.join, params.days, params.times, params.within_days, zone)
+
+
+def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
+        online_geocoder: bool = False, user_agent: str | None = None,
+        now: dt.datetime | None = None, root: str = "") -> SearchOutcome:
+    """Raises ParamError for a page past the end, geocode.LocationNotFound for an unknown place.
+
+    `session` is for geocoding; the lists are read with `cursor` (the same connection)."""
     now = now or dt.datetime.now(dt.UTC)
     location = None
     if params.near:
@@ -73,24 +152,28 @@ def run(session: Session, params: SearchParams, *, online_geocoder: bool = False
                                    user_agent=user_agent)
     searcher_tz = params.tz or (location.timezone if location else None)
 
-    online_page = query.HitPage([], 0)
+    online_page = query.Page([], 0)
     if location is None:
-        page = query.anywhere(session, params, now)
+        page = query.anywhere(cursor, params, now, searcher_tz=searcher_tz)
     elif params.format == "virtual":
-        page = query.online(session, params, location.country, now)
+        page = query.online(cursor, params, location.country, now, searcher_tz=searcher_tz)
     else:
-        page = query.nearby(session, params, location.lat, location.lng, now)
-        if params.format == "any" and params.page == 1:
-            online_page = query.online(session, params, location.country, now,
-                                       preview=ONLINE_PREVIEW)
+        with_preview = params.format == "any" and params.page == 1
+        page, counter = query.nearby(cursor, params, location.lat, location.lng, now,
+                                     with_counter=with_preview)
+        if with_preview:
+            key = _preview_key(params, location.country, searcher_tz, counter)
+            online_page = preview_cache.get(key)
+            if online_page is None:
+                online_page = query.online(cursor, params, location.country, now,
+                                           preview=ONLINE_PREVIEW, searcher_tz=searcher_tz)
+                preview_cache.put(key, online_page)
 
-    if params.page > 1 and not page.hits:
+    if params.page > 1 and not page.rows:
         raise ParamError("page", params.page,
-                         f"page {params.page} is past the end of the results")
+                         f"page {params.page} is past the end of the results", 422)
 
-    hits = page.hits + online_page.hits  # both lists' groups in one build: fewer round trips
-    built = results.build(session, [h.group_id for h in hits], now=now,
-                          searcher_tz=searcher_tz, unit=params.unit,
-                          distances={h.group_id: h.distance_m for h in hits})
-    main, extra = built[:len(page.hits)], built[len(page.hits):]
-    return SearchOutcome(params, location, main, page, extra, online_page, searcher_tz)
+    main = results.from_rows(page.rows, now=now, searcher_tz=searcher_tz, unit=params.unit,
+                             root=root)
+    extra = results.from_rows(online_page.rows, now=now, searcher_tz=searcher_tz, root=root)
+    return SearchOutcome(params, location, main, page, extra, online_page, searcher_tz, root)

@@ -1,26 +1,38 @@
 """Search parameters: parse and validate `request.args` once, for the page and the API alike.
 
 Anything wrong raises `ParamError` naming the field and the value, which the page shows as a
-form error and the API returns as HTTP 400.
+form error and the API returns with the error's `status`:
+
+- 400: a parameter breaks its own documented rule (type, list of values, range, length);
+- 422: every parameter is well formed, but together they cannot be answered (`sort=distance`
+  without `near`, a radius in miles beyond the maximum, a page past the end, a `near` with
+  characters no place name has).
+
+An empty value means the parameter is absent, for every parameter.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from werkzeug.datastructures import MultiDict
 
-from finder import vocab
+from finder import timezones, vocab
 
 KM_PER_MILE = 1.609344
 MAX_RADIUS_KM = 200.0
+MAX_RADIUS_MI = round(MAX_RADIUS_KM / 1.609344)  # 124
 DEFAULT_RADIUS = 25.0
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 MAX_WITHIN_DAYS = 90
 MAX_TEXT = 100
+MAX_PAGE = 10_000
+# ASCII digits only (int() also reads "١٢" and "1_0"); "25.0" is the integer 25, as in JSON
+_INTEGER = re.compile(r"-?[0-9]{1,12}(\.0*)?")
+_NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]*)?([eE][+-]?[0-9]{1,3})?|\.[0-9]+([eE][+-]?[0-9]{1,3})?")
 
 FORMATS = ("any", "in_person", "virtual", "hybrid")
 SORTS = ("distance", "next")
@@ -29,11 +41,12 @@ DAY_NUMBERS = {code: i for i, code in enumerate(vocab.DAYS.codes)}  # mon = 0, a
 
 
 class ParamError(ValueError):
-    def __init__(self, field: str, value: object, message: str) -> None:
+    def __init__(self, field: str, value: object, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.field = field
         self.value = value
         self.message = message
+        self.status = status  # 400 breaks the parameter's rule, 422 cannot be answered
 
     def as_dict(self) -> dict:
         return {"field": self.field, "value": self.value, "message": self.message}
@@ -76,7 +89,8 @@ class SearchParams:
         }
         out.update(changes)
         defaults = {"radius": _num(DEFAULT_RADIUS), "unit": "km", "format": "any", "page": 1,
-                    "per_page": DEFAULT_PER_PAGE}
+                    "per_page": DEFAULT_PER_PAGE,
+                    "sort": "distance" if out.get("near") else "next"}
         return {k: v for k, v in out.items() if v not in (None, [], "") and defaults.get(k) != v}
 
 
@@ -84,7 +98,8 @@ def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
 
 
-def clean_text(field_name: str, raw: str, max_len: int = MAX_TEXT) -> str:
+def clean_text(field_name: str, raw: str, max_len: int = MAX_TEXT,
+               unreadable_status: int = 400) -> str:
     """NFC-normalise, reject control/unassigned characters and over-long input."""
     if len(raw) > max_len:
         raise ParamError(field_name, raw[:20] + "…", f"{field_name} is too long "
@@ -95,7 +110,7 @@ def clean_text(field_name: str, raw: str, max_len: int = MAX_TEXT) -> str:
         # controls, surrogates, private use, unassigned, bidi overrides, undecodable bytes
         if cat in ("Cc", "Cs", "Co", "Cn") or (cat == "Cf" and ch != "\u200d") or ch == "\ufffd":
             raise ParamError(field_name, raw, f"{field_name} contains a character we can't "
-                             f"read (U+{ord(ch):04X})")
+                             f"read (U+{ord(ch):04X})", unreadable_status)
     return " ".join(text.split())
 
 
@@ -103,17 +118,22 @@ def _values(args: MultiDict, name: str) -> list[str]:
     """Repeatable parameters accept both `day=mon&day=tue` and `day=mon,tue`."""
     out: list[str] = []
     for raw in args.getlist(name):
-        out.extend(p for p in (clean_text(name, s) for s in raw.split(",")) if p)
+        if not raw.strip():
+            continue  # empty means absent
+        parts = [clean_text(name, s) for s in raw.split(",")]
+        if not all(parts):
+            raise ParamError(name, raw, f"{name} has an empty item in “{raw}”")
+        out.extend(parts)
     return out
 
 
-def _one(args: MultiDict, name: str) -> str | None:
+def _one(args: MultiDict, name: str, unreadable_status: int = 400) -> str | None:
     values = args.getlist(name)
     if len(values) > 1:
         raise ParamError(name, values, f"{name} can be given only once")
     if not values:
         return None
-    text = clean_text(name, values[0])
+    text = clean_text(name, values[0], unreadable_status=unreadable_status)
     return text or None
 
 
@@ -142,10 +162,9 @@ def _int(args: MultiDict, name: str, default: int | None, lo: int, hi: int) -> i
     value = _one(args, name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ParamError(name, value, f"{name} must be a whole number (got “{value}”)") from None
+    if not _INTEGER.fullmatch(value):
+        raise ParamError(name, value, f"{name} must be a whole number (got “{value}”)")
+    number = int(value.split(".")[0])
     if not lo <= number <= hi:
         raise ParamError(name, value, f"{name} must be between {lo} and {hi} (got {number})")
     return number
@@ -163,37 +182,47 @@ def _format(args: MultiDict) -> str:
 
 
 def check_timezone(tz: str | None) -> str | None:
-    """The searcher's own zone (sent by the page's script or an API client), if valid."""
-    if tz is None:
+    """The searcher's own zone (sent by the page's script or an API client), if valid.
+
+    None or empty means absent, as for every parameter.
+    """
+    if not tz:
         return None
     try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ParamError("tz", tz, f"unknown timezone “{tz}”") from None
-    return tz
+        return timezones.check(tz)
+    except timezones.InvalidTimezone as exc:
+        raise ParamError("tz", tz if len(tz) <= 40 else tz[:40] + "…",
+                         f"tz: {exc.message}") from None
+
+
+def parse_tz(args: MultiDict) -> str | None:
+    """`tz` alone (a group's page), read exactly as a search reads it."""
+    return check_timezone(_one(args, "tz"))
 
 
 def parse(args: MultiDict) -> SearchParams:
-    near = _one(args, "near")
+    near = _one(args, "near", unreadable_status=422)  # no place is called that
     unit = _choice(args, "unit", UNITS, "km")
     radius_text = _one(args, "radius")
     radius = DEFAULT_RADIUS
     if radius_text is not None:
-        try:
-            radius = float(radius_text)
-        except ValueError:
+        if not _NUMBER.fullmatch(radius_text):
             raise ParamError("radius", radius_text,
-                             f"radius must be a number (got “{radius_text}”)") from None
-        max_radius = MAX_RADIUS_KM if unit == "km" else round(MAX_RADIUS_KM / KM_PER_MILE)
-        if not 0 < radius <= max_radius:  # also rejects nan and inf
+                             f"radius must be a number (got “{radius_text}”)")
+        radius = float(radius_text)
+        if not 0 < radius <= MAX_RADIUS_KM:
             raise ParamError("radius", radius_text,
-                             f"radius must be more than 0 and at most {max_radius} {unit}")
+                             f"radius must be more than 0 and at most {MAX_RADIUS_KM:g} km "
+                             f"({MAX_RADIUS_MI} mi)")
+        if unit == "mi" and radius > MAX_RADIUS_MI:
+            raise ParamError("radius", radius_text, f"radius must be at most {MAX_RADIUS_MI} mi "
+                             f"({MAX_RADIUS_KM:g} km)", 422)
     days = tuple(sorted({DAY_NUMBERS[c] for c in _vocab_list(args, "day", vocab.DAYS)}))
     sort_default = "distance" if near else "next"
     sort = _choice(args, "sort", SORTS, sort_default)
     if sort == "distance" and not near:
-        raise ParamError("sort", sort, "sort=distance needs a location in “near”")
-    tz = check_timezone(_one(args, "tz"))
+        raise ParamError("sort", sort, "sort=distance needs a location in “near”", 422)
+    tz = parse_tz(args)
     return SearchParams(
         near=near,
         radius=radius,
@@ -208,7 +237,7 @@ def parse(args: MultiDict) -> SearchParams:
         cost=_vocab_list(args, "cost", vocab.COST),
         join=_vocab_list(args, "join", vocab.JOIN),
         sort=sort,
-        page=_int(args, "page", 1, 1, 10_000),
+        page=_int(args, "page", 1, 1, MAX_PAGE),
         per_page=_int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
         tz=tz,
     )

@@ -1,4 +1,4 @@
-"""The search SQL: filters in SQL, indexes doing the ordering, counts capped.
+"""The search SQL: plain SQL on psycopg, filters in SQL, indexes doing the ordering.
 
 In-person and hybrid groups are found with `ST_DWithin` on geography and ordered with the
 KNN operator `<->`, so PostgreSQL walks the GiST index outward from the searcher and stops
@@ -6,173 +6,331 @@ after a page. Online groups have no distance: they are limited to those serving 
 searcher's country and ordered by `groups.next_meeting_at` (an index). Totals are counted
 separately and only up to `COUNT_CAP`, because an exact count of every match in a dense
 city costs more than the page itself.
+
+Day and time-of-day filters mean the group's local day and time for groups that meet in a
+place, and the *searcher's* day and time for online groups (a New York searcher asking for
+evenings wants 5pm to 9pm in New York). Groups only for professionals are left out unless
+the search asks for that audience.
+
+How a statement is made: `Filters` turns the parameters into SQL fragments and their values.
+The SQL text depends only on which filters are present (its *shape*), so each shape is
+written once (`functools.lru_cache`) and psycopg prepares it on the server after a few runs;
+a request only fills in the values. A page's rows carry everything a result shows (the
+group, its organisation and venue, its schedules as JSON), so one statement gives a list.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, null, select, true
-from sqlalchemy.orm import Session
+import psycopg
 
-from finder.models import Group, Location, Schedule
+from finder import vocab
 from finder.search.params import SearchParams
-
-G = Group.__table__
-L = Location.__table__
-S = Schedule.__table__
 
 WORLDWIDE = "*"
 COUNT_CAP = 200  # more matches than this are shown as "200+"
+PROFESSIONALS = "professionals"
+ALL_FORMATS = tuple(vocab.FORMAT.codes)
+IN_A_PLACE = ("in_person", "hybrid")
+# time-of-day bands as [start, end) local clock times; night wraps past midnight
+BAND_HOURS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 21), "night": (21, 5)}
+
+
+# ----------------------------------------------------------------------------- filters
 
 
 @dataclass(frozen=True)
-class Hit:
-    group_id: int
-    distance_m: float | None
+class Filters:
+    """Which filters a search has (the SQL's shape) and their values (the parameters)."""
+
+    shape: tuple  # hashable: the same shape is the same SQL text
+    values: dict[str, Any]
+
+
+def filters(params: SearchParams, now: dt.datetime, *, formats: tuple[str, ...],
+            searcher_tz: str | None = None) -> Filters:
+    """`formats` are the formats a statement can return; `searcher_tz` is the zone in which
+    the day and time filters are read for online groups."""
+    values: dict[str, Any] = {"now": now, "cap": COUNT_CAP + 1}
+    if params.within_days:
+        values["until"] = now + dt.timedelta(days=params.within_days)
+    for name in ("loss", "audience", "language", "cost", "join"):
+        if getattr(params, name):
+            values[name] = list(getattr(params, name))
+    if params.days:
+        values["days"] = list(params.days)
+    in_searcher_zone = searcher_tz is not None and "virtual" in formats
+    if in_searcher_zone and (params.days or params.times):
+        values["searcher_tz"] = searcher_tz
+    local = not in_searcher_zone or len(formats) > 1
+    shape = (tuple(sorted(k for k in values if k not in ("now", "cap", "until", "searcher_tz"))),
+             params.times, bool(params.within_days), local, in_searcher_zone,
+             PROFESSIONALS in params.audience)
+    return Filters(shape, values)
+
+
+def _band(clock: str, band: str) -> str:
+    start, end = BAND_HOURS[band]
+    if start < end:
+        return f"({clock} >= '{start:02d}:00' AND {clock} < '{end:02d}:00')"
+    return f"({clock} >= '{start:02d}:00' OR {clock} < '{end:02d}:00')"
+
+
+def _clock(start_utc: str, has_days: bool, times: tuple[str, ...]) -> list[str]:
+    """Day and time-of-day of the meeting starting at `start_utc`, read in the searcher's
+    zone."""
+    local = f"timezone(%(searcher_tz)s, {start_utc})"
+    out = []
+    if has_days:
+        out.append(f"extract(isodow FROM {local}) - 1 = ANY(%(days)s)")
+    if times:
+        out.append("(" + " OR ".join(_band(f"({local})::time", t) for t in times) + ")")
+    return out
+
+
+def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
+                in_searcher_zone: bool) -> str | None:
+    """The day, time-of-day and "within N days" filters as one EXISTS on the schedules.
+
+    In the group's zone, days and times are the schedule's own (`weekday`, `time_band`), and
+    must hold for the same schedule ("Tuesday evenings"). In the searcher's zone (online
+    groups) they are read from the cached meeting starts: with "within N days", every
+    meeting in the window; otherwise the schedule's next meeting (`upcoming[1]`), which
+    carries the pattern's current offset between the two zones.
+    """
+    if not (has_days or times or within):
+        return None
+    if in_searcher_zone:
+        if within:
+            conditions = ["u >= %(now)s", "u < %(until)s", *_clock("u", has_days, times)]
+            return ("EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
+                    f"WHERE s.group_id = g.id AND {' AND '.join(conditions)})")
+        conditions = _clock("s.upcoming[1]", has_days, times)
+        return f"EXISTS (SELECT 1 FROM schedules s WHERE s.group_id = g.id AND " \
+               f"{' AND '.join(conditions)})"
+    conditions = []
+    if has_days:
+        conditions.append("s.weekday = ANY(%(days)s)")
+    if times:
+        conditions.append("s.time_band IN (" + ", ".join(f"'{t}'" for t in times) + ")")
+    if within:
+        conditions = ["u >= %(now)s", "u < %(until)s", *conditions]
+        return ("EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
+                f"WHERE s.group_id = g.id AND {' AND '.join(conditions)})")
+    return f"EXISTS (SELECT 1 FROM schedules s WHERE s.group_id = g.id AND " \
+           f"{' AND '.join(conditions)})"
+
+
+@lru_cache(maxsize=512)
+def where_sql(shape: tuple) -> str:
+    """The WHERE conditions on `groups g` for a filter shape."""
+    names, times, within, local, in_searcher_zone, professionals = shape
+    where = ["g.status = 'active'"]
+    if "loss" in names:
+        where.append("g.loss_types && %(loss)s::text[]")
+    if "audience" in names:
+        where.append("g.audiences && %(audience)s::text[]")
+    if not professionals:  # groups only for professionals (midwives, staff) are not for parents
+        where.append("NOT (g.audiences <@ ARRAY['professionals']::text[] "
+                     "AND cardinality(g.audiences) > 0)")
+    if "language" in names:
+        where.append("g.languages && %(language)s::text[]")
+    if "cost" in names:
+        where.append("g.cost = ANY(%(cost)s)")
+    if "join" in names:
+        where.append("g.join_mode = ANY(%(join)s)")
+    has_days = "days" in names
+    theirs = _meets_when(has_days, times, within, True) if in_searcher_zone else None
+    mine = _meets_when(has_days, times, within, False) if local else None
+    if theirs and mine:
+        where.append(f"((g.format = 'virtual' AND {theirs}) OR "
+                     f"(g.format <> 'virtual' AND {mine}))")
+    elif theirs or mine:
+        where.append(theirs or mine)
+    return " AND ".join(where)
+
+
+# ----------------------------------------------------------------------------- pages
+
+# What a result shows, one row per group: the group, its organisation and venue, and its
+# schedules with the first cached meeting from now on (JSON; `results.from_row` reads it).
+RESULT_COLUMNS = """
+    g.id, g.name, g.format, g.status, g.description, g.join_mode, g.join_url, g.join_phone,
+    g.join_email, g.join_notes, g.timezone, g.service_countries, g.loss_types, g.audiences,
+    g.languages, g.cost, g.facilitation, g.accessibility_notes, g.last_confirmed,
+    g.updated_at, o.name, o.website, o.email, o.phone, l.venue_name, l.address_line1,
+    l.address_line2, l.town, l.region, l.postcode, l.country, l.geocode_precision,
+    ST_Y(l.point::geometry), ST_X(l.point::geometry),
+    (SELECT json_agg(json_build_array(s.freq, s.interval, s.weekday, s.set_pos, s.start_time,
+                                      s.duration_minutes, s.timezone, s.valid_from,
+                                      s.valid_until, s.cancelled_dates,
+                                      (SELECT min(u) FROM unnest(s.upcoming) u
+                                       WHERE u >= %(now)s))
+                     ORDER BY s.id)
+       FROM schedules s WHERE s.group_id = g.id)"""
+
+RESULTS_FROM = """
+      JOIN groups g ON g.id = p.id
+      LEFT JOIN organisations o ON o.id = g.organisation_id
+      LEFT JOIN locations l ON l.id = g.location_id"""
+
+
+def _results_of(page_sql: str, order: str) -> str:
+    """The result rows (and each one's distance) of `page_sql`, which selects `id`,
+    `distance_m` and the sort keys `k1`, `k2` of one page."""
+    return f"SELECT {RESULT_COLUMNS}, p.distance_m FROM ({page_sql}) p {RESULTS_FROM} " \
+           f"ORDER BY {order}"
 
 
 @dataclass(frozen=True)
-class HitPage:
-    hits: list[Hit]
+class Page:
+    rows: list[tuple]  # RESULT_COLUMNS + distance_m
     total: int  # when not `exact`, a lower bound: there are more
     exact: bool = True
 
 
-def origin_wkt(lat: float, lng: float) -> str:
-    return f"SRID=4326;POINT({lng!r} {lat!r})"
+def _is_last_page(n_rows: int, per_page: int, page: int) -> bool:
+    return n_rows < per_page and (n_rows > 0 or page == 1)
 
 
-def _upcoming(schedule_where: ColumnElement[bool] | None, now: dt.datetime, until: dt.datetime):
-    """The group's cached meeting starts in [now, until), from `unnest(schedules.upcoming)`."""
-    occurrences = func.unnest(S.c.upcoming).table_valued("u").render_derived("occ")
-    u = occurrences.c.u
-    conditions = [S.c.group_id == G.c.id, u >= now, u < until]
-    if schedule_where is not None:
-        conditions.append(schedule_where)
-    return select(u).select_from(S).join(occurrences, true()).where(*conditions)
-
-
-def group_filters(params: SearchParams, now: dt.datetime) -> list[ColumnElement[bool]]:
-    """Filters on the group and its schedules shared by every list."""
-    where: list[ColumnElement[bool]] = [G.c.status == "active"]
-    if params.loss:
-        where.append(G.c.loss_types.overlap(list(params.loss)))
-    if params.audience:
-        where.append(G.c.audiences.overlap(list(params.audience)))
-    if params.language:
-        where.append(G.c.languages.overlap(list(params.language)))
-    if params.cost:
-        where.append(G.c.cost.in_(params.cost))
-    if params.join:
-        where.append(G.c.join_mode.in_(params.join))
-
-    # day and time of day must hold for the same schedule: "Tuesday evenings"
-    schedule_where = []
-    if params.days:
-        schedule_where.append(S.c.weekday.in_(params.days))
-    if params.times:
-        schedule_where.append(S.c.time_band.in_(params.times))
-    sched_cond = and_(*schedule_where) if schedule_where else None
-    if params.within_days:
-        until = now + dt.timedelta(days=params.within_days)
-        where.append(_upcoming(sched_cond, now, until).exists())
-    elif sched_cond is not None:
-        where.append(exists(select(S.c.id).where(S.c.group_id == G.c.id, sched_cond)))
-    return where
-
-
-def _capped_count(session: Session, stmt: Select) -> int:
-    """How many rows `stmt` matches, counting no further than COUNT_CAP + 1."""
-    capped = stmt.order_by(None).with_only_columns(G.c.id).limit(COUNT_CAP + 1).subquery()
-    return session.execute(select(func.count()).select_from(capped)).scalar_one()
-
-
-def _is_last_page(rows: list, per_page: int, page: int) -> bool:
-    return len(rows) < per_page and (bool(rows) or page == 1)
-
-
-def _hit_page(rows, counted: int | None, offset: int, per_page: int, page: int) -> HitPage:
-    """The page's hits and total: exact on the last page, else the capped count."""
-    hits = [Hit(r.id, r.distance_m) for r in rows]
-    if _is_last_page(rows, per_page, page):
-        return HitPage(hits, offset + len(rows))
+def _page(rows: list[tuple], counted: int | None, offset: int, params: SearchParams) -> Page:
+    """The page and its total: exact on the last page, else the capped count."""
+    if _is_last_page(len(rows), params.per_page, params.page):
+        return Page(rows, offset + len(rows))
     assert counted is not None
-    return HitPage(hits, min(counted, COUNT_CAP), exact=counted <= COUNT_CAP)
+    return Page(rows, min(counted, COUNT_CAP), exact=counted <= COUNT_CAP)
 
 
-def _page(session: Session, stmt: Select, params: SearchParams) -> HitPage:
-    """One page of `stmt` (which selects id and distance_m), and the capped total."""
-    page, per_page = params.page, params.per_page
-    offset = (page - 1) * per_page
-    rows = session.execute(stmt.limit(per_page).offset(offset)).all()
-    counted = None if _is_last_page(rows, per_page, page) else _capped_count(session, stmt)
-    return _hit_page(rows, counted, offset, per_page, page)
+def _capped_count_sql(matching_sql: str) -> str:
+    """How many rows `matching_sql` matches, counting no further than %(cap)s."""
+    return f"SELECT count(*) FROM ({matching_sql} LIMIT %(cap)s) c"
 
 
-def nearby(session: Session, params: SearchParams, lat: float, lng: float,
-           now: dt.datetime) -> HitPage:
-    """In-person and hybrid groups within the radius, nearest first.
+ORIGIN = "ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography"
+CHANGE_COUNTER = "(SELECT last_value FROM listing_changes)"
+
+
+@lru_cache(maxsize=512)
+def _nearby_sql(shape: tuple, sort: str, with_counter: bool) -> tuple[str, str, str]:
+    """(capped count, KNN page, radius-driven page) for a filter shape."""
+    matching = ("SELECT g.id FROM groups g JOIN locations l ON l.id = g.location_id "
+                f"WHERE g.format = ANY(%(formats)s) AND {where_sql(shape)}")
+    within = f"{matching} AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
+    count = _capped_count_sql(within)
+    if with_counter:
+        count = f"SELECT ({count}), {CHANGE_COUNTER}"
+    columns = (f"SELECT g.id, ST_Distance(l.point, {ORIGIN}) AS distance_m, "
+               f"l.point <-> {ORIGIN} AS k1, g.id AS k2")
+    rest = matching.removeprefix("SELECT g.id")
+    limit = " LIMIT %(limit)s OFFSET %(offset)s"
+    knn = _results_of(f"{columns}{rest} ORDER BY l.point <-> {ORIGIN}{limit}", "p.k1, p.k2")
+    radius_rest = within.removeprefix("SELECT g.id")
+    if sort == "distance":
+        radius = _results_of(f"{columns}{radius_rest} ORDER BY k1, k2{limit}", "p.k1, p.k2")
+    else:
+        next_columns = columns.replace("g.id AS k2", "g.next_meeting_at AS k2")
+        radius = _results_of(f"{next_columns}{radius_rest} ORDER BY k2 NULLS LAST, k1, g.id"
+                             f"{limit}", "p.k2 NULLS LAST, p.k1, p.id")
+    return count, knn, radius
+
+
+def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
+           now: dt.datetime, *, with_counter: bool = False) -> tuple[Page, int | None]:
+    """In-person and hybrid groups within the radius, nearest first; and the listing change
+    counter when asked for (read in the same statement as the count).
 
     Counted first (capped). When the radius holds at least this page, the page is a plain
     KNN walk of the GiST index (`ORDER BY point <-> origin LIMIT n`), which stops after n
     rows; PostgreSQL's estimate for `ST_DWithin` is too low in dense cities for it to choose
     that itself. With fewer matches, the radius filter drives the query instead.
     """
-    formats = ("in_person", "hybrid") if params.format == "any" else (params.format,)
-    origin = func.ST_GeogFromText(bindparam("origin", origin_wkt(lat, lng)))
-    distance = L.c.point.op("<->")(origin)
-    matching = (
-        select(G.c.id, func.ST_Distance(L.c.point, origin).label("distance_m"))
-        .join_from(G, L, L.c.id == G.c.location_id)
-        .where(G.c.format.in_(formats), *group_filters(params, now))
-    )
-    within = matching.where(func.ST_DWithin(L.c.point, origin, params.radius_m))
+    formats = IN_A_PLACE if params.format == "any" else (params.format,)
+    f = filters(params, now, formats=formats)
+    count_sql, knn_sql, radius_sql = _nearby_sql(f.shape, params.sort, with_counter)
     offset = (params.page - 1) * params.per_page
-    total = _capped_count(session, within)
-    if params.sort == "distance" and total >= offset + params.per_page:
-        stmt = matching.order_by(distance)
-    elif params.sort == "distance":
-        stmt = within.order_by(distance, G.c.id)
-    else:
-        stmt = within.order_by(G.c.next_meeting_at.nulls_last(), distance, G.c.id)
-    rows = session.execute(stmt.limit(params.per_page).offset(offset)).all()
-    return _hit_page(rows, total, offset, params.per_page, params.page)
+    values = {**f.values, "formats": list(formats), "lat": lat, "lng": lng,
+              "radius_m": params.radius_m, "limit": params.per_page, "offset": offset}
+    counted = cur.execute(count_sql, values).fetchone()
+    total, counter = (counted[0], counted[1]) if with_counter else (counted[0], None)
+    knn = params.sort == "distance" and total >= offset + params.per_page
+    rows = cur.execute(knn_sql if knn else radius_sql, values).fetchall()
+    return _page(rows, total, offset, params), counter
 
 
-def online(session: Session, params: SearchParams, country: str | None, now: dt.datetime,
-           *, preview: int | None = None) -> HitPage:
+@lru_cache(maxsize=512)
+def _online_sql(shape: tuple) -> tuple[str, str]:
+    """(page, capped count) of online groups serving some countries, for a filter shape."""
+    matching = ("FROM groups g WHERE g.format = 'virtual' "
+                f"AND g.service_countries && %(served)s::varchar[] AND {where_sql(shape)}")
+    page = _results_of(
+        "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.name AS k2 "
+        f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.name, g.id "
+        "LIMIT %(limit)s OFFSET %(offset)s", "p.k1 NULLS LAST, p.k2, p.id")
+    return page, _capped_count_sql(f"SELECT g.id {matching}")
+
+
+def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: dt.datetime,
+           *, preview: int | None = None, searcher_tz: str | None = None) -> Page:
     """Virtual-only groups that serve `country` (or worldwide), next meeting first.
 
-    A `preview` (the first n beside a "near me" search) is not counted: it only says
-    whether there are more, since counting every online group costs more than the page.
+    Day and time filters are read in `searcher_tz` when given. A `preview` (the first n
+    beside a "near me" search) is not counted: it only says whether there are more, since
+    counting every online group costs more than the page.
     """
-    served = [WORLDWIDE] + ([country] if country else [])
-    stmt = (
-        select(G.c.id, null().label("distance_m"))
-        .where(
-            G.c.format == "virtual",
-            G.c.service_countries.overlap(served),
-            *group_filters(params, now),
-        )
-        .order_by(G.c.next_meeting_at.nulls_last(), G.c.name, G.c.id)
-    )
+    f = filters(params, now, formats=("virtual",), searcher_tz=searcher_tz)
+    page_sql, count_sql = _online_sql(f.shape)
+    values = {**f.values, "served": [WORLDWIDE] + ([country] if country else [])}
     if preview is not None:
-        rows = session.execute(stmt.limit(preview + 1)).all()
-        hits = [Hit(r.id, None) for r in rows[:preview]]
-        return HitPage(hits, len(hits), exact=len(rows) <= preview)
-    return _page(session, stmt, params)
+        rows = cur.execute(page_sql, {**values, "limit": preview + 1, "offset": 0}).fetchall()
+        return Page(rows[:preview], min(len(rows), preview), exact=len(rows) <= preview)
+    return _paged(cur, page_sql, count_sql, values, params)
 
 
-def anywhere(session: Session, params: SearchParams, now: dt.datetime) -> HitPage:
-    """No location given: every matching group of the chosen format, next meeting first."""
-    where = list(group_filters(params, now))
-    if params.format != "any":
-        where.append(G.c.format == params.format)
-    stmt = (
-        select(G.c.id, null().label("distance_m"))
-        .where(*where)
-        .order_by(G.c.next_meeting_at.nulls_last(), G.c.id)
-    )
-    return _page(session, stmt, params)
+@lru_cache(maxsize=512)
+def _anywhere_sql(shape: tuple, one_format: bool) -> tuple[str, str]:
+    matching = "FROM groups g WHERE " + where_sql(shape)
+    if one_format:
+        matching += " AND g.format = %(format)s"
+    page = _results_of(
+        "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.id AS k2 "
+        f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.id "
+        "LIMIT %(limit)s OFFSET %(offset)s", "p.k1 NULLS LAST, p.k2")
+    return page, _capped_count_sql(f"SELECT g.id {matching}")
+
+
+def anywhere(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime,
+             *, searcher_tz: str | None = None) -> Page:
+    """No location given: every matching group of the chosen format, next meeting first.
+
+    Day and time filters are read in `searcher_tz` for online groups when given.
+    """
+    formats = ALL_FORMATS if params.format == "any" else (params.format,)
+    f = filters(params, now, formats=formats, searcher_tz=searcher_tz)
+    page_sql, count_sql = _anywhere_sql(f.shape, params.format != "any")
+    values = {**f.values, "format": params.format}
+    return _paged(cur, page_sql, count_sql, values, params)
+
+
+def _paged(cur: psycopg.Cursor, page_sql: str, count_sql: str, values: dict,
+           params: SearchParams) -> Page:
+    """One page, and the capped count only when the page is full (else it is the total)."""
+    offset = (params.page - 1) * params.per_page
+    rows = cur.execute(page_sql, {**values, "limit": params.per_page,
+                                  "offset": offset}).fetchall()
+    counted = None
+    if not _is_last_page(len(rows), params.per_page, params.page):
+        counted = cur.execute(count_sql, values).fetchone()[0]
+    return _page(rows, counted, offset, params)
+
+
+BY_IDS_SQL = _results_of("SELECT id, NULL::float8 AS distance_m, k1 "
+                        "FROM unnest(%(ids)s::int[]) WITH ORDINALITY AS t(id, k1)", "p.k1")
+
+
+def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]:
+    """Result rows for these groups, in this order (any status)."""
+    return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()

@@ -1,32 +1,29 @@
 """Result objects: what a searcher sees of a group, built once and rendered as HTML or JSON.
 
-Next meetings are computed here, live, from the schedules (the SQL cache only filters and
-sorts), in the group's zone and, when it differs, in the searcher's.
+`from_rows` maps the rows of `query` (see `query.RESULT_COLUMNS`) straight into
+`GroupResult`s. Next meetings are computed here, live, from the schedules (the SQL cache
+only filters and sorts, and hands over each schedule's first cached meeting from now on), in
+the group's zone and, when it differs, in the searcher's. The API serialises the objects
+directly with orjson; the page's templates read the same attributes.
+
+Many groups share a schedule pattern, a meeting time and a set of vocabulary codes, so the
+pure pieces (a recurrence, its description, a meeting in a zone, coded labels) are memoised.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from geoalchemy2.functions import ST_X, ST_Y
-from geoalchemy2.types import Geometry
-from sqlalchemy import cast, select
-from sqlalchemy.orm import Session
+import psycopg
 
 from finder import schedules, vocab
-from finder.models import Group, ListingSource, Location, Organisation, Schedule
 from finder.search.params import KM_PER_MILE
 
-G = Group.__table__
-L = Location.__table__
-O = Organisation.__table__  # noqa: E741
-S = Schedule.__table__
 
-
-@dataclass
+@dataclass(slots=True)
 class Meeting:
     start: str  # ISO 8601 in the group's zone
     end: str
@@ -37,7 +34,7 @@ class Meeting:
     searcher_label: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ScheduleView:
     description: str
     rrule: str
@@ -45,7 +42,7 @@ class ScheduleView:
     cancelled_dates: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class GroupResult:
     id: int
     name: str
@@ -70,137 +67,146 @@ class GroupResult:
     accessibility_notes: str | None
     last_confirmed: str | None
     updated_at: str
+    links: dict  # its JSON and HTML pages
     sources: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        # shallow on purpose: dataclasses.asdict deep-copies every value, on every request
-        d = dict(self.__dict__)
-        d["next_meeting"] = dict(self.next_meeting.__dict__) if self.next_meeting else None
-        d["schedules"] = [dict(s.__dict__) for s in self.schedules]
+        """Plain data (the API serialises the object itself with orjson)."""
+        d = {name: getattr(self, name) for name in _FIELDS}
+        m = self.next_meeting
+        d["next_meeting"] = {f: getattr(m, f) for f in _MEETING_FIELDS} if m else None
+        d["schedules"] = [{f: getattr(s, f) for f in _SCHEDULE_FIELDS} for s in self.schedules]
         return d
 
 
-def _coded(v: vocab.Vocabulary, codes: list[str]) -> list[dict]:
-    return [{"code": c, "label": v.label(c)} for c in codes]
+_FIELDS = tuple(f.name for f in fields(GroupResult))
+_MEETING_FIELDS = tuple(f.name for f in fields(Meeting))
+_SCHEDULE_FIELDS = tuple(f.name for f in fields(ScheduleView))
 
 
 @lru_cache(maxsize=4096)
-def _schedule_text(rec: schedules.Recurrence) -> tuple[str, str]:
-    """The description and RRULE of a recurrence; the same few thousand recur constantly."""
-    return schedules.describe(rec), schedules.to_rrule(rec)
+def _coded(name: str, codes: tuple[str, ...]) -> list[dict]:
+    v = vocab.ALL[name]
+    return [{"code": c, "label": v.label(c)} for c in codes]
 
 
-def _next_start(rec: schedules.Recurrence, cached: list[dt.datetime],
-                now: dt.datetime) -> dt.datetime | None:
-    """The next meeting: the cached upcoming one (computed by the same maths when the
-    schedule was written or refreshed) when there is one, else computed now."""
-    for start in cached:
-        if start >= now:
-            return start.astimezone(rec.zone)
-    return schedules.next_occurrence(rec, now)
+@lru_cache(maxsize=64)
+def _one_coded(name: str, code: str) -> dict:
+    return {"code": code, "label": vocab.ALL[name].label(code)}
 
 
-def _meeting(rec: schedules.Recurrence, start: dt.datetime, searcher_tz: str | None) -> Meeting:
-    end = start + dt.timedelta(minutes=rec.duration_minutes)
-    meeting = Meeting(start.isoformat(), end.isoformat(), rec.timezone,
-                      schedules.format_time(start))
-    if searcher_tz and searcher_tz != rec.timezone:
+@lru_cache(maxsize=8192)
+def _recurrence(key: tuple) -> schedules.Recurrence:
+    """A schedule's JSON from `query.RESULT_COLUMNS` (less its next start) as a Recurrence."""
+    freq, interval, weekday, set_pos, start, duration, tz, valid_from, until, cancelled = key
+    return schedules.Recurrence(
+        freq=freq, interval=interval, weekday=weekday, set_pos=set_pos,
+        start_time=dt.time.fromisoformat(start), duration_minutes=duration, timezone=tz,
+        valid_from=dt.date.fromisoformat(valid_from),
+        valid_until=dt.date.fromisoformat(until) if until else None,
+        cancelled_dates=frozenset(dt.date.fromisoformat(d) for d in cancelled),
+    )
+
+
+@lru_cache(maxsize=8192)
+def _schedule_view(rec: schedules.Recurrence, cancelled: tuple[str, ...],
+                   today: str) -> ScheduleView:
+    """The description, RRULE and coming cancellations of a recurrence (ISO dates sort)."""
+    return ScheduleView(schedules.describe(rec), schedules.to_rrule(rec), rec.timezone,
+                        [d for d in sorted(cancelled) if d >= today])
+
+
+@lru_cache(maxsize=8192)
+def _meeting(start: dt.datetime, timezone: str, duration: int,
+             searcher_tz: str | None) -> Meeting:
+    """A meeting starting at `start` in the group's `timezone` (and the searcher's)."""
+    start = start.astimezone(ZoneInfo(timezone))
+    end = start + dt.timedelta(minutes=duration)
+    meeting = Meeting(start.isoformat(), end.isoformat(), timezone, schedules.format_time(start))
+    if searcher_tz and searcher_tz != timezone:
         theirs = start.astimezone(ZoneInfo(searcher_tz))
-        if theirs.utcoffset() != start.utcoffset() or theirs.tzname() != start.tzname():
+        # the same clock time under another name (GMT and UTC) is not shown twice
+        if theirs.utcoffset() != start.utcoffset():
             meeting.searcher_start = theirs.isoformat()
             meeting.searcher_timezone = searcher_tz
             meeting.searcher_label = schedules.format_time(theirs)
     return meeting
 
 
-def build(session: Session, ids: list[int], *, now: dt.datetime, searcher_tz: str | None = None,
-          distances: dict[int, float | None] | None = None, unit: str = "km",
-          with_sources: bool = False) -> list[GroupResult]:
-    """GroupResults for `ids`, in that order: two queries whatever the page size."""
-    if not ids:
-        return []
-    geom = cast(L.c.point, Geometry)
-    rows = session.execute(
-        select(
-            G, O.c.name.label("org_name"), O.c.website.label("org_website"),
-            O.c.email.label("org_email"), O.c.phone.label("org_phone"),
-            L.c.venue_name, L.c.address_line1, L.c.address_line2, L.c.town, L.c.region,
-            L.c.postcode, L.c.country, L.c.geocode_precision,
-            ST_Y(geom).label("lat"), ST_X(geom).label("lng"),
-        )
-        .select_from(G.outerjoin(O, O.c.id == G.c.organisation_id)
-                     .outerjoin(L, L.c.id == G.c.location_id))
-        .where(G.c.id.in_(ids))
-    ).all()
-    by_group: dict[int, list] = {}
-    for s in session.execute(select(S).where(S.c.group_id.in_(ids)).order_by(S.c.id)).all():
-        by_group.setdefault(s.group_id, []).append(s)
-    sources: dict[int, list[dict]] = {}
-    if with_sources:
-        LS = ListingSource.__table__
-        current = select(LS).where(LS.c.group_id.in_(ids), LS.c.withdrawn_at.is_(None))
-        for s in session.execute(current.order_by(LS.c.id)):
-            sources.setdefault(s.group_id, []).append({
-                "source": s.source, "url": s.url,
-                "first_seen": s.first_seen_at.isoformat(), "last_seen": s.last_seen_at.isoformat(),
-            })
+def _schedules(items: list | None, now: dt.datetime, today: str, searcher_tz: str | None
+               ) -> tuple[list[ScheduleView], Meeting | None]:
+    """The schedule views and the next meeting of one group's schedules JSON."""
+    if not items:
+        return [], None
+    views = []
+    soonest: tuple[dt.datetime, schedules.Recurrence] | None = None
+    for item in items:
+        cancelled = tuple(item[9] or ())
+        rec = _recurrence((*item[:9], cancelled))
+        views.append(_schedule_view(rec, cancelled, today))
+        # the first cached meeting from now on, computed by the same maths when the
+        # schedule was written or refreshed; computed now when the cache has run out
+        start = dt.datetime.fromisoformat(item[10]) if item[10] else \
+            schedules.next_occurrence(rec, now)
+        if start is not None and (soonest is None or start < soonest[0]):
+            soonest = (start, rec)
+    if soonest is None:
+        return views, None
+    start, rec = soonest
+    return views, _meeting(start, rec.timezone, rec.duration_minutes, searcher_tz)
 
-    distances = distances or {}
-    results = {}
+
+def from_rows(rows: list[tuple], *, now: dt.datetime, searcher_tz: str | None = None,
+              unit: str = "km", root: str = "") -> list[GroupResult]:
+    """`query` rows (RESULT_COLUMNS + distance in metres) as GroupResults, in order.
+
+    `root` prefixes the links (the app's script root)."""
+    today = now.date().isoformat()
+    per_unit = 1000 * (KM_PER_MILE if unit == "mi" else 1)
+    out = []
     for r in rows:
-        rows_and_recs = [(s, schedules.Recurrence.from_obj(s)) for s in by_group.get(r.id, [])]
-        recs = [rec for _, rec in rows_and_recs]
-        upcoming = [(m, rec) for s, rec in rows_and_recs
-                    if (m := _next_start(rec, s.upcoming or [], now))]
-        next_meeting = None
-        if upcoming:
-            start, rec = min(upcoming, key=lambda pair: pair[0])
-            next_meeting = _meeting(rec, start, searcher_tz)
-        distance_m = distances.get(r.id)
-        distance = None
-        if distance_m is not None:
-            distance = round(distance_m / 1000 / (KM_PER_MILE if unit == "mi" else 1), 1)
-        results[r.id] = GroupResult(
-            id=r.id,
-            name=r.name,
-            format=r.format,
-            format_label=vocab.FORMAT.label(r.format),
-            status=r.status,
-            description=r.description,
-            organisation=(
-                {"name": r.org_name, "website": r.org_website, "email": r.org_email,
-                 "phone": r.org_phone} if r.org_name else None
-            ),
-            join={
-                "mode": r.join_mode, "label": vocab.JOIN.label(r.join_mode), "url": r.join_url,
-                "phone": r.join_phone, "email": r.join_email, "notes": r.join_notes,
-            },
-            timezone=r.timezone,
-            location=(
-                {"venue_name": r.venue_name, "address_line1": r.address_line1,
-                 "address_line2": r.address_line2, "town": r.town, "region": r.region,
-                 "postcode": r.postcode, "country": r.country,
-                 "latitude": round(r.lat, 6), "longitude": round(r.lng, 6),
-                 "geocode_precision": r.geocode_precision} if r.lat is not None else None
-            ),
-            service_countries=list(r.service_countries or []),
-            distance=distance,
-            distance_unit=unit if distance is not None else None,
-            next_meeting=next_meeting,
-            schedules=[
-                ScheduleView(*_schedule_text(rec), rec.timezone,
-                             sorted(d.isoformat() for d in rec.cancelled_dates if d >= now.date()))
-                for rec in recs
-            ],
-            loss_types=_coded(vocab.LOSS, r.loss_types),
-            audiences=_coded(vocab.AUDIENCE, r.audiences),
-            languages=_coded(vocab.LANGUAGE, r.languages),
-            cost={"code": r.cost, "label": vocab.COST.label(r.cost)},
-            facilitation={"code": r.facilitation,
-                          "label": vocab.FACILITATION.label(r.facilitation)},
-            accessibility_notes=r.accessibility_notes,
-            last_confirmed=r.last_confirmed.isoformat() if r.last_confirmed else None,
-            updated_at=r.updated_at.isoformat(),
-            sources=sources.get(r.id, []),
-        )
-    return [results[i] for i in ids if i in results]
+        (gid, name, fmt, status, description, join_mode, join_url, join_phone, join_email,
+         join_notes, timezone, service_countries, loss, audiences, languages, cost,
+         facilitation, accessibility, last_confirmed, updated_at, org_name, org_website,
+         org_email, org_phone, venue, line1, line2, town, region, postcode, country,
+         precision, lat, lng, schedule_items, distance_m) = r
+        views, next_meeting = _schedules(schedule_items, now, today, searcher_tz)
+        distance = None if distance_m is None else round(distance_m / per_unit, 1)
+        out.append(GroupResult(
+            id=gid, name=name, format=fmt, format_label=vocab.FORMAT.label(fmt),
+            status=status, description=description,
+            organisation=({"name": org_name, "website": org_website, "email": org_email,
+                           "phone": org_phone} if org_name else None),
+            join={"mode": join_mode, "label": vocab.JOIN.label(join_mode), "url": join_url,
+                  "phone": join_phone, "email": join_email, "notes": join_notes},
+            timezone=timezone,
+            location=({"venue_name": venue, "address_line1": line1, "address_line2": line2,
+                       "town": town, "region": region, "postcode": postcode,
+                       "country": country, "latitude": round(lat, 6),
+                       "longitude": round(lng, 6), "geocode_precision": precision}
+                      if lat is not None else None),
+            service_countries=service_countries or [],
+            distance=distance, distance_unit=unit if distance is not None else None,
+            next_meeting=next_meeting, schedules=views,
+            loss_types=_coded("loss", tuple(loss)),
+            audiences=_coded("audience", tuple(audiences)),
+            languages=_coded("language", tuple(languages)),
+            cost=_one_coded("cost", cost), facilitation=_one_coded("facilitation", facilitation),
+            accessibility_notes=accessibility,
+            last_confirmed=last_confirmed.isoformat() if last_confirmed else None,
+            updated_at=updated_at.isoformat(),
+            links={"self": f"{root}/api/v1/groups/{gid}", "html": f"{root}/groups/{gid}"},
+        ))
+    return out
+
+
+SOURCES_SQL = """
+    SELECT source, url, first_seen_at, last_seen_at FROM listing_sources
+     WHERE group_id = %(id)s AND withdrawn_at IS NULL ORDER BY id"""
+
+
+def sources_of(cur: psycopg.Cursor, group_id: int) -> list[dict]:
+    """The sources that list the group now, for its own page."""
+    return [{"source": source, "url": url, "first_seen": first.isoformat(),
+             "last_seen": last.isoformat()}
+            for source, url, first, last in cur.execute(SOURCES_SQL, {"id": group_id})]

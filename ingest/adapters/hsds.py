@@ -51,12 +51,12 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import ijson
 from ijson.common import ObjectBuilder
 
-from finder import vocab
+from finder import timezones, vocab
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
 from ingest.adapters.common import (
     JSON_TYPES,
@@ -233,10 +233,9 @@ def _check_offset(offset: int | None, zone: str | None, on: dt.date, field: str)
     """The publisher's offset must be the zone's winter or summer offset around `on`."""
     if offset is None or zone is None:
         return
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not timezones.is_valid(zone):
         return  # normalisation reports the bad zone name
+    tz = ZoneInfo(zone)
     allowed = set()
     for month in (1, 7):
         local = dt.datetime(on.year, month, 1, 12, tzinfo=tz)

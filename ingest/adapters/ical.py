@@ -59,14 +59,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 from icalendar import Calendar
 from icalendar.prop import vBroken, vRecur
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from finder import vocab
+from finder import timezones, vocab
 from ingest.adapters.base import (
     Adapter,
     Document,
@@ -364,12 +364,8 @@ def _categories(ev: Any) -> tuple[list[str], list[str]]:
 def _default_zone(cal: Any, source: Source) -> str | None:
     """X-WR-TIMEZONE (the publisher's own word) if it is an IANA name, else the source's."""
     name = _text(cal.get("X-WR-TIMEZONE"))
-    if name:
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    if name and timezones.is_valid(name):
+        return name
     return source.timezone
 
 
@@ -409,12 +405,8 @@ def _iana(tzid: str | None) -> str | None:
     parts = [p for p in tzid.strip().split("/") if p]
     for n in (3, 2, 1):
         name = "/".join(parts[-n:])
-        if len(parts) >= n and "/" in name or n == 1 and name == "UTC":
-            try:
-                ZoneInfo(name)
-                return name
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
+        if len(parts) >= n and ("/" in name or name == "UTC") and timezones.is_valid(name):
+            return name
     return None
 
 

@@ -54,14 +54,14 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import urljoin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import extruct
 import lxml.etree
 from dateutil import rrule as du
 from extruct.utils import parse_html
 
-from finder import vocab
+from finder import timezones, vocab
 from ingest.adapters.base import (
     Adapter,
     Document,
@@ -416,11 +416,9 @@ def _time(value: Any) -> tuple[dt.time, dt.date | None, dt.tzinfo | None] | None
 def _valid_zone(name: str | None) -> str | None:
     if not name:
         return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SkipRow(f"unknown scheduleTimezone {name!r} (use an IANA name such as "
-                    f"Europe/London)") from None
+    if not timezones.is_valid(name):
+        raise SkipRow(f"unknown scheduleTimezone {timezones.shown(name)} (use an IANA name "
+                      f"such as Europe/London)")
     return name
 
 
