@@ -9,6 +9,8 @@ which loads timezonefinder's bundled data once, on first use.
 
 from __future__ import annotations
 
+import calendar as _calendar
+import datetime as dt
 import functools
 import re
 import unicodedata
@@ -495,6 +497,22 @@ def region_zone(country: str | None, region: str | None) -> str | None:
     if found is None or (country is not None and found[0] != country):
         return None
     return _REGION_ZONES.get(found)
+
+
+# ----------------------------------------------------------------------------- recurrences
+
+MAX_COUNT = 10_000  # a longer COUNT is, for a support group, "until further notice"
+
+
+def matches_position(weekday: int, set_pos: int | None, day: dt.date) -> bool:
+    """Whether `day` is that weekday (and that week of the month, for monthly)."""
+    if day.weekday() != weekday:
+        return False
+    if set_pos is None:
+        return True
+    if set_pos == -1:
+        return day.day + 7 > _calendar.monthrange(day.year, day.month)[1]
+    return (day.day - 1) // 7 + 1 == set_pos
 
 
 # ----------------------------------------------------------------------------- links

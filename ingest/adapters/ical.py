@@ -50,7 +50,6 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
 
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime as dt
 import hashlib
 import re
@@ -79,6 +78,7 @@ from ingest.adapters.base import (
 )
 from ingest.adapters.common import (
     ICAL_TYPES,
+    MAX_COUNT,
     URL,
     Place,
     check_content_type,
@@ -86,6 +86,7 @@ from ingest.adapters.common import (
     first_email,
     infer_join_mode,
     is_online_place,
+    matches_position,
     split_address,
     video_link,
     zone_at,
@@ -105,7 +106,6 @@ _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _UTC_NAMES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "Zulu", "Etc/Zulu", "Universal",
               "Etc/Universal", "Etc/UCT", "UCT"}
-MAX_COUNT = 10_000  # a longer COUNT is, for a support group, "until further notice"
 
 # ---------------------------------------------------------------------- the adapter
 
@@ -580,17 +580,6 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
             cancelled_dates=sorted(d for d in exdates if matches_position(s.weekday, s.set_pos, d)),
         ))
     return out
-
-
-def matches_position(weekday: int, set_pos: int | None, day: dt.date) -> bool:
-    """Whether `day` is that weekday (and that week of the month, for monthly)."""
-    if day.weekday() != weekday:
-        return False
-    if set_pos is None:
-        return True
-    if set_pos == -1:
-        return day.day + 7 > _calendar.monthrange(day.year, day.month)[1]
-    return (day.day - 1) // 7 + 1 == set_pos
 
 
 def _until_date(value: dt.date | dt.datetime, start: dt.datetime, zone: _Zone) -> dt.date:

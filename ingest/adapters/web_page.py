@@ -74,16 +74,17 @@ from ingest.adapters.base import (
 )
 from ingest.adapters.common import (
     HTML_TYPES,
+    MAX_COUNT,
     Place,
     check_content_type,
     country_code,
     first_email,
     infer_join_mode,
     is_online_place,
+    matches_position,
     split_address,
     video_link,
 )
-from ingest.adapters.ical import MAX_COUNT, matches_position
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
