@@ -193,3 +193,15 @@ def test_type_codes_and_the_names_the_spreadsheet_template_writes():
     assert mapped.read(["Women", "W", "Gay"]) == ([], ["partners"], [], [])
     assert MeetingTypes({"DAD": "dads"}, use_default=False).read(["W", "DAD", "Women"]) == (
         [], ["dads"], [], [])
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ('https://us02web.zoom.us/j/795?pwd=MUF%20"', "https://us02web.zoom.us/j/795?pwd=MUF"),
+    ("<https://meet.jit.si/x>", "https://meet.jit.si/x"),
+    ("https://zoom.us/j/1", "https://zoom.us/j/1"),
+    (None, None),
+])
+def test_tidy_url(raw, expected):
+    from ingest.adapters.common import tidy_url
+
+    assert tidy_url(raw) == expected

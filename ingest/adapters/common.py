@@ -536,6 +536,17 @@ _ONLINE_PLACE = re.compile(
 )
 
 
+def tidy_url(value: str | None) -> str | None:
+    """A link as pasted into a cell: surrounding quotes or angle brackets and a trailing
+    encoded space ("...pwd=abc%20\"") removed."""
+    if not value:
+        return value
+    value = value.strip().strip("<>\"'").strip()
+    while value.endswith("%20"):
+        value = value[:-3].rstrip()
+    return value.rstrip("\"'") or None
+
+
 def video_link(*texts: str | None) -> str | None:
     """The first video-meeting link in any of the texts (Zoom, Teams, Meet, ...)."""
     for value in texts:

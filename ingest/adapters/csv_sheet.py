@@ -60,6 +60,7 @@ from ingest.adapters.common import (
     region_country,
     split_address,
     split_phone,
+    tidy_url,
     zone_at,
 )
 from ingest.records import ListingRecord, OrganisationRecord
@@ -266,7 +267,7 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
             for s in schedules:
                 setattr(s, field, when)
 
-    join_url = get("conference_url") or get("join_url")
+    join_url = tidy_url(get("conference_url") or get("join_url"))
     place = _place(get, source)
     has_place = bool(place["address_line1"] or place["postcode"]
                      or (get("latitude") and get("longitude")))

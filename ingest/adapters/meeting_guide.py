@@ -68,6 +68,7 @@ from ingest.adapters.common import (
     split_address,
     split_phone,
     text,
+    tidy_url,
     zone_at,
 )
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
@@ -254,7 +255,7 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
 
     types = _types(row.get("types"))
     upper = {t.upper() for t in types}
-    conference_url = r.get("conference_url")
+    conference_url = tidy_url(r.get("conference_url"))
     join_phone, dial_note = split_phone(r.get("conference_phone"))
     notes = r.get("notes")
     place = None if "TC" in upper else r.place()
