@@ -32,6 +32,10 @@ from ingest.records import ListingRecord, ScheduleRecord
      (None, "Roadstar 16", None, "Happyville", None, "12764", "DK")),
     ("10 Downing Street\nLondon\nSW1A 2AA\nUnited Kingdom", None,
      (None, "10 Downing Street", None, "London", None, "SW1A 2AA", "GB")),
+    ("1 George St, Sydney NSW 2000, Australia", None,
+     (None, "1 George St", None, "Sydney", "NSW", "2000", "AU")),
+    ("100 Main St, Seattle, WA 98101", None,
+     (None, "100 Main St", None, "Seattle", "WA", "98101", "US")),
     ("3100 Piper Rd, Alpena, MI", None,
      (None, "3100 Piper Rd", None, "Alpena", "MI", None, "US")),
     # no commas at all: usaddress tells the street from the town
@@ -121,6 +125,7 @@ def test_zones_from_points_and_regions():
     assert region_zone(None, "MI") is None  # Michigan has two zones
     assert region_zone("US", "CA") == "America/Los_Angeles"
     assert region_zone("GB", "CA") is None
+    assert region_zone("AU", "NSW") == "Australia/Sydney"
 
 
 # ---------------------------------------------------------------------- folding

@@ -208,9 +208,17 @@ CA_PROVINCES = {
     "NU": "Nunavut", "ON": "Ontario", "PE": "Prince Edward Island", "QC": "Quebec",
     "SK": "Saskatchewan", "YT": "Yukon",
 }
+AU_STATES = {
+    "NSW": "New South Wales", "VIC": "Victoria", "QLD": "Queensland", "SA": "South Australia",
+    "WA": "Western Australia", "TAS": "Tasmania", "NT": "Northern Territory",
+    "ACT": "Australian Capital Territory",
+}
 _REGIONS = {**{_fold(v): ("US", k) for k, v in US_STATES.items()},
             **{_fold(v): ("CA", k) for k, v in CA_PROVINCES.items()},
-            **{k: ("US", k) for k in US_STATES}, **{k: ("CA", k) for k in CA_PROVINCES}}
+            **{_fold(v): ("AU", k) for k, v in AU_STATES.items()},
+            **{k: ("US", k) for k in US_STATES}, **{k: ("CA", k) for k in CA_PROVINCES},
+            # three-letter ones only: "SA" and "WA" are US/Australian look-alikes
+            **{k: ("AU", k) for k in AU_STATES if len(k) == 3}}
 
 
 def region_country(value: str | None) -> tuple[str, str] | None:
@@ -231,6 +239,9 @@ _ZIP = re.compile(r"^(?:(?P<town>.*?)[\s,]+)?(?P<state>[A-Za-z]{2}|[A-Za-z .]{4,
                            r"\.?\s+(?P<zip>\d{5}(?:-\d{4})?)$")
 _ZIP = re.compile(r"^\d{5}(?:-\d{4})?$")
 # "12764 Happyville", "8001 Zürich", "1010 Wien": a continental postcode before the town
+# "Sydney NSW 2000": town, state, four-digit postcode
+_AU_STATE_CODE = re.compile(r"^(?:(?P<town>.*?)\s+)?(?P<state>NSW|VIC|QLD|SA|WA|TAS|NT|ACT)"
+                            r"\s+(?P<code>\d{4})$", re.IGNORECASE)
 _CODE_TOWN = re.compile(r"^(?:[A-Z]{1,2}-)?(?P<code>\d{4,5})\s+(?P<town>\D.*)$")
 
 
@@ -323,6 +334,13 @@ def split_address(value: str, country: str | None = None) -> Place:
                 rest = part[:m.start()].strip(" ,")
                 parts[i:i + 1] = [rest] if rest else []
                 postcode_part = i if rest else None
+                break
+        if place.country in (None, "AU"):
+            m = _AU_STATE_CODE.match(part)
+            if m:
+                place.country, place.region, place.postcode = "AU", m["state"].upper(), m["code"]
+                parts[i:i + 1] = [m["town"]] if m["town"] else []
+                postcode_part = i if m["town"] else None
                 break
         m = _CODE_TOWN.match(part)
         if m and i > 0 and place.country not in ("US", "GB", "CA"):
@@ -488,6 +506,10 @@ _REGION_ZONES = {
     ("CA", "NB"): "America/Moncton", ("CA", "NS"): "America/Halifax",
     ("CA", "PE"): "America/Halifax", ("CA", "SK"): "America/Regina",
     ("CA", "YT"): "America/Whitehorse", ("CA", "NT"): "America/Yellowknife",
+    ("AU", "NSW"): "Australia/Sydney", ("AU", "VIC"): "Australia/Melbourne",
+    ("AU", "QLD"): "Australia/Brisbane", ("AU", "SA"): "Australia/Adelaide",
+    ("AU", "WA"): "Australia/Perth", ("AU", "TAS"): "Australia/Hobart",
+    ("AU", "NT"): "Australia/Darwin", ("AU", "ACT"): "Australia/Sydney",
 }
 
 
