@@ -108,6 +108,18 @@ def test_day_and_time_filters_use_the_group_local_schedule(client, london):
     assert names(client.get(f"/api/v1/groups?near={NEAR}&day=tue&time=morning").get_json()) == []
 
 
+def test_day_and_time_filters_follow_a_changed_schedule(client, session, london):
+    # the filters read groups.meeting_slots, which a trigger keeps from the schedules
+    session.execute(text("UPDATE schedules SET weekday = 3, start_time = '10:00', "
+                         "time_band = 'morning' WHERE group_id = :g"), {"g": london["one"].id})
+    tuesday = client.get(f"/api/v1/groups?near={NEAR}&day=tue&time=evening").get_json()
+    assert names(tuesday) == ["Five km hybrid"]
+    thursday = client.get(f"/api/v1/groups?near={NEAR}&day=thu&time=morning").get_json()
+    assert names(thursday) == ["One km"]
+    session.execute(text("DELETE FROM schedules WHERE group_id = :g"), {"g": london["one"].id})
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&day=thu").get_json()) == []
+
+
 def test_within_days_uses_upcoming_meetings(client, session):
     starts_later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).date()
     lat, lng = offset(*LONDON, north_km=2)

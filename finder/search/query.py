@@ -63,11 +63,15 @@ def filters(params: SearchParams, now: dt.datetime, *, formats: tuple[str, ...],
             values[name] = list(getattr(params, name))
     if params.days:
         values["days"] = list(params.days)
+    if params.days or params.times:  # see groups.meeting_slots (migration 0006)
+        days = [str(d) for d in params.days] or ["*"]
+        values["slots"] = [f"{d}:{t}" for d in days for t in params.times or ("*",)]
     in_searcher_zone = searcher_tz is not None and "virtual" in formats
     if in_searcher_zone and (params.days or params.times):
         values["searcher_tz"] = searcher_tz
     local = not in_searcher_zone or len(formats) > 1
-    shape = (tuple(sorted(k for k in values if k not in ("now", "cap", "until", "searcher_tz"))),
+    shape = (tuple(sorted(k for k in values
+                          if k not in ("now", "cap", "until", "searcher_tz", "slots"))),
              params.times, bool(params.within_days), local, in_searcher_zone,
              PROFESSIONALS in params.audience)
     return Filters(shape, values)
@@ -94,10 +98,12 @@ def _clock(start_utc: str, has_days: bool, times: tuple[str, ...]) -> list[str]:
 
 def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
                 in_searcher_zone: bool) -> str | None:
-    """The day, time-of-day and "within N days" filters as one EXISTS on the schedules.
+    """The day, time-of-day and "within N days" filters.
 
     In the group's zone, days and times are the schedule's own (`weekday`, `time_band`), and
-    must hold for the same schedule ("Tuesday evenings"). In the searcher's zone (online
+    must hold for the same schedule ("Tuesday evenings"): one overlap with the group's
+    `meeting_slots` (kept from its schedules by a trigger), and with "within N days" an
+    EXISTS on the cached meetings of the schedules that match. In the searcher's zone (online
     groups) they are read from the cached meeting starts: with "within N days", every
     meeting in the window; otherwise the schedule's next meeting (`upcoming[1]`), which
     carries the pattern's current offset between the two zones.
@@ -116,17 +122,17 @@ def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
         conditions = _clock("s.upcoming[1]", has_days, times)
         return f"EXISTS (SELECT 1 FROM schedules s WHERE s.group_id = g.id AND " \
                f"{' AND '.join(conditions)} OFFSET 0)"
-    conditions = []
+    slots = "g.meeting_slots && %(slots)s::text[]" if has_days or times else None
+    if not within:
+        return slots
+    conditions = ["u >= %(now)s", "u < %(until)s"]
     if has_days:
         conditions.append("s.weekday = ANY(%(days)s)")
-    if times:
+    if times:  # codes from the vocabulary, checked by params.parse
         conditions.append("s.time_band IN (" + ", ".join(f"'{t}'" for t in times) + ")")
-    if within:
-        conditions = ["u >= %(now)s", "u < %(until)s", *conditions]
-        return ("EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
-                f"WHERE s.group_id = g.id AND {' AND '.join(conditions)})")
-    return f"EXISTS (SELECT 1 FROM schedules s WHERE s.group_id = g.id AND " \
-           f"{' AND '.join(conditions)} OFFSET 0)"
+    upcoming = ("EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
+                f"WHERE s.group_id = g.id AND {' AND '.join(conditions)} OFFSET 0)")
+    return f"{slots} AND {upcoming}" if slots else upcoming
 
 
 @lru_cache(maxsize=512)
