@@ -50,11 +50,20 @@ class Database:
         self._bound: Connection | None = None
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
+        url, pool_size = app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5)
+        self.engine = make_engine(url, pool_size)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # requests' own pool, in autocommit from connect to close: nothing to switch at
+        # checkout or to roll back at return (the write pool stays empty in a web process)
+        self._read_engine = make_engine(url, pool_size, autocommit=True)
         app.extensions["db"] = self
         app.teardown_appcontext(self._release)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (both pools)."""
+        for engine in (self.engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
 
     @contextmanager
     def bound_to(self, connection: Connection) -> Iterator[None]:
@@ -120,10 +129,12 @@ def _closed_by_server(dbapi_connection: object) -> bool:
     return bool(readable)
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, *, autocommit: bool = False) -> Engine:
+    options: dict = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} \
+        if autocommit else {}
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=5, pool_timeout=POOL_TIMEOUT_S,
-        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, **options,
     )
 
     @event.listens_for(engine, "checkout")

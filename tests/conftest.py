@@ -78,7 +78,7 @@ def database_urls():
 def app(database_urls):
     app = create_app({"DATABASE_URL": database_urls, "TESTING": True, "ONLINE_GEOCODER": False})
     yield app
-    app.extensions["db"].engine.dispose()
+    app.extensions["db"].dispose()
 
 
 # Tables the tests write; the gazetteer (postcodes, places) comes from the template and stays.

@@ -154,7 +154,7 @@ def test_a_413_under_the_api_is_json(app):
         request.get_data(parse_form_data=True)
 
     response = small.test_client().post("/api/v1/groups", data={"x": "y" * 100})
-    small.extensions["db"].engine.dispose()
+    small.extensions["db"].dispose()
     assert response.status_code == 413 and response.is_json, response.get_data(as_text=True)
 
 
