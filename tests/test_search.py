@@ -233,3 +233,22 @@ def test_online_preview_shows_five_and_says_there_are_more(client, session, lond
     assert len(body["online"]["results"]) == 5 and body["online"]["has_more"] is True
     assert "format=virtual" in body["online"]["more"]
     assert "See more online groups" in client.get(f"/?near={NEAR}").get_data(as_text=True)
+
+
+def test_online_lists_are_cached_until_listings_change(client, session, london, connection):
+    def online_names(path):
+        body = client.get(path).get_json()
+        return [r["name"] for r in body.get("online", body)["results"]]
+
+    preview, full = f"/api/v1/groups?near={NEAR}", f"/api/v1/groups?near={NEAR}&format=virtual"
+    assert "Online GB" in online_names(preview) and "Online GB" in online_names(full)
+    # a write the change counter does not see (triggers off): both lists are served cached
+    connection.execute(text("SET session_replication_role = replica"))
+    connection.execute(text("UPDATE groups SET name = 'Renamed quietly' WHERE id = :g"),
+                       {"g": london["online_gb"].id})
+    connection.execute(text("SET session_replication_role = DEFAULT"))
+    assert "Online GB" in online_names(preview) and "Online GB" in online_names(full)
+    # an ordinary write moves the counter: the next search reads the listings again
+    connection.execute(text("UPDATE groups SET name = 'Renamed' WHERE id = :g"),
+                       {"g": london["online_gb"].id})
+    assert "Renamed" in online_names(preview) and "Renamed" in online_names(full)

@@ -300,6 +300,11 @@ def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: 
     return _paged(cur, page_sql, count_sql, values, params)
 
 
+def change_counter(cur: psycopg.Cursor) -> int:
+    """The listing change counter (migration 0005): it moves whenever listings change."""
+    return cur.execute(f"SELECT {CHANGE_COUNTER}").fetchone()[0]
+
+
 @lru_cache(maxsize=512)
 def _anywhere_sql(shape: tuple, one_format: bool) -> tuple[str, str]:
     matching = "FROM groups g WHERE " + where_sql(shape)
