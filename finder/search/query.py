@@ -227,25 +227,29 @@ CHANGE_COUNTER = "(SELECT last_value FROM listing_changes)"
 @lru_cache(maxsize=512)
 def _nearby_sql(shape: tuple, sort: str, with_counter: bool) -> tuple[str, str, str]:
     """(capped count, KNN page, radius-driven page) for a filter shape."""
-    matching = ("SELECT g.id FROM groups g JOIN locations l ON l.id = g.location_id "
+    matching = ("FROM groups g JOIN locations l ON l.id = g.location_id "
                 f"WHERE g.format = ANY(%(formats)s) AND {where_sql(shape)}")
-    within = f"{matching} AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
-    count = _capped_count_sql(within)
+    in_radius = f"AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
+    knn = f"l.point <-> {ORIGIN}"  # the GiST index's order: nearest first
+    distance = f"ST_Distance(l.point, {ORIGIN}) AS distance_m"
+    limit = "LIMIT %(limit)s OFFSET %(offset)s"
+
+    count = _capped_count_sql(f"SELECT g.id {matching} {in_radius}")
     if with_counter:
         count = f"SELECT ({count}), {CHANGE_COUNTER}"
-    columns = (f"SELECT g.id, ST_Distance(l.point, {ORIGIN}) AS distance_m, "
-               f"l.point <-> {ORIGIN} AS k1, g.id AS k2")
-    rest = matching.removeprefix("SELECT g.id")
-    limit = " LIMIT %(limit)s OFFSET %(offset)s"
-    knn = _results_of(f"{columns}{rest} ORDER BY l.point <-> {ORIGIN}{limit}", "p.k1, p.k2")
-    radius_rest = within.removeprefix("SELECT g.id")
+    # nearest first, when the count says the radius holds the page: no radius test needed
+    knn_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, g.id AS k2 {matching} "
+                           f"ORDER BY {knn} {limit}", "p.k1, p.k2")
     if sort == "distance":
-        radius = _results_of(f"{columns}{radius_rest} ORDER BY k1, k2{limit}", "p.k1, p.k2")
-    else:
-        next_columns = columns.replace("g.id AS k2", "g.next_meeting_at AS k2")
-        radius = _results_of(f"{next_columns}{radius_rest} ORDER BY k2 NULLS LAST, k1, g.id"
-                             f"{limit}", "p.k2 NULLS LAST, p.k1, p.id")
-    return count, knn, radius
+        radius_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, g.id AS k2 "
+                                  f"{matching} {in_radius} ORDER BY k1, k2 {limit}",
+                                  "p.k1, p.k2")
+    else:  # next meeting first, then nearest
+        radius_page = _results_of(f"SELECT g.id, {distance}, g.next_meeting_at AS k1, "
+                                  f"{knn} AS k2 {matching} {in_radius} "
+                                  f"ORDER BY k1 NULLS LAST, k2, g.id {limit}",
+                                  "p.k1 NULLS LAST, p.k2, p.id")
+    return count, knn_page, radius_page
 
 
 def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
