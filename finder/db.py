@@ -26,6 +26,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 CONNECT_TIMEOUT_S = 2  # libpq's minimum; an unreachable server fails a request this fast
+# Request connections run short queries: JIT compilation (tens of ms, triggered by a high
+# cost estimate such as a 200 km radius: 83 ms -> 8 ms) and parallel workers cost more than
+# they save there.
+REQUEST_SETTINGS = "-c jit=off -c max_parallel_workers_per_gather=0"
 POOL_TIMEOUT_S = 3  # waiting for a free pooled connection
 
 
@@ -130,11 +134,15 @@ def _closed_by_server(dbapi_connection: object) -> bool:
 
 
 def make_engine(url: str, pool_size: int = 5, *, autocommit: bool = False) -> Engine:
-    options: dict = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} \
-        if autocommit else {}
+    """`autocommit`: the requests' pool (read-only, short queries; see REQUEST_SETTINGS)."""
+    connect_args: dict = {"connect_timeout": CONNECT_TIMEOUT_S}
+    options: dict = {}
+    if autocommit:
+        options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+        connect_args["options"] = REQUEST_SETTINGS
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=5, pool_timeout=POOL_TIMEOUT_S,
-        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, **options,
+        pool_recycle=1800, connect_args=connect_args, **options,
     )
 
     @event.listens_for(engine, "checkout")

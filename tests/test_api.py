@@ -181,3 +181,13 @@ def test_the_document_states_the_limits_the_code_enforces(spec):
     assert all("empty value means the parameter is absent" in q["description"]
                for q in search.values())
     assert "422" in search["sort"]["description"] and "422" in search["near"]["description"]
+
+
+def test_request_connections_skip_jit_and_parallel_workers(client, app):
+    # a 200 km radius has a plan costly enough for JIT, which would take longer than the query
+    with app.test_request_context("/"):
+        cursor = app.extensions["db"].cursor()
+        settings = dict(cursor.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN "
+            "('jit', 'max_parallel_workers_per_gather')").fetchall())
+    assert settings == {"jit": "off", "max_parallel_workers_per_gather": "0"}
