@@ -1,15 +1,16 @@
 """Engine and connection life-cycle: one connection per request, returned at teardown.
 
-Requests only read, so their connection runs in autocommit mode: no BEGIN/ROLLBACK round
-trips on every search. The request's ORM session (`get_session`) and the search's plain
-psycopg cursor (`get_cursor`) share that one connection. Writes (CLI, ingestion) use
-`transaction()`, which is all-or-nothing.
+Requests only read, so they have their own pool whose connections run in autocommit mode:
+no BEGIN/ROLLBACK round trips on every search. The request's ORM session (`get_session`) and
+the search's plain psycopg cursor (`get_cursor`) share that one connection. Writes (CLI,
+ingestion) use `transaction()` on the other pool, which is all-or-nothing.
 
 A database restart must not hang or break the app. Connections are made with a short
-`connect_timeout`, so during an outage a request fails within seconds with
-`DatabaseUnavailable` (HTTP 503), and a pooled connection the server has closed is noticed
-at checkout without a round trip (its socket is readable while idle: the server's goodbye
-or end-of-file) and replaced, so searches succeed again as soon as the server is back.
+`connect_timeout`, so during an outage a request fails within seconds with one of
+`UNAVAILABLE_ERRORS` (HTTP 503, `finder.errors`), and a pooled connection the server has
+closed is noticed at checkout without a round trip (its socket is readable while idle: the
+server's goodbye or end-of-file) and replaced, so searches succeed again as soon as the
+server is back.
 """
 
 from __future__ import annotations
