@@ -6,7 +6,7 @@ GF := $(VENV)/bin/groupfinder
 PORT ?= 8000
 export PORT
 
-.PHONY: run test fuzz bench bench-search bench-ingest setup system-deps db-start db-stop lint
+.PHONY: run test fuzz bench bench-search bench-ingest setup system-deps db-start db-stop lint translations
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -14,7 +14,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-setup: system-deps $(VENV)/.installed
+LEAFLET_VERSION := 1.9.4
+LEAFLET := finder/static/vendor/leaflet/leaflet.js
+# browser tests drive Debian's chromium; Playwright must never download a browser
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+$(LEAFLET): scripts/vendor-leaflet.sh
+	@bash scripts/vendor-leaflet.sh $(LEAFLET_VERSION)
+
+setup: system-deps $(VENV)/.installed $(LEAFLET)
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -50,3 +58,10 @@ bench-ingest: setup db-start
 
 lint: setup
 	$(VENV)/bin/ruff check finder ingest tests bench
+
+# after changing interface text: extract messages, update the Spanish catalog, compile
+translations: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -o finder/translations/messages.pot .
+	$(PY) -m finder.web.i18n_catalog finder/translations/messages.pot
+	$(VENV)/bin/pybabel update -i finder/translations/messages.pot -d finder/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d finder/translations

@@ -450,6 +450,40 @@ def peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _ticks(pid: int, children: bool = False) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime (and, for the postmaster, the reaped children's cutime, cstime)
+    return sum(int(v) for v in fields[11:15 if children else 13])
+
+
+def cluster_cpu_s(postmaster: int | None) -> float:
+    """CPU seconds used so far by one PostgreSQL cluster: the postmaster with every backend and
+    worker it has reaped, plus those still running. Nothing else on the machine counts (other
+    clusters run as the same user)."""
+    if postmaster is None:
+        return float("nan")
+    ticks = _ticks(postmaster, children=True)
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    ticks += _ticks(int(proc.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The cluster's postmaster, when it runs on this machine and we may ask where its data is."""
+    try:
+        with _connect(url) as conn:
+            data = conn.execute("SHOW data_directory").fetchone()[0]
+        return int((Path(data) / "postmaster.pid").read_text().split()[0])
+    except (psycopg.Error, OSError, ValueError, IndexError):
+        return None
+
+
 def child(args: argparse.Namespace) -> int:
     """One ingestion run in this process; prints a RESULT line of JSON for the parent."""
     from finder import create_app
@@ -466,12 +500,15 @@ def child(args: argparse.Namespace) -> int:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    postmaster = postmaster_pid(args.url)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    pg0 = cluster_cpu_s(postmaster)
     t0 = time.perf_counter()
     with app.app_context():
         report = run_source(db, source)
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    pg1 = cluster_cpu_s(postmaster)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -481,6 +518,7 @@ def child(args: argparse.Namespace) -> int:
         "skipped": report.skipped, "seconds": round(wall, 3),
         "listings_per_s": round(report.fetched / wall, 1) if wall else None,
         "cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2),
+        "pg_cpu_s": round(pg1 - pg0, 2),
         "peak_mb": peak_mb(),
         "ru_maxrss_mb": round(cpu1.ru_maxrss / 1024, 1),  # KiB on Linux; see peak_mb
         "rejections": report.rejections[:5],
@@ -562,19 +600,22 @@ def machine_info(url: str) -> dict[str, Any]:
 
 
 def print_table(runs: list[dict[str, Any]]) -> None:
-    """Per pair of runs: wall and CPU seconds of the ingesting process, rows/s, peak memory,
-    and how busy the CPUs were with other work just before."""
-    head = (f"{'run':>3} | {'rows':>7} | {'first s':>7} {'cpu s':>5} {'rows/s':>6} {'MB':>4} "
-            f"{'busy':>4} | {'re-run s':>8} {'cpu s':>5} {'rows/s':>6} {'MB':>4} {'busy':>4}")
+    """Per pair of runs: wall seconds, CPU seconds of the ingesting process (py) and of the
+    PostgreSQL cluster (pg), rows/s, peak memory, and how busy the CPUs were with other work
+    just before."""
+    head = (f"{'run':>3} | {'rows':>7} | {'first s':>7} {'py s':>5} {'pg s':>5} {'rows/s':>6} "
+            f"{'MB':>4} {'busy':>4} | {'re-run s':>8} {'py s':>5} {'pg s':>5} {'rows/s':>6} "
+            f"{'MB':>4} {'busy':>4}")
     log("")
     log(head)
     log("-" * len(head))
     for k, r in enumerate(runs, 1):
         f, u = r["first"], r["rerun"]
         log(f"{k:>3} | {f['fetched']:>7,} | {f['seconds']:>7.1f} {f['cpu_s']:>5.1f} "
-            f"{f['listings_per_s']:>6,.0f} {f['peak_mb']:>4.0f} {r['busy_before']:>4.0%} | "
-            f"{u['seconds']:>8.1f} {u['cpu_s']:>5.1f} {u['listings_per_s']:>6,.0f} "
-            f"{u['peak_mb']:>4.0f} {r['busy_before_rerun']:>4.0%}")
+            f"{f.get('pg_cpu_s', float('nan')):>5.1f} {f['listings_per_s']:>6,.0f} "
+            f"{f['peak_mb']:>4.0f} {r['busy_before']:>4.0%} | {u['seconds']:>8.1f} "
+            f"{u['cpu_s']:>5.1f} {u.get('pg_cpu_s', float('nan')):>5.1f} "
+            f"{u['listings_per_s']:>6,.0f} {u['peak_mb']:>4.0f} {r['busy_before_rerun']:>4.0%}")
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

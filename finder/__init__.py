@@ -25,7 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from finder.cli import register_commands
     from finder.health import bp as health_bp
 
-    app.register_blueprint(web.bp)
+    web.init_app(app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(health_bp)
     errors.register(app)

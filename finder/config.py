@@ -42,6 +42,20 @@ class Config:
     # where the API is served, for the OpenAPI document's `servers` (relative when unset)
     PUBLIC_URL: str = field(default_factory=lambda: os.environ.get("GROUPFINDER_PUBLIC_URL", ""))
     DB_POOL_SIZE: int = field(default_factory=lambda: int(os.environ.get("DB_POOL_SIZE", "5")))
+    # "Exit this page": where the quick exit button sends the visitor (a neutral page)
+    QUICK_EXIT_URL: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_QUICK_EXIT_URL", "https://www.bbc.co.uk/weather"))
+    # the optional map: a tile URL template ({z}/{x}/{y}); empty means no map (the default)
+    MAP_TILE_URL: str = field(default_factory=lambda: os.environ.get("GROUPFINDER_MAP_TILES", ""))
+    MAP_ATTRIBUTION: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_MAP_ATTRIBUTION", "© OpenStreetMap contributors"))
+    # sites allowed to show /embed in a frame, space-separated origins (CSP frame-ancestors)
+    EMBED_FRAME_ANCESTORS: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_EMBED_ANCESTORS", ""))
+    # a plain "Directions" link for groups with an address; {lat} and {lng} are filled in
+    DIRECTIONS_URL: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_DIRECTIONS_URL",
+        "https://www.openstreetmap.org/directions?route=%3B{lat}%2C{lng}"))
     TESTING: bool = False
 
     def as_dict(self) -> dict:

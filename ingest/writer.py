@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import NullType
 
 from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
-from finder.schedules import Recurrence, time_band, upcoming_utc
+from finder.schedules import Recurrence, meeting_slots, time_band, upcoming_utc
 from ingest import dedupe
 from ingest.normalize import HALF, NormalisedListing, upsert
 
@@ -610,7 +610,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         "id", "name", "description", "format", "status", "join_mode", "join_url", "join_phone",
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
-        "service_countries", "join_keys", "last_confirmed",
+        "service_countries", "join_keys", "last_confirmed", "next_meeting_at", "meeting_slots",
     ), (
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
@@ -618,7 +618,8 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          org_ids.get(n.organisation.name.lower()) if n.organisation else None,
          location_ids.get(key) if key is not None else None, n.timezone,
          _array(n.service_countries),
-         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed)
+         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed,
+         _next_meeting(n.schedules, now), _array(meeting_slots(n.schedules)))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
     ))
     _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
@@ -626,10 +627,10 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
     ))
-    # deferred: the schedules' statement trigger (groups.next_meeting_at) rewrites every
-    # group of the batch, which PostgreSQL can do while the run reads the next rows
+    # deferred: PostgreSQL inserts the schedules while the run reads the next rows
     rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
+        defer(session, _NEXT_MEETING_KNOWN.format("on"))
         defer(session, _SCHEDULES_SQL, {
             "g": _array(gid for gid, _ in rows), "f": _array(r.freq for _, r in rows),
             "i": _array(r.interval for _, r in rows), "w": _array(r.weekday for _, r in rows),
@@ -642,6 +643,13 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
             "cd": _array(_array(sorted(r.cancelled_dates)) for _, r in rows),
             "tb": _array(time_band(r.start_time) for _, r in rows),
             "up": _array(_upcoming(r, now) for _, r in rows)})
+        defer(session, _NEXT_MEETING_KNOWN.format("off"))
+
+
+# the groups were written with their next meeting (`_next_meeting`) and meeting slots: the
+# schedules' trigger need not look them up again (migrations 0006, 0007); for this one
+# statement only
+_NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 
 _SCHEDULES_SQL = (
@@ -698,11 +706,27 @@ def _tuple_array(values: tuple[Any, ...]) -> str:
     return _array(list(values))
 
 
-@functools.lru_cache(maxsize=16384)
 def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
-    """`upcoming_utc` as an array literal, once per distinct schedule: a feed's thousands of
-    "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence is immutable)."""
-    return _array(when.isoformat() for when in upcoming_utc(rec, now))
+    """`upcoming_utc` as an array literal."""
+    return _upcoming_and_next(rec, now)[0]
+
+
+def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime | None:
+    """`groups.next_meeting_at` for a new group, as the schedules' trigger would set it (from
+    `now`, the run's start, rather than its transaction's: a meeting in the seconds between
+    is the hourly `schedules refresh --passed`'s to move on). Written with the group, so the
+    trigger can be told to leave new groups alone (`_NEXT_MEETING_KNOWN`)."""
+    return min((n for n in (_upcoming_and_next(r, now)[1] for r in recs) if n is not None),
+               default=None)
+
+
+@functools.lru_cache(maxsize=16384)
+def _upcoming_and_next(rec: Recurrence, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+    """`upcoming_utc` as an array literal and its first meeting, once per distinct schedule:
+    a feed's thousands of "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence
+    is immutable)."""
+    found = upcoming_utc(rec, now)
+    return _array(when.isoformat() for when in found), (found[0] if found else None)
 
 
 def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Installs the distribution packages the finder needs (PostgreSQL 15 + PostGIS 3), once.
+# Installs the distribution packages the finder needs, once: PostgreSQL 15 + PostGIS 3 (unless
+# DATABASE_URL names another server), Chromium for the browser tests, and npm to unpack
+# Leaflet for the optional map (when the machine has no npm yet).
 # As root directly, otherwise through sudo; if neither is possible, says what to install.
 set -euo pipefail
 
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-packages=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15)
-[ "${WITH_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver)
+packages=()
+[ -z "${DATABASE_URL:-}" ] && packages+=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15)
+packages+=(chromium)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ -n "${DATABASE_URL:-}" ] && [ "${WITH_BROWSER:-0}" != 1 ]; then
-  exit 0   # an external server is used; nothing local to install
-fi
 
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=""

@@ -47,7 +47,9 @@ def listings(client, session):
           suppress_health_check=list(HealthCheck))
 def test_generated_requests_get_documented_answers(case, listings):
     REQUESTS["count"] += 1
-    response = case.call_and_validate()
+    # the WSGI transport asks for compressed answers (as requests does) but does not decode
+    # them; compression has its own tests
+    response = case.call_and_validate(headers={"Accept-Encoding": "identity"})
     REQUESTS["statuses"][response.status_code] = REQUESTS["statuses"].get(
         response.status_code, 0) + 1
 

@@ -57,7 +57,7 @@ def test_results_show_name_format_distance_next_meeting_and_how_to_join(client, 
                        join_url="https://example.org/register")
     html = client.get(f"/?near={NEAR}").get_data(as_text=True)
     assert "Rainbow Circle" in html
-    assert f'href="/groups/{group.id}"' in html
+    assert f'href="/groups/{group.id}?back=' in html
     assert "In person" in html
     assert "2.0 km away" in html
     assert "Next meeting:" in html and "7:00pm" in html.replace("7:00 pm", "7:00pm")
@@ -67,15 +67,19 @@ def test_results_show_name_format_distance_next_meeting_and_how_to_join(client, 
 def test_bad_input_is_a_form_error_naming_the_field(client):
     response = client.get("/?near=Leeds&radius=900")
     assert response.status_code == 400
-    html = response.get_data(as_text=True)
-    assert 'id="radius-error"' in html and "radius must be" in html
-    assert 'aria-invalid="true"' in html
+    html = unescape(response.get_data(as_text=True))
+    assert 'id="error-message"><a href="#radius">' in html
+    assert "Choose a distance more than 0 and up to 200 km" in html
+    assert 'id="radius" name="radius" type="text" inputmode="decimal" size="5" value="900" ' \
+           'aria-invalid="true" aria-describedby="error-message"' in html
 
 
 def test_malformed_lat_lng_is_a_form_error(client):
     response = client.get("/?near=91,200")
     assert response.status_code == 400
-    assert 'id="near-error"' in response.get_data(as_text=True)
+    html = unescape(response.get_data(as_text=True))
+    assert '<a href="#near">We can\'t search near “91,200”.' in html
+    assert 'value="91,200"' in html
 
 
 def test_unknown_place_gets_a_friendly_message(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from finder.models import Group, ListingConflict, ListingSource, Schedule
 from ingest.normalize import normalise
@@ -118,3 +118,31 @@ def test_second_source_changes_do_not_overwrite_the_first(session):
     group = session.scalars(select(Group).join(ListingSource)
                             .where(ListingSource.external_id == "h1")).one()
     assert group.description == ""
+
+
+NEXT_MEETING_FROM_SCHEDULES = text(
+    "SELECT g.id, g.next_meeting_at, (SELECT min(u) FROM schedules s, unnest(s.upcoming) u"
+    " WHERE s.group_id = g.id AND u >= now()) FROM groups g"
+    " JOIN listing_sources ls ON ls.group_id = g.id WHERE ls.source = :source")
+
+
+def test_bulk_inserted_groups_carry_the_next_meeting_of_their_schedules(session):
+    monthly = ScheduleRecord(freq="monthly", weekday=3, set_pos=-1, start_time=dt.time(10, 30))
+    write_listings(session, [
+        listing("nm", "a", "Miscarriage Support Group"),
+        listing("nm", "b", "Stillbirth Parents Evening", lat=53.81, lng=-1.56,
+                venue_name="Leeds General Infirmary", postcode="LS1 3EX", schedule=monthly),
+    ])
+    rows = session.execute(NEXT_MEETING_FROM_SCHEDULES, {"source": "nm"}).all()
+    assert len(rows) == 2
+    for _, stored, computed in rows:
+        assert stored is not None and stored == computed
+
+
+def test_schedule_writes_after_a_bulk_insert_still_move_the_next_meeting(session):
+    write_listings(session, [listing("nm2", "a", "Miscarriage Support Group")])
+    group_id, before, _ = session.execute(NEXT_MEETING_FROM_SCHEDULES, {"source": "nm2"}).one()
+    session.execute(text("UPDATE schedules SET upcoming = ARRAY[now() + interval '1 hour']"
+                         " WHERE group_id = :g"), {"g": group_id})
+    _, after, computed = session.execute(NEXT_MEETING_FROM_SCHEDULES, {"source": "nm2"}).one()
+    assert after == computed and after < before

@@ -89,7 +89,8 @@ class SearchParams:
         }
         out.update(changes)
         defaults = {"radius": _num(DEFAULT_RADIUS), "unit": "km", "format": "any", "page": 1,
-                    "per_page": DEFAULT_PER_PAGE}
+                    "per_page": DEFAULT_PER_PAGE,
+                    "sort": "distance" if out.get("near") else "next"}
         return {k: v for k, v in out.items() if v not in (None, [], "") and defaults.get(k) != v}
 
 

@@ -125,7 +125,8 @@ def _meeting(start: dt.datetime, timezone: str, duration: int,
     meeting = Meeting(start.isoformat(), end.isoformat(), timezone, schedules.format_time(start))
     if searcher_tz and searcher_tz != timezone:
         theirs = start.astimezone(ZoneInfo(searcher_tz))
-        if theirs.utcoffset() != start.utcoffset() or theirs.tzname() != start.tzname():
+        # the same clock time under another name (GMT and UTC) is not shown twice
+        if theirs.utcoffset() != start.utcoffset():
             meeting.searcher_start = theirs.isoformat()
             meeting.searcher_timezone = searcher_tz
             meeting.searcher_label = schedules.format_time(theirs)

@@ -1,0 +1,107 @@
+"""Interface languages (Flask-Babel): English and Spanish, chosen by `?lang=` or the browser.
+
+The choice travels in the URL (`lang=es` is added to every page link while it is in use)
+rather than in a cookie, because the site sets no cookies. Listing text stays as written;
+the interface, controlled-vocabulary labels and country names are translated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+from flask import Flask, g, request, url_for
+from flask_babel import Babel, get_locale, gettext
+
+from finder import ROOT, vocab
+
+LANGUAGES = {"en": "English", "es": "Español"}
+DEFAULT = "en"
+TRANSLATIONS = ROOT / "finder" / "translations"
+
+
+def chosen_in_url() -> str | None:
+    """The language asked for in the URL, if it is one we have."""
+    lang = request.args.get("lang")
+    return lang if lang in LANGUAGES else None
+
+
+def select_locale() -> str:
+    return chosen_in_url() or request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT
+
+
+def current_language() -> str:
+    return str(get_locale() or DEFAULT)
+
+
+def vocab_label(v: vocab.Vocabulary, code: str) -> str:
+    """A controlled-vocabulary label in the interface language (messages in the catalog)."""
+    return gettext(v.label(code))
+
+
+def vocab_messages() -> list[str]:
+    """Every vocabulary label, for the message catalog (`make translations`)."""
+    return [label for v in vocab.ALL.values() for label in v.labels.values()]
+
+
+def country_name(code: str | None) -> str:
+    """ "GB" -> "the United Kingdom"-style names from CLDR, in the interface language."""
+    if not code:
+        return ""
+    if code == "*":
+        return gettext("anywhere")
+    return Locale.parse(current_language()).territories.get(code.upper(), code)
+
+
+def switch_language_url(code: str) -> str:
+    """This page in another language: the same address with `lang` changed."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    endpoint = request.endpoint if request.endpoint and request.endpoint.startswith("web.") \
+        else "web.search_page"
+    view_args = request.view_args if endpoint == request.endpoint else {}
+    return url_for(endpoint, **(view_args or {}), **args)
+
+
+def meeting_label(label: str, iso: str | None, zone: str | None) -> str:
+    """A meeting time in the interface language ("mar 8 dic, 19:00 GMT" in Spanish); the
+    English label is `finder.schedules.format_time`'s."""
+    lang = current_language()
+    if lang == DEFAULT or not iso or not zone:
+        return label
+    when = dt.datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
+    text = format_datetime(when, "EEE d MMM, HH:mm", tzinfo=when.tzinfo, locale=lang)
+    return f"{text} {when.tzname()}"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    Babel(app, locale_selector=select_locale)
+
+    @app.url_defaults
+    def keep_language(endpoint: str, values: dict) -> None:
+        # pages keep the language asked for in the URL; the API and static files do not
+        if not endpoint.startswith("web.") or "lang" in values:
+            return
+        lang = g.get("url_lang")
+        if lang:
+            values["lang"] = lang
+
+    @app.before_request
+    def remember_language() -> None:
+        g.url_lang = chosen_in_url()
+
+    app.jinja_env.filters.update(
+        country_name=country_name,
+        audience_label=lambda code: vocab_label(vocab.AUDIENCE, code),
+        loss_label=lambda code: vocab_label(vocab.LOSS, code),
+        language_label=lambda code: vocab_label(vocab.LANGUAGE, code),
+    )
+    app.jinja_env.globals.update(
+        vocab=vocab, meeting_label=meeting_label, vocab_label=vocab_label,
+        country_name=country_name, languages=LANGUAGES,
+        current_language=current_language, switch_language_url=switch_language_url,
+    )
