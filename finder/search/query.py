@@ -63,7 +63,7 @@ def filters(params: SearchParams, now: dt.datetime, *, formats: tuple[str, ...],
             values[name] = list(getattr(params, name))
     if params.days:
         values["days"] = list(params.days)
-    if params.days or params.times:  # see groups.meeting_slots (migration 0006)
+    if params.days or params.times:  # see groups.meeting_slots (migration 0007)
         days = [str(d) for d in params.days] or ["*"]
         values["slots"] = [f"{d}:{t}" for d in days for t in params.times or ("*",)]
     in_searcher_zone = searcher_tz is not None and "virtual" in formats
