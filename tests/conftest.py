@@ -10,6 +10,7 @@ Tests that make requests (`client`) run them the way production does instead: se
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 from flask.testing import FlaskClient
@@ -37,9 +38,11 @@ def _fingerprint() -> str:
 
 
 def database_url_for_tests() -> str:
-    """The database the tests run against (a clone of the template, made per run)."""
+    """The database the tests run against (a clone of the template, made per run);
+    GROUPFINDER_TEST_DATABASE names another, so that `make fuzz` can run beside `make test`."""
     base = make_url(database_url())
-    return base.set(database=f"{base.database}_test").render_as_string(hide_password=False)
+    name = os.environ.get("GROUPFINDER_TEST_DATABASE") or f"{base.database}_test"
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +78,7 @@ def database_urls():
 def app(database_urls):
     app = create_app({"DATABASE_URL": database_urls, "TESTING": True, "ONLINE_GEOCODER": False})
     yield app
-    app.extensions["db"].engine.dispose()
+    app.extensions["db"].dispose()
 
 
 # Tables the tests write; the gazetteer (postcodes, places) comes from the template and stays.
