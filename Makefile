@@ -46,7 +46,8 @@ test: setup db-start
 
 # generated API requests (schemathesis), thousands of them: FUZZ_MAX_EXAMPLES per operation
 fuzz: setup db-start
-	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} $(PY) -m pytest -q -s tests/test_api_fuzz.py
+	GROUPFINDER_TEST_DATABASE=groupfinder_fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} \
+	  $(PY) -m pytest -q -s tests/test_api_fuzz.py
 
 bench: bench-search bench-ingest
 

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             n += 1
             if resp.status_code != 200:
                 print(f"warning: {resp.status_code} for {path}", file=sys.stderr)
-    app.extensions["db"].engine.dispose()
+    app.extensions["db"].dispose()
 
     def ms(x: float) -> float:
         return x * 1000 / n

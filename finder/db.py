@@ -1,15 +1,16 @@
 """Engine and connection life-cycle: one connection per request, returned at teardown.
 
-Requests only read, so their connection runs in autocommit mode: no BEGIN/ROLLBACK round
-trips on every search. The request's ORM session (`get_session`) and the search's plain
-psycopg cursor (`get_cursor`) share that one connection. Writes (CLI, ingestion) use
-`transaction()`, which is all-or-nothing.
+Requests only read, so they have their own pool whose connections run in autocommit mode:
+no BEGIN/ROLLBACK round trips on every search. The request's ORM session (`get_session`) and
+the search's plain psycopg cursor (`get_cursor`) share that one connection. Writes (CLI,
+ingestion) use `transaction()` on the other pool, which is all-or-nothing.
 
 A database restart must not hang or break the app. Connections are made with a short
-`connect_timeout`, so during an outage a request fails within seconds with
-`DatabaseUnavailable` (HTTP 503), and a pooled connection the server has closed is noticed
-at checkout without a round trip (its socket is readable while idle: the server's goodbye
-or end-of-file) and replaced, so searches succeed again as soon as the server is back.
+`connect_timeout`, so during an outage a request fails within seconds with one of
+`UNAVAILABLE_ERRORS` (HTTP 503, `finder.errors`), and a pooled connection the server has
+closed is noticed at checkout without a round trip (its socket is readable while idle: the
+server's goodbye or end-of-file) and replaced, so searches succeed again as soon as the
+server is back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 CONNECT_TIMEOUT_S = 2  # libpq's minimum; an unreachable server fails a request this fast
+# Request connections run short queries: JIT compilation (tens of ms, triggered by a high
+# cost estimate such as a 200 km radius: 83 ms -> 8 ms) and parallel workers cost more than
+# they save there.
+REQUEST_SETTINGS = "-c jit=off -c max_parallel_workers_per_gather=0"
 POOL_TIMEOUT_S = 3  # waiting for a free pooled connection
 
 
@@ -50,11 +55,20 @@ class Database:
         self._bound: Connection | None = None
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
+        url, pool_size = app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5)
+        self.engine = make_engine(url, pool_size)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # requests' own pool, in autocommit from connect to close: nothing to switch at
+        # checkout or to roll back at return (the write pool stays empty in a web process)
+        self._read_engine = make_engine(url, pool_size, autocommit=True)
         app.extensions["db"] = self
         app.teardown_appcontext(self._release)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (both pools)."""
+        for engine in (self.engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
 
     @contextmanager
     def bound_to(self, connection: Connection) -> Iterator[None]:
@@ -120,10 +134,16 @@ def _closed_by_server(dbapi_connection: object) -> bool:
     return bool(readable)
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, *, autocommit: bool = False) -> Engine:
+    """`autocommit`: the requests' pool (read-only, short queries; see REQUEST_SETTINGS)."""
+    connect_args: dict = {"connect_timeout": CONNECT_TIMEOUT_S}
+    options: dict = {}
+    if autocommit:
+        options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+        connect_args["options"] = REQUEST_SETTINGS
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=5, pool_timeout=POOL_TIMEOUT_S,
-        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        pool_recycle=1800, connect_args=connect_args, **options,
     )
 
     @event.listens_for(engine, "checkout")

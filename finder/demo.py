@@ -21,7 +21,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from finder import ROOT
-from ingest.normalize import Rejection, geocode, normalise, withdraw
+from ingest.listing_store import geocode, withdraw
+from ingest.normalize import Rejection, normalise
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.writer import write_listings
 

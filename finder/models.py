@@ -159,6 +159,9 @@ class Group(Timestamps, Base):
     # the earliest cached upcoming meeting of its schedules, for "next meeting first" with an
     # index; kept by a database trigger on schedules (migration 0004) whatever writes them
     next_meeting_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # "<weekday>:*", "*:<band>", "<weekday>:<band>" of its schedules (kept by a trigger)
+    meeting_slots: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'"))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="groups")
     location: Mapped[Location | None] = relationship(back_populates="groups")

@@ -43,6 +43,7 @@ __all__ = [
     "ends_at",
     "format_clock",
     "format_time",
+    "meeting_slots",
     "next_occurrence",
     "next_occurrences",
     "occurrences_between",
@@ -352,6 +353,17 @@ def time_band(t: dt.time) -> str:
     if 17 <= hour < 21:
         return "evening"
     return "night"
+
+
+def meeting_slots(recs: Iterable[Recurrence]) -> list[str]:
+    """`groups.meeting_slots`: "<weekday>:*", "*:<band>" and "<weekday>:<band>" of each
+    schedule, sorted, as the schedules trigger computes them (migration 0007); a search's
+    day and time filters overlap them."""
+    slots = set()
+    for rec in recs:
+        band = time_band(rec.start_time)
+        slots.update((f"{rec.weekday}:*", f"*:{band}", f"{rec.weekday}:{band}"))
+    return sorted(slots)
 
 
 def to_rrule(rec: Recurrence) -> str:

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, BinaryIO, TypeVar
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 from urllib.robotparser import RobotFileParser
@@ -48,7 +48,6 @@ from urllib.robotparser import RobotFileParser
 import httpcore
 import httpx
 
-from ingest.adapters.base import Document
 from ingest.sources import Source
 
 MB = 1024 * 1024
@@ -73,6 +72,20 @@ T = TypeVar("T")
 
 def _default_user_agent() -> str:
     return os.environ.get(USER_AGENT_ENV) or DEFAULT_USER_AGENT
+
+
+@dataclass
+class Document:
+    """A fetched body, streamed from a spooled file so large feeds need not fit in memory."""
+
+    url: str
+    body: BinaryIO
+    content_type: str | None = None
+    encoding: str | None = None  # charset from the Content-Type header, if any
+
+
+class DocumentError(Exception):
+    """The document as a whole is unusable (truncated, invalid, wrong type): change nothing."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ The rules come from issue 3 ("Normalising and writing", "Runs and operations"):
   read the document again).
 - Two runs of one source never overlap: a PostgreSQL advisory lock (held on its own
   connection, so it dies with the process) makes the second one a "skipped" no-op.
+- Every entry read is counted once: fetched = created + updated + unchanged + merged +
+  rejected + skipped (`RunReport.accounted`). Entries of one group listed once per day
+  are folded into one listing first (`ingest.fold`); they count as merged (or unchanged
+  with it).
 - A file source (no 304) or a changed feed is read in full, but a row the adapter reads
   exactly as last time is only marked seen: it is not normalised, geocoded or written again
   (`normalize.record_hash`; a change to the normalising code makes every row count as read
@@ -47,19 +51,20 @@ from sqlalchemy.orm import Session
 from finder.db import Database
 from finder.models import IngestRun, ListingSource, SourceState
 from ingest.adapters import get_adapter
-from ingest.adapters.base import Adapter, Document, DocumentError, RowProblem
-from ingest.fetch import FetchError, FetchResult, FetchSettings, fetch
+from ingest.adapters.base import Adapter, RowProblem
+from ingest.adapters.common import media_type
+from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
+from ingest.fold import Folded, fold_same_group
+from ingest.listing_store import geocode_many, withdraw
 from ingest.normalize import (
     NormalisedListing,
     Rejection,
-    geocode_many,
     listing_key,
     normalise,
     record_hash,
     same_content,
     stored_hash,
     with_content_hash,
-    withdraw,
 )
 from ingest.records import ListingRecord, OrganisationRecord
 from ingest.sources import Source
@@ -113,6 +118,15 @@ class RunReport:
     @property
     def failed(self) -> bool:
         return self.outcome == "failed"
+
+    @property
+    def accounted(self) -> int:
+        """Every entry a run read ends in exactly one of these: fetched = created + updated
+        + unchanged + merged + rejected + skipped (entries folded into another entry of the
+        same group count as merged, or unchanged with it). Withdrawn counts stored
+        listings, not entries."""
+        return (self.created + self.updated + self.unchanged + self.merged + self.rejected
+                + self.skipped)
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTS}
@@ -231,7 +245,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str]] = []
     sent: tuple[list[tuple[int, ListingRecord, tuple[str, str] | None, str]],
                 Unchanged] | None = None
-    rejected: list[tuple[int, str, str, bool]] = []
+    rejected: list[tuple[int, str, str, bool, int]] = []  # ..., entries folded into it
+    folded: dict[str, int] = {}  # listing id -> entries folded into it (`ingest.fold`)
     # listings to write, each with the hash to store once it is written: they are written
     # in the batches a row-by-row run makes (BATCH_SIZE usable listings, unchanged ones
     # included), so rows are inserted, and numbered, in the same order
@@ -243,20 +258,20 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     today = now.date()
 
     def reject(row: int, ref: str, reason: str, skipped: bool = False) -> None:
-        rejected.append((row, ref, reason, skipped))
+        rejected.append((row, ref, reason, skipped, 0))
 
     def count_rejections(up_to: float) -> None:
         """Report the rejections of rows up to `up_to`, in row order."""
         rejected.sort(key=lambda r: r[0])
         done = 0
-        for row, ref, reason, skipped in rejected:
+        for row, ref, reason, skipped, entries in rejected:
             if row > up_to:
                 break
             done += 1
             if skipped:
-                report.skipped += 1
+                report.skipped += 1 + entries
             else:
-                report.rejected += 1
+                report.rejected += 1 + entries
             if len(report.rejections) < MAX_REJECTIONS_KEPT:
                 report.rejections.append({"ref": ref, "reason": reason, **(
                     {"skipped": True} if skipped else {})})
@@ -277,8 +292,13 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         if not pending:
             return
         listings = [listing for listing, _ in pending]
-        for outcome in write_listings(session, listings, now=now):
+        for listing, outcome in zip(listings, write_listings(session, listings, now=now),
+                                    strict=True):
             setattr(report, outcome, getattr(report, outcome) + 1)
+            entries = folded.get(listing.external_id)
+            if entries:  # the other entries of the group: merged into it, or unchanged
+                target = "unchanged" if outcome == "unchanged" else "merged"
+                setattr(report, target, getattr(report, target) + entries)
         mark_seen(session, [], now=now, hashes=[h for _, h in pending if h is not None])
         stats.written(len(listings))
         pending.clear()
@@ -308,7 +328,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         normalised (a listing whose content is the same is still unchanged), geocoded and
         queued for writing."""
         seen_again = unchanged_keys.keys()
-        report.unchanged += len(seen_again)
+        report.unchanged += len(seen_again) + sum(folded.get(k[1], 0) for k in seen_again)
         keys = [key for _, _, key, _ in batch if key is not None]
         stored = stored_refs(session, [key for key in keys if key not in seen_again],
                              remember=True, empty={name for name, has in holds.items()
@@ -324,13 +344,15 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
             ref = stored.get(key) if key is not None else None
             listing = normalise(record, today=today)
             if isinstance(listing, Rejection):
-                rejected.append((row, str(record.external_id), str(listing), False))
+                rejected.append((row, str(record.external_id), str(listing), False,
+                                 folded.get(record.external_id, 0)))
                 continue
             fresh = stored_hash(listing, fingerprint)
             later = None  # the hash to store once this listing is written
             if ref is not None and same_content(ref.content_hash, listing.content_hash):
                 if ref.withdrawn_at is None:
                     unchanged.append(ref.id)
+                    report.unchanged += folded.get(listing.external_id, 0)
                     rehash.append((ref.id, fresh))
                     usable_rows.append((row, None, None))
                     continue
@@ -348,7 +370,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                 continue
             found = next(located)
             if isinstance(found, Rejection):
-                rejected.append((row, listing.external_id, str(found), False))
+                rejected.append((row, listing.external_id, str(found), False,
+                                 folded.get(listing.external_id, 0)))
                 continue
             add_usable((found, later))
         mark_seen(session, unchanged, now=now, hashes=rehash)
@@ -357,10 +380,13 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
 
     try:
         with _Progress(progress, source.name, result) as bar:
-            for item in adapter.records(result.document, source, fetch_more):
+            for item in fold_same_group(adapter.records(result.document, source, fetch_more)):
                 report.fetched += 1
                 row = report.fetched
                 bar.tick(row)
+                if isinstance(item, Folded):  # counted with the listing it joined
+                    folded[item.into] = folded.get(item.into, 0) + 1
+                    continue
                 if isinstance(item, RowProblem):
                     reject(row, item.ref, item.reason, item.skipped)
                     if not item.skipped:
@@ -368,6 +394,12 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                     continue
                 record = _with_defaults(item, source)
                 ref = record.external_id
+                ended = _ended(record, today)
+                if ended is not None:  # a series that is over is not a group any more
+                    rejected.append((row, str(ref), f"every schedule has ended (the last on "
+                                                    f"{ended.isoformat()})", True,
+                                     folded.get(ref, 0)))
+                    continue
                 if ref in seen:
                     reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in "
                                           f"this feed)")
@@ -386,7 +418,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         for row, record, _, _ in [*(sent[0] if sent is not None else ()), *batch]:
             listing = normalise(record, today=today)
             if isinstance(listing, Rejection):
-                reject(row, str(record.external_id), str(listing))
+                rejected.append((row, str(record.external_id), str(listing), False,
+                                 folded.get(record.external_id, 0)))
         count_rejections(up_to=float("inf"))
         raise
     try:
@@ -411,6 +444,17 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                                 now=now)
 
 
+def _ended(record: ListingRecord, today: dt.date) -> dt.date | None:
+    """The last end date when every schedule of `record` ended before `today`, else None."""
+    ends = []
+    for s in record.schedules or ():
+        until = getattr(s, "valid_until", None)
+        if not isinstance(until, dt.date) or until >= today:
+            return None
+        ends.append(until)
+    return max(ends) if ends else None
+
+
 def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:
     """The source's defaults for what the record does not say; the record always wins."""
     changes: dict[str, Any] = {}
@@ -428,9 +472,12 @@ def _with_defaults(record: ListingRecord, source: Source) -> ListingRecord:
 
 
 def _check_content_type(doc: Document, adapter: Adapter) -> None:
-    media = (doc.content_type or "").split(";", 1)[0].strip().lower()
+    """An HTTP answer must declare a type the adapter reads (adapters check the same with
+    `adapters.common.check_content_type`, which lets a file's missing type through)."""
+    media = media_type(doc.content_type)
     allowed = adapter.content_types
-    if media in allowed or ("application/json" in allowed and media.endswith("+json")):
+    if media is not None and (media in allowed or (
+            "application/json" in allowed and media.endswith("+json"))):
         return
     raise DocumentError(f"wrong content type {media or '(none)'} "
                         f"(the {adapter.name} adapter reads {', '.join(allowed)})")

@@ -26,10 +26,7 @@ from ingest.records import ScheduleRecord
 
 __all__ = [
     "DEFAULT_DURATION",
-    "country_code",
-    "country_from_name",
     "duration_between",
-    "infer_join_mode",
     "parse_byday",
     "parse_clock",
     "parse_day_phrase",
@@ -364,71 +361,3 @@ def parse_byday(text: str) -> list[tuple[int | None, int]]:
         if item not in out:
             out.append(item)
     return out
-
-
-# ----------------------------------------------------------------------------- other phrases
-# Not schedules, but the same kind of publisher prose, shared by every adapter.
-
-_COUNTRY_NAMES = {
-    "UK": "GB", "GREAT BRITAIN": "GB", "BRITAIN": "GB", "UNITED KINGDOM": "GB", "ENGLAND": "GB",
-    "SCOTLAND": "GB", "WALES": "GB", "CYMRU": "GB", "NORTHERN IRELAND": "GB",
-    "USA": "US", "U S A": "US", "U S": "US", "UNITED STATES": "US",
-    "UNITED STATES OF AMERICA": "US", "AMERICA": "US", "CANADA": "CA", "IRELAND": "IE",
-    "EIRE": "IE", "REPUBLIC OF IRELAND": "IE", "AUSTRALIA": "AU", "NEW ZEALAND": "NZ",
-    "AOTEAROA": "NZ", "ISLE OF MAN": "IM", "JERSEY": "JE", "GUERNSEY": "GG", "FRANCE": "FR",
-    "GERMANY": "DE", "SPAIN": "ES", "NETHERLANDS": "NL", "SOUTH AFRICA": "ZA",
-}
-
-
-def country_code(text: str | None) -> str | None:
-    """ISO alpha-2 for a code or a common English name; anything else comes back as given,
-    so normalisation rejects it with the publisher's own words."""
-    if text is None:
-        return None
-    key = re.sub(r"[^A-Z]+", " ", _fold(str(text)).upper()).strip()
-    if not key:
-        return None
-    if len(key) == 2 and key.isalpha():
-        return _COUNTRY_NAMES.get(key, key)
-    return _COUNTRY_NAMES.get(key, str(text).strip())
-
-
-_JOIN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # "no need to book" must win over "book", so drop-in phrases are tried first
-    ("drop_in", re.compile(
-        r"\bdrop[- ]?in\b|\bjust (?:turn|come|show) (?:up|along)\b|\bno need to "
-        r"(?:book|register|sign up)|\b(?:do not|don't|dont|doesn't|no) need to "
-        r"(?:book|register|sign up)|\bno (?:booking|registration|referral)s? (?:is )?(?:needed|"
-        r"required|necessary)|\bwithout (?:booking|registering|a referral)|\ball welcome\b")),
-    ("waitlist", re.compile(r"\bwait(?:ing)?[- ]?list\b")),
-    ("register", re.compile(
-        r"\bregist(?:er|ration|ering)\b|\bsign[- ]?up\b|\bbook(?:ing)? (?:is )?(?:essential|"
-        r"required|needed)|\bplease book\b|\bbook (?:a|your) (?:place|space|seat)\b|\brsvp\b|"
-        r"\bpre-?book")),
-    ("contact", re.compile(
-        r"\breferr(?:al|ed)\b|\bcontact (?:the |our )?(?:facilitator|organi[sz]er|group|us|"
-        r"midwife)\b|\b(?:get in touch|contact us|call|phone|ring|email|e-mail) (?:us )?"
-        r"before\b|\bplease (?:contact|call|email|e-mail|ring|phone)\b")),
-)
-
-
-def country_from_name(text: str | None) -> str | None:
-    """ISO alpha-2 only when `text` is plainly a country ("UK", "USA", "United Kingdom");
-    None for anything else, such as a US state ("CA") at the end of an address."""
-    if not text:
-        return None
-    key = re.sub(r"[^A-Z]+", " ", _fold(str(text)).upper()).strip()
-    if key in ("US", "GB"):
-        return key
-    return _COUNTRY_NAMES.get(key)
-
-
-def infer_join_mode(*texts: str | None) -> str | None:
-    """A JOIN code from free text ("Registration required", "Just turn up"), or None."""
-    text = " ".join(_fold(t) for t in texts if isinstance(t, str) and t.strip())
-    if not text:
-        return None
-    for code, pattern in _JOIN_PATTERNS:
-        if pattern.search(text):
-            return code
-    return None

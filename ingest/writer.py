@@ -9,7 +9,7 @@ Per batch it costs a handful of statements, whatever the size:
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted with COPY (venues, groups,
   provenance, schedules with their upcoming meetings);
-- changed listings go through `normalize.upsert` one by one (they are few in a steady feed),
+- changed listings go through `listing_store.upsert` one by one (they are few in a steady feed),
   unless the listing is a second source of a merged group: then only its provenance and the
   conflicts are refreshed, so two sources never overwrite each other's fields back and forth.
 
@@ -47,9 +47,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import NullType
 
 from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
-from finder.schedules import Recurrence, time_band, upcoming_utc
+from finder.schedules import Recurrence, meeting_slots, time_band, upcoming_utc
 from ingest import dedupe
-from ingest.normalize import HALF, NormalisedListing, upsert
+from ingest.listing_store import upsert
+from ingest.normalize import HALF, NormalisedListing
 
 G, L, LS, ORG, S = (Group.__table__, Location.__table__, ListingSource.__table__,
                   Organisation.__table__, Schedule.__table__)
@@ -155,7 +156,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
                    now: dt.datetime | None = None) -> list[str]:
     """One outcome per listing: "created", "updated", "unchanged" or "merged".
 
-    Listings must be geocoded (see `normalize.geocode`) and unique by (source, external_id)
+    Listings must be geocoded (see `listing_store.geocode`) and unique by (source, external_id)
     within the call (and within the run, after `start_run`). Nothing is committed: the
     caller owns the transaction.
     """
@@ -610,7 +611,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         "id", "name", "description", "format", "status", "join_mode", "join_url", "join_phone",
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
-        "service_countries", "join_keys", "last_confirmed", "next_meeting_at",
+        "service_countries", "join_keys", "last_confirmed", "next_meeting_at", "meeting_slots",
     ), (
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
@@ -619,7 +620,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          location_ids.get(key) if key is not None else None, n.timezone,
          _array(n.service_countries),
          _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed,
-         _next_meeting(n.schedules, now))
+         _next_meeting(n.schedules, now), _array(meeting_slots(n.schedules)))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
     ))
     _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
@@ -646,8 +647,9 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         defer(session, _NEXT_MEETING_KNOWN.format("off"))
 
 
-# the groups were written with their next meeting (`_next_meeting`): the schedules' trigger
-# need not look them up again (migration 0006); for this one statement only
+# the groups were written with their next meeting (`_next_meeting`) and meeting slots: the
+# schedules' trigger need not look them up again (migrations 0006, 0007); for this one
+# statement only
 _NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 

@@ -273,7 +273,7 @@ def test_no_location_uses_the_source_default_format():
 @pytest.mark.parametrize("body, message", [
     (b'[{"id": "a", "name": "A"', "invalid or truncated JSON"),
     (b'{"total_pages": 1, "contents": [', "invalid or truncated JSON"),
-    (b'{"id": "a", "name": "A"}', "without 'contents'"),
+    (b'{"title": "Our services", "count": 2}', "or one service"),
     (b'{"contents": null}', "'contents' is not a list"),
     (b"<html>502 Bad Gateway</html>", "not JSON"),
     (b"", "empty"),
@@ -356,7 +356,8 @@ def test_zone_comes_from_the_country_when_the_source_has_none():
 
 
 def test_valid_until_is_the_earlier_of_until_and_valid_to():
-    (s,) = hsds_schedules(sched(until="2026-03-01", valid_to="2025-12-31"), "Europe/London")
+    (s,) = hsds_schedules(sched(until="2026-03-01", valid_to="2025-12-31"), "Europe/London",
+                          dt.date(2025, 6, 1))
     assert s.valid_until == dt.date(2025, 12, 31)
 
 
@@ -380,3 +381,20 @@ def test_join_mode_falls_back_to_the_organisation_for_contact():
 def test_cost(fields, cost):
     (rec,) = service_records({**svc(1), **fields}, 1, SOURCE)
     assert rec.cost == cost
+
+
+def test_a_service_at_location_is_read_as_its_service():
+    from ingest.adapters.hsds import as_service
+
+    sal = {"id": "sal-1", "location": {"id": "loc-1", "location_type": "virtual",
+                                       "url": "https://zoom.us/j/77"},
+           "schedules": [{"freq": "WEEKLY", "byday": "WE", "opens_at": "18:00"}],
+           "service": {"id": "svc-1", "name": "Wednesday Circle", "status": "active"}}
+    body = json.dumps({"total_items": 1, "total_pages": 1, "page_number": 1,
+                       "contents": [sal]}).encode()
+    (record,) = run(body, source=SOURCE)
+    assert isinstance(record, ListingRecord)
+    assert (record.external_id, record.name, record.format, record.join_url) == (
+        "svc-1", "Wednesday Circle", "virtual", "https://zoom.us/j/77")
+    assert [(s.weekday, s.start_time) for s in record.schedules] == [(2, dt.time(18))]
+    assert as_service({"id": "x", "name": "A service"}) == {"id": "x", "name": "A service"}

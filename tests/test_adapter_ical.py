@@ -78,15 +78,21 @@ def test_registered_as_icalendar():
 
 
 def test_every_event_is_a_listing_or_a_counted_problem(uk):
-    assert len(listings(uk)) == 6
+    assert len(listings(uk)) == 7
     assert problems(uk) == {
         "stmarys-awareness-service@stmarys.example.nhs.uk":
             "one-off event, not a recurring group",
-        "stmarys-phone-line@stmarys.example.nhs.uk":
-            "recurrence rule FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR repeats daily: only weekly, "
-            "fortnightly or monthly meetings on a weekday can be listed",
         "stmarys-stillbirth-group@stmarys.example.nhs.uk": "cancelled series (STATUS:CANCELLED)",
     }
+
+
+def test_daily_on_weekdays_is_weekly_on_those_days(uk):
+    # FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR, as Exchange and Zimbra export "every weekday"
+    r = listings(uk)["stmarys-phone-line@stmarys.example.nhs.uk"]
+    assert [(s.freq, s.interval, s.weekday, s.set_pos, s.start_time, s.duration_minutes,
+             s.timezone, s.valid_from) for s in r.schedules] == [
+        ("weekly", 1, day, None, T(9), 480, "Europe/London", D(2026, 1, 5 + day))
+        for day in range(5)]
 
 
 def test_weekly_series_with_exdate_lists_in_several_properties(uk):
@@ -278,7 +284,7 @@ def test_override_without_its_series_is_reported():
         "UID:ghost\r\nRECURRENCE-ID;TZID=Europe/London:20260602T190000\r\n"
         "DTSTART;TZID=Europe/London:20260602T190000\r\nSTATUS:CANCELLED"))
     assert out == [RowProblem("ghost", "a changed or cancelled occurrence (RECURRENCE-ID) whose "
-                                       "recurring event is not in the calendar")]
+                                       "recurring event is not in the calendar", skipped=True)]
 
 
 def test_floating_time_uses_the_source_timezone_without_x_wr_timezone():
@@ -385,7 +391,7 @@ def test_wrong_content_type_is_a_document_error(content_type):
                                           "TEXT/CALENDAR; charset=UTF-8"])
 def test_calendar_content_types_are_accepted(content_type):
     body = (FIXTURES / "hospital_calendar.ics").read_bytes()
-    assert len(listings(run(body, content_type=content_type))) == 6
+    assert len(listings(run(body, content_type=content_type))) == 7
 
 
 def test_windows_1252_without_a_charset_is_read():
@@ -436,3 +442,13 @@ def test_utf8_bom_is_dropped():
 def test_split_location(text, country, expected):
     p = split_location(text, country)
     assert (p.venue_name, p.address_line1, p.town, p.region, p.postcode, p.country) == expected
+
+
+def test_a_global_tzid_ends_in_its_iana_name():
+    out = one(calendar("UID:x\r\nSUMMARY:G\r\n"
+                       "DTSTART;TZID=/mozilla.org/20050126_1/Europe/Paris:20260106T190000\r\n"
+                       "RRULE:FREQ=WEEKLY\r\nLOCATION:1 Rue de Rivoli\\, 75001 Paris\\, France"))
+    assert isinstance(out, ListingRecord)
+    assert out.timezone == out.schedules[0].timezone == "Europe/Paris"
+    assert (out.address_line1, out.postcode, out.town, out.country) == (
+        "1 Rue de Rivoli", "75001", "Paris", "FR")

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Document, DocumentError, RowProblem
-from ingest.adapters.meeting_guide import split_formatted_address
+from ingest.adapters.common import split_address
 from ingest.normalize import Rejection, normalise
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
@@ -317,9 +317,9 @@ def test_streams_a_large_feed_without_holding_it():
 
 
 def test_split_formatted_address():
-    assert split_formatted_address("1 High St, Leeds LS1 3EX, UK") == {
-        "address_line1": "1 High St", "town": "Leeds", "region": None, "postcode": "LS1 3EX",
-        "country": "GB"}
-    assert split_formatted_address("4953 W Addison St, Chicago, IL 60641, USA") == {
-        "address_line1": "4953 W Addison St", "town": "Chicago", "region": "IL",
-        "postcode": "60641", "country": "US"}
+    uk = split_address("1 High St, Leeds LS1 3EX, UK")
+    assert (uk.address_line1, uk.town, uk.region, uk.postcode, uk.country) == (
+        "1 High St", "Leeds", None, "LS1 3EX", "GB")
+    us = split_address("4953 W Addison St, Chicago, IL 60641, USA")
+    assert (us.address_line1, us.town, us.region, us.postcode, us.country) == (
+        "4953 W Addison St", "Chicago", "IL", "60641", "US")

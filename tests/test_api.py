@@ -154,7 +154,7 @@ def test_a_413_under_the_api_is_json(app):
         request.get_data(parse_form_data=True)
 
     response = small.test_client().post("/api/v1/groups", data={"x": "y" * 100})
-    small.extensions["db"].engine.dispose()
+    small.extensions["db"].dispose()
     assert response.status_code == 413 and response.is_json, response.get_data(as_text=True)
 
 
@@ -181,3 +181,13 @@ def test_the_document_states_the_limits_the_code_enforces(spec):
     assert all("empty value means the parameter is absent" in q["description"]
                for q in search.values())
     assert "422" in search["sort"]["description"] and "422" in search["near"]["description"]
+
+
+def test_request_connections_skip_jit_and_parallel_workers(client, app):
+    # a 200 km radius has a plan costly enough for JIT, which would take longer than the query
+    with app.test_request_context("/"):
+        cursor = app.extensions["db"].cursor()
+        settings = dict(cursor.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN "
+            "('jit', 'max_parallel_workers_per_gather')").fetchall())
+    assert settings == {"jit": "off", "max_parallel_workers_per_gather": "0"}

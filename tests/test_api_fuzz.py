@@ -55,6 +55,6 @@ def test_generated_requests_get_documented_answers(case, listings):
 
 
 def teardown_module(module):
-    APP.extensions["db"].engine.dispose()
+    APP.extensions["db"].dispose()
     print(f"\nschemathesis: {REQUESTS['count']} generated requests, statuses "
           f"{dict(sorted(REQUESTS['statuses'].items()))}")

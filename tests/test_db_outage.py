@@ -123,7 +123,7 @@ def proxied(database_urls):
     try:
         yield proxy, app.test_client()
     finally:
-        app.extensions["db"].engine.dispose()
+        app.extensions["db"].dispose()
         proxy.close()
 
 

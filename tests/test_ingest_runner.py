@@ -1008,3 +1008,17 @@ def test_a_bad_zone_in_the_sources_file_is_a_one_line_error(tmp_path, httpserver
         assert result.exit_code == 2, (args, result.output)
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("Error: source 'good': timezone: ") and "Traceback" not in line
+
+
+def test_ingested_groups_carry_the_meeting_slots_the_trigger_would_set(httpserver, db,
+                                                                      connection, settings):
+    # new groups are written complete (the schedules trigger is told to leave them alone),
+    # so the writer's slots must be the trigger's (migration 0007)
+    serve(httpserver, feed(*THREE, mg_row("morning", n=3, day=[1, 4], time="10:00")))
+    assert run(db, mg_source(httpserver), settings).created == 4
+    rows = connection.execute(text(
+        "SELECT g.meeting_slots, ARRAY(SELECT DISTINCT slot FROM schedules s, "
+        "unnest(ARRAY[s.weekday || ':*', '*:' || s.time_band, s.weekday || ':' || s.time_band])"
+        " AS slot WHERE s.group_id = g.id ORDER BY 1) FROM groups g")).all()
+    assert len(rows) == 4 and all(written == computed for written, computed in rows)
+    assert ["*:morning", "0:*", "0:morning", "3:*", "3:morning"] in [sorted(r[0]) for r in rows]

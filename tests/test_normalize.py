@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from ingest.normalize import LIMITS, NormalisedListing, Rejection, geocode, normalise
+from ingest.listing_store import geocode
+from ingest.normalize import LIMITS, NormalisedListing, Rejection, normalise
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 
 TODAY = dt.date(2026, 11, 26)
@@ -201,8 +202,14 @@ def test_unknown_timezones_are_rejected(tz):
 
 
 def test_virtual_without_service_area_is_rejected():
-    r = rejected(online(country=None, service_countries=[]))
+    # no countries, and a zone that belongs to no country
+    r = rejected(online(country=None, service_countries=[], timezone="Etc/GMT-3"))
     assert r.field == "service_countries"
+
+
+def test_virtual_without_service_area_serves_the_country_of_its_zone():
+    n = ok(online(country=None, service_countries=[], timezone="America/Chicago"))
+    assert n.service_countries == ("US",)
 
 
 def test_virtual_with_a_country_serves_that_country():

@@ -6,12 +6,10 @@ import datetime as dt
 
 import pytest
 
+from ingest.adapters.common import country_code, country_from_name, infer_join_mode
 from ingest.records import ScheduleRecord
 from ingest.schedule_text import (
-    country_code,
-    country_from_name,
     duration_between,
-    infer_join_mode,
     parse_byday,
     parse_clock,
     parse_day_phrase,

@@ -108,6 +108,18 @@ def test_day_and_time_filters_use_the_group_local_schedule(client, london):
     assert names(client.get(f"/api/v1/groups?near={NEAR}&day=tue&time=morning").get_json()) == []
 
 
+def test_day_and_time_filters_follow_a_changed_schedule(client, session, london):
+    # the filters read groups.meeting_slots, which a trigger keeps from the schedules
+    session.execute(text("UPDATE schedules SET weekday = 3, start_time = '10:00', "
+                         "time_band = 'morning' WHERE group_id = :g"), {"g": london["one"].id})
+    tuesday = client.get(f"/api/v1/groups?near={NEAR}&day=tue&time=evening").get_json()
+    assert names(tuesday) == ["Five km hybrid"]
+    thursday = client.get(f"/api/v1/groups?near={NEAR}&day=thu&time=morning").get_json()
+    assert names(thursday) == ["One km"]
+    session.execute(text("DELETE FROM schedules WHERE group_id = :g"), {"g": london["one"].id})
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&day=thu").get_json()) == []
+
+
 def test_within_days_uses_upcoming_meetings(client, session):
     starts_later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).date()
     lat, lng = offset(*LONDON, north_km=2)
@@ -221,3 +233,22 @@ def test_online_preview_shows_five_and_says_there_are_more(client, session, lond
     assert len(body["online"]["results"]) == 5 and body["online"]["has_more"] is True
     assert "format=virtual" in body["online"]["more"]
     assert "See more online groups" in client.get(f"/?near={NEAR}").get_data(as_text=True)
+
+
+def test_online_lists_are_cached_until_listings_change(client, session, london, connection):
+    def online_names(path):
+        body = client.get(path).get_json()
+        return [r["name"] for r in body.get("online", body)["results"]]
+
+    preview, full = f"/api/v1/groups?near={NEAR}", f"/api/v1/groups?near={NEAR}&format=virtual"
+    assert "Online GB" in online_names(preview) and "Online GB" in online_names(full)
+    # a write the change counter does not see (triggers off): both lists are served cached
+    connection.execute(text("SET session_replication_role = replica"))
+    connection.execute(text("UPDATE groups SET name = 'Renamed quietly' WHERE id = :g"),
+                       {"g": london["online_gb"].id})
+    connection.execute(text("SET session_replication_role = DEFAULT"))
+    assert "Online GB" in online_names(preview) and "Online GB" in online_names(full)
+    # an ordinary write moves the counter: the next search reads the listings again
+    connection.execute(text("UPDATE groups SET name = 'Renamed' WHERE id = :g"),
+                       {"g": london["online_gb"].id})
+    assert "Renamed" in online_names(preview) and "Renamed" in online_names(full)

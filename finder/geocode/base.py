@@ -29,6 +29,12 @@ class Resolved:
     note: str | None = None  # said to the searcher whenever the match is approximate
 
 
+def fetch(session: Session, sql: str, params: dict) -> list[tuple]:
+    """Rows of a gazetteer query, run by psycopg on the session's own connection (and
+    transaction): on every search, SQLAlchemy's layer would cost more than the query."""
+    return session.connection().connection.driver_connection.execute(sql, params).fetchall()
+
+
 def _quoted(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return "“" + (text if len(text) <= limit else text[: limit - 1] + "…") + "”"

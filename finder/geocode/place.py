@@ -12,12 +12,10 @@ from functools import lru_cache
 from importlib.resources import files
 
 from geopy.distance import distance
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from finder.geocode import normalise
-from finder.geocode.base import Geocoder, Resolved
-from finder.models import Place
+from finder.geocode.base import Geocoder, Resolved, fetch
 from finder.vocab import fold
 
 UK_NATIONS = {"ENG": "England", "SCT": "Scotland", "WLS": "Wales", "NIR": "Northern Ireland"}
@@ -114,12 +112,11 @@ def _name_keys(name: str) -> list[str]:
 def _candidates(session: Session, name: str) -> list[_Candidate]:
     if not fold(name):  # nothing left to match on (an emoji, punctuation): not a place name
         return []
-    rows = session.execute(
-        text(
-            "SELECT name, country, admin1, population, timezone, ST_Y(point::geometry), "
-            "ST_X(point::geometry) FROM places WHERE name_key = ANY(:keys) "
-            "ORDER BY population DESC, geonameid LIMIT :n"
-        ),
+    rows = fetch(
+        session,
+        "SELECT name, country, admin1, population, timezone, ST_Y(point::geometry), "
+        "ST_X(point::geometry) FROM places WHERE name_key = ANY(%(keys)s) "
+        "ORDER BY population DESC, geonameid LIMIT %(n)s",
         {"keys": _name_keys(name), "n": MAX_CANDIDATES},
     )
     return [_Candidate(*r) for r in rows]
@@ -183,25 +180,33 @@ class PlaceGeocoder(Geocoder):
         return None
 
 
-def _point(lat: float, lng: float):
-    return func.geography(func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326))
+@dataclass(frozen=True)
+class NearestPlace:
+    name: str
+    country: str
+    admin1: str | None
+    timezone: str | None
+    lat: float
+    lng: float
 
 
-def nearest_place(session: Session, lat: float, lng: float) -> Place | None:
+NEAREST_SQL = (
+    "SELECT name, country, admin1, timezone, ST_Y(point::geometry), ST_X(point::geometry) "
+    "FROM places ORDER BY point <-> ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography "
+    "LIMIT 1"
+)
+
+
+def nearest_place(session: Session, lat: float, lng: float) -> NearestPlace | None:
     """The closest town (index-assisted KNN on places.point), for a country and timezone."""
-    return session.scalars(
-        select(Place).order_by(Place.point.op("<->")(_point(lat, lng))).limit(1)
-    ).first()
+    rows = fetch(session, NEAREST_SQL, {"lat": lat, "lng": lng})
+    return NearestPlace(*rows[0]) if rows else None
 
 
-def nearest_place_km(session: Session, lat: float, lng: float) -> tuple[Place, float] | None:
+def nearest_place_km(session: Session, lat: float, lng: float
+                     ) -> tuple[NearestPlace, float] | None:
     """The closest town and how far it is, in kilometres on the WGS 84 ellipsoid."""
-    row = session.execute(
-        select(Place, func.ST_Y(func.geometry(Place.point)), func.ST_X(func.geometry(Place.point)))
-        .order_by(Place.point.op("<->")(_point(lat, lng)))
-        .limit(1)
-    ).first()
-    if row is None:
+    place = nearest_place(session, lat, lng)
+    if place is None:
         return None
-    place, plat, plng = row
-    return place, distance((lat, lng), (plat, plng)).km
+    return place, distance((lat, lng), (place.lat, place.lng)).km

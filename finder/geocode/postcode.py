@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from finder.geocode import normalise
-from finder.geocode.base import Geocoder, Resolved
+from finder.geocode.base import Geocoder, Resolved, fetch
 from finder.geocode.place import nearest_place
 
 log = logging.getLogger(__name__)
@@ -31,11 +30,10 @@ _LEVEL_NAMES = {
 
 def _rows(session: Session, country: str, codes: list[str]) -> dict[str, tuple]:
     """code -> (kind, lat, lng, place_name) for those of `codes` that are loaded."""
-    result = session.execute(
-        text(
-            "SELECT code, kind, ST_Y(point::geometry), ST_X(point::geometry), place_name "
-            "FROM postcode_centroids WHERE country = :c AND code = ANY(:codes)"
-        ),
+    result = fetch(
+        session,
+        "SELECT code, kind, ST_Y(point::geometry), ST_X(point::geometry), place_name "
+        "FROM postcode_centroids WHERE country = %(c)s AND code = ANY(%(codes)s)",
         {"c": country, "codes": codes},
     )
     return {r[0]: tuple(r[1:]) for r in result}

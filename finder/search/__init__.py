@@ -7,9 +7,11 @@
     results.from_rows(rows)        the same objects rendered as HTML or JSON
 
 A "near me" search on page 1 also shows the first online groups serving the searcher's
-country. That preview does not depend on where the searcher is, only on the country and the
-filters, so it is cached in the process for `PREVIEW_TTL_S` seconds, keyed on the listing
-change counter (read with the nearby count): a change to any listing starts a new key.
+country. That preview, like the list of online groups (`format=virtual`), does not depend on
+where the searcher is, only on the country, the filters (and the page), so both are cached
+in the process for `PREVIEW_TTL_S` seconds, keyed on the listing change counter (read with
+the nearby count, or on its own for the online list): a change to any listing starts a new
+key.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class SearchOutcome:
 
 
 class PreviewCache:
-    """The online preview's rows per (change counter, country, filters), for a short while.
+    """Online lists' rows per (change counter, country, filters, page), for a short while.
 
     Rows, not results: next meetings are still computed for each request's moment and zone.
     A key holding an old counter is never asked for again and ages out.
@@ -132,11 +134,12 @@ class PreviewCache:
 preview_cache = PreviewCache()
 
 
-def _preview_key(params: SearchParams, country: str | None, searcher_tz: str | None,
-                 counter: int) -> tuple:
+def _online_key(params: SearchParams, country: str | None, searcher_tz: str | None,
+                counter: int, page: tuple[int, int] | None) -> tuple:
+    """What an online list depends on; `page` is (page, per_page), None for the preview."""
     zone = searcher_tz if (params.days or params.times) else None  # read in the searcher's
-    return (counter, country, params.loss, params.audience, params.language, params.cost,
-            params.join, params.days, params.times, params.within_days, zone)
+    return (counter, page, country, params.loss, params.audience, params.language,
+            params.cost, params.join, params.days, params.times, params.within_days, zone)
 
 
 def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
@@ -156,13 +159,18 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
     if location is None:
         page = query.anywhere(cursor, params, now, searcher_tz=searcher_tz)
     elif params.format == "virtual":
-        page = query.online(cursor, params, location.country, now, searcher_tz=searcher_tz)
+        key = _online_key(params, location.country, searcher_tz, query.change_counter(cursor),
+                          (params.page, params.per_page))
+        page = preview_cache.get(key)
+        if page is None:
+            page = query.online(cursor, params, location.country, now, searcher_tz=searcher_tz)
+            preview_cache.put(key, page)
     else:
         with_preview = params.format == "any" and params.page == 1
         page, counter = query.nearby(cursor, params, location.lat, location.lng, now,
                                      with_counter=with_preview)
         if with_preview:
-            key = _preview_key(params, location.country, searcher_tz, counter)
+            key = _online_key(params, location.country, searcher_tz, counter, None)
             online_page = preview_cache.get(key)
             if online_page is None:
                 online_page = query.online(cursor, params, location.country, now,

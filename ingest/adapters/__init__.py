@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from ingest.adapters.base import Adapter
+if TYPE_CHECKING:  # the registry's names are read by ingest.sources: import nothing heavy
+    from ingest.adapters.base import Adapter
 
 # adapter name -> module; each module defines one Adapter subclass named `adapter`
 _MODULES = {

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from ingest.fetch import Document, DocumentError
 from ingest.records import ListingRecord
-from ingest.sources import Source
 
+if TYPE_CHECKING:
+    from ingest.sources import Source
 
-@dataclass
-class Document:
-    """A fetched body, streamed from a spooled file so large feeds need not fit in memory."""
-
-    url: str
-    body: BinaryIO
-    content_type: str | None = None
-    encoding: str | None = None  # charset from the Content-Type header, if any
-
-
-class DocumentError(Exception):
-    """The document as a whole is unusable (truncated, invalid, wrong type): change nothing."""
+__all__ = ["Adapter", "Document", "DocumentError", "FetchMore", "NotAGroup", "RowProblem",
+           "SkipRow", "guarded_event"]
 
 
 @dataclass

@@ -18,8 +18,15 @@ Mapping decisions:
   day/month/year, month/day/year for US sources).
 * Format: the format column, else a venue (address, postcode or coordinates) -> in_person, or
   hybrid when the join link is a video-call link; only a link -> virtual; else the source's
-  default format. Join mode: the column, else read from the join notes and description
-  ("register", "referral" ...), else drop in.
+  default format. Join mode: the column when it holds a code ("drop in", "register");
+  a sentence there ("Just turn up", "Email first") is read for what it says and kept as a
+  join note; else read from the join notes and description ("register", "referral" ...),
+  else drop in.
+* The Meeting Guide import template's headers are known (Address, City, State, Postal
+  Code, Types, Conference URL, Conference Phone, Location Notes, Slug): a whole address in
+  the address cell is split (`common.split_address`), Types are read like a Meeting Guide
+  feed's (`common.MeetingTypes`, per-source ``options.types``), and a dial-in phone
+  ("16699006833,,802496652") gives the number with the codes kept as a note.
 * External id: the id column, else a stable hash of (name, postcode, day text), so re-running
   an unchanged sheet gives the same ids. A repeated id is a `RowProblem` ("duplicate id").
 * Entirely blank rows are skipped; a row with more cells than the header, an empty name, or a
@@ -37,24 +44,37 @@ import io
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from finder.vocab import fold
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
-from ingest.adapters.meeting_guide import check_content_type
+from ingest.adapters.common import (
+    CSV_TYPES,
+    check_content_type,
+    country_code,
+    infer_join_mode,
+    join_mode_cell,
+    looks_like_whole_address,
+    meeting_types,
+    point,
+    region_country,
+    split_address,
+    split_phone,
+    tidy_url,
+    zone_at,
+)
 from ingest.records import ListingRecord, OrganisationRecord
-from ingest.schedule_text import country_code, infer_join_mode, parse_schedule_phrase
+from ingest.schedule_text import parse_schedule_phrase
 from ingest.sources import Source
 
 log = logging.getLogger(__name__)
 
-CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel",
-             "text/tab-separated-values")
 HEADER_SEARCH = 10
 DELIMITERS = (",", ";", "\t", "|")
 
 # our field -> header names publishers use (compared folded: "Post Code" == "post-code")
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "ref", "reference", "group id", "listing id", "uid"),
+    "id": ("id", "ref", "reference", "group id", "listing id", "uid", "slug"),
     "name": ("name", "group name", "group", "title", "meeting name", "group title"),
     "description": ("description", "about", "details", "summary", "notes",
                     "about the group"),
@@ -68,11 +88,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "format": ("format", "meeting format", "in person or online", "delivery", "type"),
     "join_mode": ("how to join", "joining", "join", "booking", "registration"),
     "join_url": ("join link", "join url", "online link", "zoom link", "meeting link", "link",
-                 "registration link", "booking link"),
+                 "registration link", "booking link", "video", "video link", "zoom"),
+    # the Meeting Guide template's: how to join online, before a contact phone or link
+    "conference_url": ("conference url",),
+    "conference_phone": ("conference phone", "dial in", "dial in number"),
     "join_email": ("email", "contact email", "e mail", "email address"),
     "join_phone": ("phone", "telephone", "tel", "contact number", "phone number",
                    "contact phone"),
-    "join_notes": ("joining instructions", "join notes", "how to find us"),
+    "join_notes": ("joining instructions", "join notes", "how to find us", "location notes",
+                   "conference url notes", "conference phone notes"),
+    "types": ("types", "meeting types", "type codes", "categories"),
     "loss_types": ("loss type", "loss types", "type of loss", "loss"),
     "audiences": ("audience", "who for", "who is it for", "suitable for", "for"),
     "languages": ("language", "languages"),
@@ -99,7 +124,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "organisation_email": ("organisation email", "organization email"),
     "organisation_phone": ("organisation phone", "organization phone"),
     "last_confirmed": ("last confirmed", "last updated", "updated", "confirmed",
-                       "last checked"),
+                       "last checked", "last contact"),
 }
 LIST_FIELDS = ("loss_types", "audiences", "languages", "service_countries")
 _LIST_SPLIT = re.compile(r"\s*[,;/|&\n]\s*")
@@ -242,8 +267,9 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
             for s in schedules:
                 setattr(s, field, when)
 
-    join_url = get("join_url")
-    has_place = bool(get("address_line1") or get("postcode")
+    join_url = tidy_url(get("conference_url") or get("join_url"))
+    place = _place(get, source)
+    has_place = bool(place["address_line1"] or place["postcode"]
                      or (get("latitude") and get("longitude")))
     fmt = get("format")
     if fmt is None:
@@ -256,9 +282,13 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
         else:
             return RowProblem(ref, "no format column, and neither an address/postcode nor a "
                                    "join link to tell in person from online")
-    join_notes = get("join_notes")
+    join_phone, dial_note = split_phone(get("conference_phone") or get("join_phone"))
+    join_mode, how_to_join = join_mode_cell(get("join_mode"))
+    join_notes = "\n".join(t for t in (how_to_join, get("join_notes"), dial_note) if t) or None
     description = get("description") or ""
-    join_mode = get("join_mode") or infer_join_mode(join_notes, description) or "drop_in"
+    join_mode = join_mode or infer_join_mode(get("join_notes"), description) or "drop_in"
+    loss, audiences, languages, access = meeting_types(source).read(
+        [t for t in _LIST_SPLIT.split(get("types") or "") if t])
 
     org_name = get("organisation") or source.organisation
     org = None
@@ -272,18 +302,22 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
             confirmed = _date(get("last_confirmed") or "", us)
         except ValueError:
             confirmed = None  # optional metadata: not a reason to reject the group
+    latitude, longitude = point(get("latitude"), get("longitude"))
+    timezone = get("timezone") or (zone_at(latitude, longitude) if latitude else None)
     record = ListingRecord(
         source=source.name, external_id=get("id") or stable_id(name, get("postcode"), day_text),
         name=name, format=fmt, join_mode=join_mode, description=description,
-        organisation=org, join_url=join_url, join_phone=get("join_phone"),
+        organisation=org, join_url=join_url, join_phone=join_phone,
         join_email=get("join_email"), join_notes=join_notes,
-        accessibility_notes=get("accessibility_notes"), venue_name=get("venue_name"),
-        address_line1=get("address_line1"), address_line2=get("address_line2"),
-        town=get("town"), region=get("region"), postcode=get("postcode"),
-        country=country_code(get("country") or source.country),
-        latitude=get("latitude"), longitude=get("longitude"),  # type: ignore[arg-type]
-        timezone=get("timezone") or source.timezone, schedules=schedules,
+        accessibility_notes="; ".join(t for t in (get("accessibility_notes"), *access) if t)
+        or None,
+        venue_name=get("venue_name") or place["venue_name"],
+        address_line1=place["address_line1"], address_line2=place["address_line2"],
+        town=place["town"], region=place["region"], postcode=place["postcode"],
+        country=place["country"], latitude=latitude, longitude=longitude,  # type: ignore[arg-type]
+        timezone=timezone or source.timezone, schedules=schedules,
         last_confirmed=confirmed, url=get("url"),
+        loss_types=loss, audiences=audiences, languages=languages or ["en"],
     )
     for field in LIST_FIELDS:
         value = get(field)
@@ -293,6 +327,34 @@ def row_record(cells: list[str], line: int, cols: dict[str, int], header: list[s
         if get(field):
             setattr(record, field, get(field))
     return record
+
+
+def _place(get: Any, source: Source) -> dict[str, str | None]:
+    """The venue's address fields. A whole address in the address cell ("2634 Union Ave,
+    San Jose, CA 95124, USA", as the Meeting Guide template has it) is split; the sheet's
+    own town, postcode and country columns win where they are filled, its region column
+    only when the address names none (the template's "Region" is an area of the town)."""
+    street = get("address_line1")
+    given_country = country_code(get("country"))
+    out: dict[str, str | None] = {
+        "venue_name": None, "address_line1": street, "address_line2": get("address_line2"),
+        "town": get("town"), "region": get("region"), "postcode": get("postcode"),
+        "country": given_country}
+    if street and looks_like_whole_address(street):
+        found = split_address(street, given_country or country_code(source.country))
+        out.update(venue_name=found.venue_name,
+                   address_line1=found.address_line1 or found.venue_name,
+                   address_line2=out["address_line2"] or found.address_line2,
+                   town=out["town"] if found.town is None else (get("town") or found.town),
+                   region=found.region or out["region"],
+                   postcode=out["postcode"] or found.postcode,
+                   country=given_country or found.country)
+        if found.town and get("town") and found.region:
+            out["town"] = found.town  # the address's town, the column an area of it
+    if out["country"] is None:
+        known = region_country(out["region"])
+        out["country"] = known[0] if known else country_code(source.country)
+    return out
 
 
 # ----------------------------------------------------------------------------- the adapter

@@ -21,15 +21,22 @@ Mapping decisions:
   hours, not the group's, and are not used. ``freq`` WEEKLY/MONTHLY with ``byday`` ("TU",
   "1TU", "-1TH", "MO,WE" -> one schedule per day), ``interval``, ``opens_at``/``closes_at``
   ("19:00" or "19:00:00", optionally with an offset), ``dtstart``/``valid_from`` -> valid_from,
-  ``until``/``valid_to`` -> valid_until. ``bymonthday`` and ``count`` cannot be represented ->
-  `RowProblem` naming them.
-* Timezone: HSDS gives a numeric UTC offset, which ignores daylight saving, so the zone is the
-  source's ``timezone`` or the single zone of the country (GB -> Europe/London); the offset
-  (and any offset on ``opens_at``) is only checked against that zone's winter or summer
-  offset, and a mismatch is a `RowProblem`. Without a known zone the offset is not used.
+  ``until``/``valid_to`` -> valid_until. A schedule that has ended is left out, and a
+  service whose every schedule has ended is skipped ("no current schedule"). ``bymonthday``
+  and ``count`` cannot be represented -> `RowProblem` naming them.
+* Timezone: HSDS gives a numeric UTC offset, which ignores daylight saving, so the zone is
+  the zone at the physical location's coordinates (timezonefinder: a publisher may span
+  several zones), else the source's ``timezone``, else the single zone of the country
+  (GB -> Europe/London); the offset (and any offset on ``opens_at``) is only checked against
+  that zone's winter or summer offset, and a mismatch is a `RowProblem`. With no zone at
+  all (an online service, no source zone), a whole-hour offset gives the fixed-offset zone
+  it means (``3`` -> ``Etc/GMT-3``).
+* Who an online service serves: ``service_areas`` ("Worldwide" -> anyone, a country's name
+  -> that country, any other area -> the service's country); nothing -> its country.
 * How to join is not an HSDS field: it is read from ``application_process`` ("drop in",
-  "register", "referral", "contact ..."; drop in when it says nothing), which is also kept as
-  the join notes together with ``alert``. A virtual location's ``url`` is the join link; the
+  "register", "referral", "contact ..."), else from the description, eligibility, alert and
+  the schedules' notes (drop in when none says), and the process is kept as the join notes
+  together with ``alert``. A virtual location's ``url`` is the join link; the
   service's email and first phone are the join email and phone.
 * ``languages[].code`` (or name), taxonomy terms in ``attributes`` that are loss types or
   audiences, ``cost_options``/``fees_description`` (an amount -> fee, "donation" -> donation,
@@ -51,17 +58,21 @@ from ijson.common import ObjectBuilder
 
 from finder import timezones, vocab
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
-from ingest.adapters.meeting_guide import JSON_TYPES, check_content_type, json_error, open_json
-from ingest.adapters.meeting_guide import text as _text
+from ingest.adapters.common import (
+    JSON_TYPES,
+    check_content_type,
+    country_code,
+    country_from_name,
+    infer_join_mode,
+    json_error,
+    open_json,
+    point,
+    zone_at,
+)
+from ingest.adapters.common import text as _text
 from ingest.normalize import SINGLE_ZONE
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
-from ingest.schedule_text import (
-    DEFAULT_DURATION,
-    country_code,
-    duration_between,
-    infer_join_mode,
-    parse_byday,
-)
+from ingest.schedule_text import DEFAULT_DURATION, duration_between, parse_byday
 from ingest.sources import Source
 
 MAX_PAGES = 1000
@@ -80,7 +91,13 @@ _MONEY = re.compile(r"[£$€]\s*\d|\d+(?:\.\d{2})?\s*(?:gbp|usd|eur|pounds?|dol
 
 class _Services:
     """Iterates the services of one document as they are parsed; afterwards `envelope` holds
-    the top-level scalar fields of an object document (None for a plain list)."""
+    the top-level scalar fields of an object document (None for a plain list).
+
+    A document is a list of services, an object holding them in ``contents`` (the API's
+    pages) or ``services`` (as Open Referral's own examples do), or one service object on
+    its own (an object with an ``id`` and a ``name`` and neither list). A
+    service_at_location with its service nested is read as that service (`as_service`).
+    """
 
     def __init__(self, body: BinaryIO, what: str) -> None:
         self.what = what
@@ -88,37 +105,56 @@ class _Services:
         self.envelope: dict[str, Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        item_prefix = "item" if self.first == "[" else "contents.item"
+        lists = ("item",) if self.first == "[" else ("contents.item", "services.item")
         envelope: dict[str, Any] = {}
-        has_contents = False
+        whole: dict[str, Any] = {}  # an object document's other top-level members
+        found_list = False
         builder: ObjectBuilder | None = None
+        member: tuple[str, ObjectBuilder] | None = None
         try:
             for prefix, event, value in ijson.parse(self._stream, use_float=True):
                 if builder is not None:
                     builder.event(event, value)
-                    if prefix == item_prefix and event in ("end_map", "end_array"):
+                    if prefix in lists and event in ("end_map", "end_array"):
                         yield builder.value
                         builder = None
-                elif prefix == item_prefix:
+                elif prefix in lists:
                     if event in ("start_map", "start_array"):
                         builder = ObjectBuilder()
                         builder.event(event, value)
                     else:
                         yield value  # a scalar where a service should be: a row problem
-                elif self.first == "{" and prefix == "contents":
-                    if event == "start_array":
-                        has_contents = True
-                    elif event not in ("end_array",):
-                        raise DocumentError(f"{self.what}: 'contents' is not a list")
-                elif self.first == "{" and prefix in ENVELOPE_KEYS and event not in (
-                        "start_map", "start_array", "end_map", "end_array", "map_key"):
-                    envelope[prefix] = value
+                elif self.first == "{" and prefix in ("contents", "services") and (
+                        event in ("start_array", "end_array")):
+                    found_list = True
+                elif self.first == "{" and prefix in ("contents", "services") and (
+                        event != "map_key"):
+                    raise DocumentError(f"{self.what}: {prefix!r} is not a list")
+                elif member is not None:
+                    member[1].event(event, value)
+                    if prefix == member[0] and event in ("end_map", "end_array"):
+                        whole[member[0]] = member[1].value
+                        member = None
+                elif self.first == "{" and "." not in prefix and prefix:
+                    if event in ("start_map", "start_array"):
+                        member = (prefix, ObjectBuilder())
+                        member[1].event(event, value)
+                    elif event != "map_key":
+                        whole[prefix] = value
+                        if prefix in ENVELOPE_KEYS:
+                            envelope[prefix] = value
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise json_error(exc, self.what) from exc
         if self.first == "{":
-            if not has_contents:
-                raise DocumentError(f"{self.what}: expected a list of services or an object "
-                                    f"with 'contents', got an object without 'contents'")
+            if not found_list:
+                if _text(whole.get("id")) is not None and (
+                        _text(whole.get("name")) is not None
+                        or isinstance(whole.get("service"), dict)):
+                    yield whole  # one service (or one service_at_location) on its own
+                    return
+                raise DocumentError(f"{self.what}: expected a list of services, an object "
+                                    f"with 'contents' or 'services', or one service (with "
+                                    f"an id and a name)")
             self.envelope = envelope
 
 
@@ -226,10 +262,18 @@ def hsds_schedules(raw: Any, zone: str | None, today: dt.date | None = None
     try:
         return _hsds_schedules(raw, zone, today or dt.date.today())
     except ValueError as exc:
-        raise ValueError(f"{where}{exc}") from None
+        raise type(exc)(f"{where}{exc}") from None
+
+
+class EndedSchedule(ValueError):
+    """The schedule's last date has passed: nothing wrong with it, it is just over."""
 
 
 def _hsds_schedules(raw: dict, zone: str | None, today: dt.date) -> list[ScheduleRecord]:
+    ended = [d for d in (_date(raw.get("until"), "until"), _date(raw.get("valid_to"),
+                                                                   "valid_to")) if d]
+    if ended and min(ended) < today:
+        raise EndedSchedule(f"ended on {min(ended).isoformat()}")
     bymonthday = _text(raw.get("bymonthday"))
     if bymonthday:
         raise ValueError(f"bymonthday {bymonthday!r} (a date of the month) is not supported; "
@@ -293,6 +337,73 @@ def _hsds_schedules(raw: dict, zone: str | None, today: dt.date) -> list[Schedul
 
 
 # ----------------------------------------------------------------------------- services
+
+
+_WORLDWIDE = {"worldwide", "world", "world wide", "international", "global", "globally",
+              "anywhere", "everywhere", "all countries", "online", "any country", "the world"}
+
+
+def _service_countries(svc: dict, country: str | None) -> list[str]:
+    """Who an online service serves, from ``service_areas``: "Worldwide" (and the like)
+    is everyone, a country's name is that country, any other area (a town, a region, a
+    list of postcodes) lies within the service's country. Nothing said: its country."""
+    out: list[str] = []
+    for area in _dicts(svc.get("service_areas")):
+        name = _text(area.get("name")) or _text(area.get("description")) or ""
+        folded = vocab.fold(name)
+        if folded in _WORLDWIDE or folded.startswith(("worldwide", "anywhere in the world")):
+            return ["*"]
+        code = country_from_name(name) or country
+        if code and code not in out:
+            out.append(code)
+    return out or ([country] if country else [])
+
+
+def _ended(svc: dict, today: dt.date | None) -> str | None:
+    """"ended on 2020-12-20" when the service has schedules and every one has ended."""
+    today = today or dt.date.today()
+    ends = []
+    for raw in _dicts(svc.get("schedules")):
+        try:
+            dates = [d for d in (_date(raw.get("until"), "until"),
+                                 _date(raw.get("valid_to"), "valid_to")) if d]
+        except ValueError:
+            return None
+        if not dates or min(dates) >= today:
+            return None
+        ends.append(min(dates))
+    return f"ended on {max(ends).isoformat()}" if ends else None
+
+
+def _join_texts(svc: dict) -> list[str | None]:
+    texts = [_text(svc.get(k)) for k in ("description", "eligibility_description", "alert")]
+    for raw in _dicts(svc.get("schedules")):
+        texts += [_text(raw.get(k)) for k in ("description", "notes", "attending_type")]
+    return texts
+
+
+def _offset_zone(schedules: list[dict]) -> str | None:
+    """An IANA fixed-offset zone (Etc/GMT-3 is UTC+3) for the whole-hour UTC offset the
+    schedules give, when nothing else says where the service is: the publisher's times
+    mean that offset, and no daylight saving is the most it tells us."""
+    for raw in schedules:
+        candidates = [raw.get("timezone")]
+        for key in ("opens_at", "closes_at"):
+            m = _TIME.fullmatch(_text(raw.get(key)) or "")
+            candidates.append(m["off"] if m else None)
+        for value in candidates:
+            try:
+                minutes = _offset_minutes(value, "timezone")
+            except ValueError:
+                continue
+            if minutes is None:
+                continue
+            if minutes == 0:
+                return "UTC"
+            if minutes % 60 == 0 and -12 <= minutes // 60 <= 14:
+                hours = minutes // 60
+                return f"Etc/GMT{-hours:+d}"
+    return None
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -402,6 +513,18 @@ def _applies(schedule: dict, sal: dict | None, loc: dict | None) -> bool:
     return not (loc_id and (loc is None or loc_id != _text(loc.get("id"))))
 
 
+def as_service(item: Any) -> Any:
+    """A service_at_location (the /service_at_locations endpoint: the service nested in it)
+    as the service it belongs to, listed at that one location; anything else as it is."""
+    if (isinstance(item, dict) and isinstance(item.get("service"), dict)
+            and "name" not in item):
+        svc = dict(item["service"])
+        sal = {k: v for k, v in item.items() if k != "service"}
+        svc["service_at_locations"] = [sal]
+        return svc
+    return item
+
+
 def service_records(svc: Any, n: int, source: Source,
                     today: dt.date | None = None) -> list[ListingRecord | RowProblem]:
     """One service as listings (one per physical location), or the reason it cannot be."""
@@ -436,11 +559,16 @@ def service_records(svc: Any, n: int, source: Source,
     elif source.format:
         fmt = source.format
     else:
+        ends = _ended(svc, today)
+        if ends:  # a service whose every schedule is over is not meeting, wherever it was
+            return [RowProblem(ref, f"no current schedule ({ends})", skipped=True)]
         return [RowProblem(ref, "no physical or virtual location in service_at_locations "
                                 "(and the source has no default format)")]
 
     process = _text(svc.get("application_process"))
-    join_mode = infer_join_mode(process) or "drop_in"
+    # how to join: the application process first, else what the service says elsewhere
+    # (its description, eligibility, alert, the schedules' notes)
+    join_mode = infer_join_mode(process) or infer_join_mode(*_join_texts(svc)) or "drop_in"
     org = _organisation(svc, source)
     join_url = next((_text(loc.get("url")) for _, loc in virtual if _text(loc.get("url"))),
                     None)
@@ -485,10 +613,13 @@ def service_records(svc: Any, n: int, source: Source,
             record.region = _text(addr.get("state_province")) or _text(addr.get("region"))
             record.postcode = _text(addr.get("postal_code"))
             record.country = country_code(_text(addr.get("country"))) or record.country
-            record.latitude = loc.get("latitude")
-            record.longitude = loc.get("longitude")
+            record.latitude, record.longitude = point(loc.get("latitude"),
+                                                      loc.get("longitude"))
             record.accessibility_notes = _accessibility(loc)
-        zone = record.timezone or SINGLE_ZONE.get(record.country or "")
+        # the venue's own zone (a publisher may span several), else the source's or the
+        # country's only one, else the fixed offset the schedules give (`_offset_zone`)
+        zone = ((zone_at(record.latitude, record.longitude) if is_physical else None)
+                or record.timezone or SINGLE_ZONE.get(record.country or ""))
         # the group's own times: this service_at_location's, else the service's, else (for a
         # hybrid group) those of its online service_at_location
         raw_schedules = (
@@ -500,12 +631,25 @@ def service_records(svc: Any, n: int, source: Source,
             out.append(RowProblem(external_id, "no schedules (on the service or its "
                                                 "service_at_location)"))
             continue
+        if zone is None:
+            zone = _offset_zone(raw_schedules)
+        record.timezone = zone or record.timezone
+        record.schedules, ended = [], []
         try:
-            record.schedules = [rec for raw in raw_schedules
-                                for rec in hsds_schedules(raw, zone, today)]
+            for raw in raw_schedules:
+                try:
+                    record.schedules += hsds_schedules(raw, zone, today)
+                except EndedSchedule as exc:
+                    ended.append(str(exc))
         except ValueError as exc:
             out.append(RowProblem(external_id, str(exc)))
             continue
+        if not record.schedules:
+            out.append(RowProblem(external_id, "no current schedule ("
+                                  + "; ".join(ended) + ")", skipped=True))
+            continue
+        if fmt != "in_person":
+            record.service_countries = _service_countries(svc, record.country)
         out.append(record)
     return out
 
@@ -526,7 +670,7 @@ class HsdsAdapter(Adapter):
         counter = [0]
 
         def emit(services: Any) -> Iterator[ListingRecord | RowProblem]:
-            for svc in services:
+            for svc in map(as_service, services):
                 counter[0] += 1
                 n = counter[0]
                 sid = _text(svc.get("id")) if isinstance(svc, dict) else None

@@ -9,8 +9,10 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
   RDATEs are ignored for the same reason.
 * **What a schedule can say.** FREQ=WEEKLY (any INTERVAL, one schedule per BYDAY) and
   FREQ=MONTHLY with BYDAY=1TU / -1TH or BYDAY=TU;BYSETPOS=1. FREQ=MONTHLY;BYDAY=TU (every
-  Tuesday) is read as weekly. DAILY, YEARLY, BYMONTHDAY and the other BY* parts, and the
-  fifth weekday of a month, are a `RowProblem` that quotes the rule.
+  Tuesday) is read as weekly, and so is FREQ=DAILY (every day, or the BYDAY days: Exchange
+  writes "every weekday" as FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR, sometimes with spaces).
+  Every N days, YEARLY, BYMONTHDAY and the other BY* parts, and the fifth weekday of a
+  month, are a `RowProblem` that quotes the rule. All-day events are skipped.
 * **Times.** DTSTART's TZID gives the zone (Windows names are mapped by `icalendar`). A
   floating time uses the calendar's X-WR-TIMEZONE, else the source's timezone. A UTC time
   ("Z") or a custom VTIMEZONE with no IANA name is converted to that zone and its local
@@ -23,8 +25,11 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
   meeting to another date or time marks the usual date cancelled (there are no one-off
   sessions to move it to); an override that changes only text is ignored.
 * A master with STATUS:CANCELLED is a `RowProblem` ("cancelled series").
-* **Where and how.** LOCATION is split into venue, address, town and a UK postcode or US
-  ZIP; GEO gives the point; the country is the source's. A video link (CONFERENCE,
+* **Where and how.** LOCATION (on one line or several) is split into venue, address, town,
+  region, postcode and country (`common.split_address`); GEO, else Apple's
+  X-APPLE-STRUCTURED-LOCATION ("geo:lat,lng"), gives the point, and the point gives the
+  zone of a custom TZID when nothing else does; the country is the location's, else the
+  source's. A video link (CONFERENCE,
   X-GOOGLE-CONFERENCE, or a Zoom/Teams/Meet/... link in DESCRIPTION, URL or LOCATION)
   with a venue makes the group hybrid, without one virtual (so does a LOCATION such as
   "Online" or "Zoom"). X-GROUP-FORMAT and X-JOIN override the inferred format and way to
@@ -45,7 +50,6 @@ Each recurring VEVENT becomes one listing keyed by its UID; its RRULE becomes on
 
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime as dt
 import hashlib
 import re
@@ -58,7 +62,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 from icalendar import Calendar
-from icalendar.prop import vBroken
+from icalendar.prop import vBroken, vRecur
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from finder import timezones, vocab
@@ -72,8 +76,25 @@ from ingest.adapters.base import (
     SkipRow,
     guarded_event,
 )
+from ingest.adapters.common import (
+    ICAL_TYPES,
+    MAX_COUNT,
+    URL,
+    Place,
+    check_content_type,
+    decode_text,
+    first_email,
+    infer_join_mode,
+    is_online_place,
+    matches_position,
+    split_address,
+    video_link,
+    zone_at,
+)
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
+
+split_location = split_address  # a LOCATION is an address written on one or more lines
 
 _RFC_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _BYDAY = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
@@ -85,201 +106,6 @@ _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _UTC_NAMES = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "Zulu", "Etc/Zulu", "Universal",
               "Etc/Universal", "Etc/UCT", "UCT"}
-MAX_COUNT = 10_000  # a longer COUNT is, for a support group, "until further notice"
-
-# ---------------------------------------------------------------------- shared text helpers
-# (the schema.org adapter uses these too, so both formats infer the same way)
-
-_VIDEO_HOSTS = (
-    r"(?:[\w-]+\.)*zoom\.us", r"(?:[\w-]+\.)*zoomgov\.com", r"teams\.microsoft\.com",
-    r"teams\.live\.com", r"meet\.google\.com", r"(?:[\w-]+\.)*whereby\.com",
-    r"(?:[\w-]+\.)*webex\.com", r"meet\.jit\.si", r"(?:[\w-]+\.)*gotomeeting\.com",
-    r"(?:[\w-]+\.)*skype\.com", r"(?:[\w-]+\.)*bluejeans\.com",
-)
-VIDEO_LINK = re.compile(
-    r"https?://(?:" + "|".join(_VIDEO_HOSTS) + r")(?::\d+)?(?:/[^\s<>\"')\]]*)?",
-    re.IGNORECASE,
-)
-_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_ONLINE_PLACE = re.compile(
-    r"(online|virtual|remote|zoom|(microsoft |ms )?teams|google meet|whereby|webex|skype|"
-    r"video( call| meeting)?|web ?(meeting|call)|internet)( meeting| call| only)?",
-    re.IGNORECASE,
-)
-_DROP_IN_TEXT = re.compile(
-    r"\b(drop[- ]?in|no need to (book|register|sign up)|no (booking|registration)"
-    r"( (is )?(needed|required|necessary))?|just (turn up|come along|come)|all welcome)\b",
-    re.IGNORECASE,
-)
-_REGISTER_TEXT = re.compile(
-    r"\b(register|registration|booking (is )?(essential|required|needed)|please book|"
-    r"book (a|your) (place|space)|book (in )?(in )?advance|sign[- ]up|rsvp|"
-    r"reg[ií]strese|registrarse|inscr[ií]base|inscripci[oó]n|cofrestru)\b",
-    re.IGNORECASE,
-)
-_CONTACT_TEXT = re.compile(
-    r"\b(please (contact|call|email|phone|get in touch)|contact (the )?(facilitator|"
-    r"organiser|organizer|team|midwife|us) (first|before)|get in touch (first|before))\b",
-    re.IGNORECASE,
-)
-
-_UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})\b", re.IGNORECASE)
-_US_STATE_ZIP = re.compile(r"\b([A-Z]{2})\.?\s+(\d{5})(?:-\d{4})?\s*$")
-_US_ZIP_END = re.compile(r"\b(\d{5})(?:-\d{4})?\s*$")
-_COUNTRY_NAMES = {
-    "uk": "GB", "u k": "GB", "united kingdom": "GB", "great britain": "GB", "gb": "GB",
-    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
-    "usa": "US", "us": "US", "u s a": "US", "united states": "US",
-    "united states of america": "US", "ireland": "IE", "republic of ireland": "IE",
-    "canada": "CA", "australia": "AU", "new zealand": "NZ",
-}
-
-
-def video_link(*texts: str | None) -> str | None:
-    """The first video-meeting link in any of the texts (Zoom, Teams, Meet, ...)."""
-    for text in texts:
-        if text:
-            m = VIDEO_LINK.search(text)
-            if m:
-                return m.group(0).rstrip(".,;:")
-    return None
-
-
-def first_email(*texts: str | None) -> str | None:
-    for text in texts:
-        if text:
-            m = _EMAIL.search(text)
-            if m:
-                return m.group(0).rstrip(".")
-    return None
-
-
-def is_online_place(text: str) -> bool:
-    """"Online", "Zoom", a bare link: a place name that is not a venue."""
-    text = text.strip()
-    return bool(_ONLINE_PLACE.fullmatch(text.rstrip(".")) or _URL.fullmatch(text))
-
-
-def infer_join_mode(text: str | None, *, link: str | None, email: str | None) -> str:
-    """How to join, from what the publisher wrote; "drop in" unless they say otherwise.
-
-    "No need to book" beats the word "book". A "register first" group with no link or
-    email is still "register": normalise rejects it with a reason rather than us
-    pretending it is a drop-in (PRODUCT.md lesson 3).
-    """
-    text = text or ""
-    if _DROP_IN_TEXT.search(text):
-        return "drop_in"
-    if _REGISTER_TEXT.search(text):
-        return "register"
-    if _CONTACT_TEXT.search(text) and (email or link):
-        return "contact"
-    return "drop_in"
-
-
-def country_code(text: str | None) -> str | None:
-    """An ISO alpha-2 code for "GB", "UK", "United Kingdom", "USA"...; None if unknown."""
-    if not text:
-        return None
-    key = vocab.fold(text)
-    if key in _COUNTRY_NAMES:
-        return _COUNTRY_NAMES[key]
-    if re.fullmatch(r"[a-z]{2}", key):
-        return key.upper()
-    return None
-
-
-def find_postcode(text: str, country: str | None) -> tuple[str, str, str] | None:
-    """(postcode, country, text without it) for a UK postcode or a US ZIP in free text.
-
-    The source's country decides which to look for; with none, UK first. A US ZIP must end
-    the text (after a state), so a five-digit street number is not taken for one.
-    """
-    if country in (None, "GB"):
-        matches = list(_UK_POSTCODE.finditer(text))
-        if matches:
-            m = matches[-1]
-            code = f"{m.group(1)} {m.group(2)}".upper()
-            return code, "GB", (text[:m.start()] + text[m.end():])
-    if country in (None, "US"):
-        m = _US_STATE_ZIP.search(text) or _US_ZIP_END.search(text)
-        if m:
-            start = m.start(m.lastindex or 1)
-            return m.group(m.lastindex or 1), "US", text[:start] + text[m.end():]
-    return None
-
-
-@dataclass
-class Place:
-    venue_name: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    town: str | None = None
-    region: str | None = None
-    postcode: str | None = None
-    country: str | None = None
-
-
-def split_location(text: str, country: str | None) -> Place:
-    """Best effort over "Room, Hospital, Street, Town POSTCODE": the postcode is what
-    geocoding needs; the rest is kept for display in roughly the right fields."""
-    parts = [p.strip() for p in re.split(r"[,\n]", text) if p.strip()]
-    place = Place(country=country)
-    if parts:
-        found = country_code(parts[-1]) if vocab.fold(parts[-1]) in _COUNTRY_NAMES else None
-        if found and len(parts) > 1:
-            parts.pop()
-            place.country = place.country or found
-    postcode_part = None
-    for i in range(len(parts) - 1, -1, -1):
-        hit = find_postcode(parts[i], place.country)
-        if hit:
-            place.postcode, found_country, rest = hit
-            place.country = place.country or found_country
-            rest = rest.strip(" ,.-")
-            if found_country == "US" and re.fullmatch(r"[A-Z]{2}", rest):
-                place.region, rest = rest, ""
-            if rest:
-                parts[i] = rest
-                postcode_part = i
-            else:
-                del parts[i]
-            break
-    if place.country == "US" and place.region is None and parts:
-        if re.fullmatch(r"[A-Z]{2}", parts[-1]) and len(parts) > 1:
-            place.region = parts.pop()
-    last_has_town = postcode_part is not None and postcode_part == len(parts) - 1
-    plain_last = bool(parts) and not re.search(r"\d", parts[-1])
-    if len(parts) >= 2 and (last_has_town or (plain_last and (len(parts) >= 3 or place.region))):
-        place.town = parts.pop()
-    if len(parts) >= 2:
-        place.venue_name, place.address_line1 = parts[0], ", ".join(parts[1:])
-    elif parts and place.postcode:
-        place.venue_name = parts[0]
-    elif parts:
-        place.address_line1 = parts[0]
-    return place
-
-
-def decode_text(raw: bytes, declared: str | None, fallback: str) -> str:
-    """The declared charset, else UTF-8 (BOM dropped), else `fallback` with replacement."""
-    if declared:
-        try:
-            return raw.decode(declared, errors="replace").lstrip("\ufeff")
-        except LookupError:
-            pass  # an unknown charset name: guess as if none was given
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode(fallback, errors="replace")
-
-
-def media_type(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
-
 
 # ---------------------------------------------------------------------- the adapter
 
@@ -322,16 +148,11 @@ class _Spec:
 
 class ICalendarAdapter(Adapter):
     name = "icalendar"
-    # text/plain and octet-stream: many web servers send .ics files so; the parser decides
-    content_types = ("text/calendar", "application/ics", "application/x-ics",
-                     "text/x-vcalendar", "text/plain", "application/octet-stream")
+    content_types = ICAL_TYPES
 
     def records(self, doc: Document, source: Source,
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
-        kind = media_type(doc.content_type)
-        if kind is not None and kind not in self.content_types:
-            raise DocumentError(f"wrong content type {kind!r} for a calendar "
-                                f"(expected text/calendar)")
+        check_content_type(doc, self.content_types, "a calendar")
         text = decode_text(doc.body.read(), doc.encoding, "cp1252")
         try:
             calendars = Calendar.from_ical(text, multiple=True)
@@ -359,7 +180,7 @@ class ICalendarAdapter(Adapter):
         master_uids = {_text(ev.get("UID")) for _, ev, _ in masters}
         for uid in sorted(set(overrides) - master_uids):
             yield RowProblem(uid, "a changed or cancelled occurrence (RECURRENCE-ID) whose "
-                                  "recurring event is not in the calendar")
+                                  "recurring event is not in the calendar", skipped=True)
 
         seen: dict[str, int] = {}
         for n, ev, default in masters:
@@ -381,6 +202,9 @@ class ICalendarAdapter(Adapter):
             raise SkipRow("no DTSTART")
         if isinstance(start_prop, vBroken):
             raise SkipRow(f"DTSTART {str(start_prop)!r} is not a date and time")
+        lat, lon = _point(ev)
+        if default_zone is None and lat is not None:
+            default_zone = zone_at(lat, lon)  # a custom TZID is read in the venue's zone
         zone, start = _zone_and_start(start_prop, default_zone)
         duration = _duration(ev, start_prop.dt)
         exdates = _exdates(ev, zone)
@@ -395,7 +219,7 @@ class ICalendarAdapter(Adapter):
         schedules: list[ScheduleRecord] = []
         for rule in rules:
             if isinstance(rule, vBroken):
-                raise SkipRow(f"recurrence rule {str(rule)!r} cannot be read")
+                rule = _repaired_rule(rule)
             for s in _schedules(rule, start, zone, exdates, stop, duration):
                 if s not in schedules:
                     schedules.append(s)
@@ -421,16 +245,13 @@ class ICalendarAdapter(Adapter):
             email = str(organizer)[len("mailto:"):]
         email = email or first_email(description)
         x_join = _x_text(ev, "X-JOIN")
-        if x_join and _URL.fullmatch(x_join):  # some publishers put the join link there
+        if x_join and URL.fullmatch(x_join):  # some publishers put the join link there
             link, x_join = link or x_join, None
         join_mode = (x_join or source.options.get("join_mode")
-                     or infer_join_mode(description, link=link or url, email=email))
+                     or infer_join_mode(description, reachable=bool(link or url or email))
+                     or "drop_in")
         join_url = link or (url if join_mode == "register" else None)
         place = split_location(venue, source.country) if venue else Place(country=source.country)
-        lat = lon = None
-        geo = ev.get("GEO")
-        if geo is not None and not isinstance(geo, vBroken):
-            lat, lon = float(geo.latitude), float(geo.longitude)
         loss_types, audiences = _categories(ev)
         lang = getattr(ev.get("SUMMARY"), "params", {}).get("LANGUAGE")
         modified = ev.get("LAST-MODIFIED")
@@ -466,6 +287,32 @@ class ICalendarAdapter(Adapter):
 
 
 # ---------------------------------------------------------------------- event helpers
+
+def _repaired_rule(rule: vBroken) -> Any:
+    """An RRULE icalendar could not read, read again without its spaces: Exchange writes
+    "BYDAY=MO, TU, WE, TH, FR". SkipRow when it still cannot be read."""
+    try:
+        return vRecur.from_ical(re.sub(r"\s+", "", str(rule)))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SkipRow(f"recurrence rule {str(rule)!r} cannot be read") from exc
+
+
+_GEO_URI = re.compile(r"geo:\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def _point(ev: Any) -> tuple[float | None, float | None]:
+    """The venue's point from GEO, else from Apple's X-APPLE-STRUCTURED-LOCATION
+    ("geo:47.37,8.54"); (None, None) when neither is given."""
+    geo = ev.get("GEO")
+    if geo is not None and not isinstance(geo, vBroken):
+        return float(geo.latitude), float(geo.longitude)
+    apple = ev.get("X-APPLE-STRUCTURED-LOCATION")
+    for prop in apple if isinstance(apple, list) else [apple] if apple is not None else []:
+        m = _GEO_URI.search(str(prop))
+        if m:
+            return float(m.group(1)), float(m.group(2))
+    return None, None
+
 
 
 def _text(value: Any) -> str | None:
@@ -526,9 +373,12 @@ def _zone_and_start(prop: Any, default: str | None) -> tuple[_Zone, dt.datetime]
     value = prop.dt
     tzid = prop.params.get("TZID")
     if not isinstance(value, dt.datetime):
-        raise SkipRow("an all-day event has no meeting time")
+        raise NotAGroup("an all-day event has no meeting time")
     if value.tzinfo is None:
         if tzid:
+            named = _iana(tzid)
+            if named and named not in _UTC_NAMES:
+                return _Zone(named), value  # "/mozilla.org/.../Europe/London" and the like
             raise SkipRow(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
         return _Zone(default), value
     key = getattr(value.tzinfo, "key", None) or _iana(tzid)
@@ -550,7 +400,14 @@ def _iana(tzid: str | None) -> str | None:
         return None
     if tzid in WINDOWS_TO_OLSON:
         return WINDOWS_TO_OLSON[tzid]
-    return tzid if timezones.is_valid(tzid) else None
+    # "/mozilla.org/20050126_1/Europe/London", "/Europe/London": a global TZID whose end
+    # is the IANA name (RFC 5545 3.2.19)
+    parts = [p for p in tzid.strip().split("/") if p]
+    for n in (3, 2, 1):
+        name = "/".join(parts[-n:])
+        if len(parts) >= n and ("/" in name or name == "UTC") and timezones.is_valid(name):
+            return name
+    return None
 
 
 def _duration(ev: Any, start: dt.datetime) -> int:
@@ -610,6 +467,18 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
     text = _rule_text(rule)
     parts = {str(k).upper(): v for k, v in rule.items()}
     freq = str(parts["FREQ"][0]).upper() if parts.get("FREQ") else ""
+    if freq == "DAILY":
+        # "every day" and Exchange's "every weekday" (FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR) are
+        # weekly meetings on those days; COUNT counts the same meetings either way
+        if int(parts.get("INTERVAL", [1])[0]) != 1:
+            raise SkipRow(f"recurrence rule {text} repeats every few days: only weekly, "
+                          f"fortnightly or monthly meetings on a weekday can be listed")
+        if parts.get("BYSETPOS") or any(_BYDAY.fullmatch(str(d).upper().strip()) and
+                                        _BYDAY.fullmatch(str(d).upper().strip()).group(1)
+                                        for d in parts.get("BYDAY", [])):
+            raise SkipRow(f"recurrence rule {text}: a daily rule cannot pick the nth weekday")
+        freq = "WEEKLY"
+        parts["BYDAY"] = list(parts.get("BYDAY") or _RFC_DAYS)
     if freq not in ("WEEKLY", "MONTHLY"):
         raise SkipRow(f"recurrence rule {text} repeats {freq.lower() or 'without a FREQ'}: only "
                     f"weekly, fortnightly or monthly meetings on a weekday can be listed")
@@ -621,7 +490,8 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
     if interval < 1:
         raise SkipRow(f"recurrence rule {text}: INTERVAL must be 1 or more")
     days: list[tuple[int | None, int]] = []
-    for raw in parts.get("BYDAY", []):
+    byday = [d for raw in parts.get("BYDAY", []) for d in re.split(r"[\s,]+", str(raw)) if d]
+    for raw in byday:
         m = _BYDAY.fullmatch(str(raw).upper().strip())
         if not m:
             raise SkipRow(f"recurrence rule {text}: cannot read BYDAY {raw!r}")
@@ -710,17 +580,6 @@ def _schedules(rule: Any, start: dt.datetime, zone: _Zone, exdates: set[dt.date]
             cancelled_dates=sorted(d for d in exdates if matches_position(s.weekday, s.set_pos, d)),
         ))
     return out
-
-
-def matches_position(weekday: int, set_pos: int | None, day: dt.date) -> bool:
-    """Whether `day` is that weekday (and that week of the month, for monthly)."""
-    if day.weekday() != weekday:
-        return False
-    if set_pos is None:
-        return True
-    if set_pos == -1:
-        return day.day + 7 > _calendar.monthrange(day.year, day.month)[1]
-    return (day.day - 1) // 7 + 1 == set_pos
 
 
 def _until_date(value: dt.date | dt.datetime, start: dt.datetime, zone: _Zone) -> dt.date:

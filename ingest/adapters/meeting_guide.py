@@ -5,18 +5,25 @@ Streamed with ijson, so a 100,000-meeting feed never sits in memory. Mapping dec
 * ``slug`` is the external id (required by the spec); a second row with the same slug is a
   `RowProblem` ("duplicate id") so the same id is never written twice.
 * ``day`` 0 = Sunday .. 6 = Saturday, as a number, a numeric string or a list (one weekly
-  `ScheduleRecord` per day). ``time``/``end_time`` are "HH:MM"; an end before the start runs
-  past midnight; without ``end_time`` the meeting lasts 90 minutes (the model's default; the
-  spec's apps assume 60) unless the source sets ``options.default_duration``.
+  `ScheduleRecord` per day). ``time``/``end_time`` are "HH:MM" or "7:30 PM"; an end before
+  the start runs past midnight; without ``end_time`` (or with one equal to ``time``, or one
+  that would make the meeting last more than 12 hours) the meeting lasts 90 minutes (the
+  model's default; the spec's apps assume 60) unless the source sets
+  ``options.default_duration``. An unreadable ``end_time`` is a `RowProblem`.
 * Format: a *physical* address is ``address`` (street) or a ``formatted_address`` containing
-  a digit (a house number or postcode), unless ``approximate`` is "yes" (online meetings give
-  "Chicago, IL, USA" as an approximate origin). Online = ``conference_url``,
+  a digit (a house number or postcode); a whole address in either ("8318 104 St, Edmonton,
+  Alberta, T6E 4E8, Canada") is split (`common.split_address`), the feed's own ``city``,
+  ``state``, ``postal_code`` and ``country`` winning. Not when ``approximate`` is "yes"
+  (online meetings give "Chicago, IL, USA" as an approximate origin). Online = ``conference_url``,
   ``conference_phone`` or the ``ONL`` type (or, without an address, a registration link in the
   notes). Physical + online -> hybrid, physical -> in_person, online -> virtual; neither ->
   `RowProblem`. Coordinates alone do not make a venue (online meetings carry a city's).
 * ``TC`` (location temporarily closed): the venue is ignored, so the meeting is virtual if it
   has an online option, otherwise a `RowProblem` (it is not meeting; the runner withdraws it).
-* Join mode: drop in, unless the notes say otherwise (`schedule_text.infer_join_mode`:
+* Zone: the meeting's ``timezone``, else the zone at its point (timezonefinder; online
+  meetings carry their home town's), else the source's, else that of a one-zone state or
+  province. Country: ``country``, else the formatted address's last part, else the state's.
+* Join mode: drop in, unless the notes say otherwise (`common.infer_join_mode`:
   "register", "booking essential", "waiting list", "referral" ...). A registration link in the
   notes becomes the join link when there is no conference link. A virtual meeting with no
   conference link or phone cannot be dropped into, so it is "contact". When a join mode needs
@@ -24,159 +31,61 @@ Streamed with ijson, so a 100,000-meeting feed never sits in memory. Mapping dec
   ``entity_phone`` are used.
 * ``entity*`` -> organisation, else the source's organisation. ``notes`` -> description;
   ``conference_url_notes``, ``conference_phone_notes`` and ``location_notes`` -> join notes.
-* Types: standard codes for audiences (M, W, LGBTQ, G, L, BI, T, NB, P), languages (EN, S,
-  FR, ...) and accessibility (X, XB, FF) are mapped; custom loss-group codes are documented in
-  `LOSS_TYPES` / `AUDIENCE_TYPES`, and a type that is already a loss type or audience in words
-  ("Stillbirth", "Dads") is passed through. Other 12-step types are ignored.
+* Types: read by `common.MeetingTypes` (the default table: standard codes for audiences,
+  languages and accessibility, our loss-group codes, words such as "Stillbirth"), which a
+  source overrides code by code in ``options.types`` (``options.default_types = false``
+  for only its own). Other 12-step types are ignored.
+* ``conference_phone``: the number to dial, and a dial-in string's codes kept as a note
+  (`common.split_phone`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-import re
-from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import Any
 
 import ijson
 
-from finder import vocab
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
+from ingest.adapters.common import (
+    JSON_TYPES,
+    URL,
+    check_content_type,
+    country_code,
+    country_from_name,
+    infer_join_mode,
+    json_error,
+    looks_like_whole_address,
+    meeting_types,
+    open_json,
+    point,
+    postcode_text,
+    region_country,
+    region_zone,
+    split_address,
+    split_phone,
+    text,
+    tidy_url,
+    zone_at,
+)
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.schedule_text import (
     DEFAULT_DURATION,
-    country_code,
-    country_from_name,
     duration_between,
-    infer_join_mode,
     parse_clock,
     parse_day_phrase,
 )
 from ingest.sources import Source
-
-JSON_TYPES = ("application/json", "text/json", "text/plain", "application/octet-stream")
-
-# Custom type codes a loss-support feed may use; none clashes with a reserved spec code.
-LOSS_TYPES = {
-    "MIS": "miscarriage", "RM": "recurrent miscarriage", "ECT": "ectopic", "MOL": "molar",
-    "SB": "stillbirth", "NND": "neonatal death", "TFMR": "TFMR", "IL": "infant loss",
-    "PAL": "pregnancy after loss", "RAIN": "rainbow",
-}
-AUDIENCE_TYPES = {
-    # reserved spec codes
-    "M": "men", "W": "women", "LGBTQ": "LGBTQ+", "G": "LGBTQ+", "L": "LGBTQ+", "BI": "LGBTQ+",
-    "T": "LGBTQ+", "NB": "LGBTQ+", "P": "professionals",
-    # custom codes
-    "DAD": "dads", "PART": "partners", "COU": "couples", "GP": "grandparents", "FAM": "families",
-}
-LANGUAGE_TYPES = {
-    "EN": "English", "S": "Spanish", "FR": "French", "DE": "German", "POL": "Polish",
-    "POR": "Portuguese", "PUN": "Punjabi", "ASL": "American Sign Language", "AM": "Amharic",
-    "DA": "Danish", "EL": "Greek", "FA": "Persian", "HE": "Hebrew", "HI": "Hindi",
-    "HR": "Croatian", "HU": "Hungarian", "ITA": "Italian", "JA": "Japanese", "KOR": "Korean",
-    "LT": "Lithuanian", "ML": "Malayalam", "NO": "Norwegian", "RUS": "Russian", "SK": "Slovak",
-    "SV": "Swedish", "TH": "Thai", "TL": "Tagalog", "UK": "Ukrainian",
-}
-ACCESS_TYPES = {"X": "Wheelchair access", "XB": "Wheelchair-accessible bathroom",
-                "FF": "Fragrance free", "D-HOH": "Deaf / hard of hearing friendly",
-                "BV-I": "Blind / visually impaired friendly"}
-
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_US_STATE_ZIP = re.compile(r"(?P<state>[A-Za-z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)")
-_UK_POSTCODE = re.compile(r"(?P<town>.*?)\s*(?P<pc>[A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2})")
-_PHONE_SUFFIX = re.compile(r"[,;#*]|\bp\b|\bext\b", re.IGNORECASE)
 
 # Pure, and a feed repeats its few countries and start times on every row (immutable results).
 _country_code = functools.lru_cache(maxsize=1024)(country_code)
 _parse_clock = functools.lru_cache(maxsize=4096)(parse_clock)
 
 
-# ----------------------------------------------------------------------------- shared JSON helpers
-# Used by the HSDS adapter too (and by CSV for the content-type check).
-
-
-def check_content_type(doc: Document, allowed: Iterable[str], what: str) -> None:
-    """DocumentError unless the media type is one we read; no type (a local file) is fine."""
-    if not doc.content_type:
-        return
-    media = doc.content_type.split(";", 1)[0].strip().lower()
-    allowed = tuple(allowed)
-    if media in allowed or ("application/json" in allowed and media.endswith("+json")):
-        return
-    raise DocumentError(f"wrong content type {media!r} for {what} (expected "
-                        f"{', '.join(allowed)})")
-
-
-class _Replay:
-    """A read-only stream that gives back bytes already peeked at before the rest."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size is None or size < 0:
-                data, self._head = self._head + self._rest.read(), b""
-                return data
-            data, self._head = self._head[:size], self._head[size:]
-            return data
-        return self._rest.read(size)
-
-
-def open_json(body: BinaryIO, what: str) -> tuple[str, _Replay]:
-    """The first significant character ("[" or "{") and a stream to parse from it.
-
-    ijson cannot tell "not JSON" or "an object, not a list" before it has read the whole
-    document, so we look first; a UTF-8 byte-order mark is skipped.
-    """
-    head = b""
-    while True:
-        chunk = body.read(4096)
-        if not chunk:
-            break
-        head += chunk
-        if head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        if head.lstrip():
-            break
-        if len(head) > 1 << 20:
-            break
-    stripped = head.lstrip()
-    if not stripped:
-        raise DocumentError(f"{what}: the document is empty")
-    first = chr(stripped[0])
-    if first not in "[{":
-        shown = stripped[:20].decode("utf-8", "replace")
-        raise DocumentError(f"{what}: not JSON (it starts with {shown!r})")
-    return first, _Replay(stripped, body)
-
-
-def json_error(exc: Exception, what: str) -> DocumentError:
-    """A one-line reason from ijson's multi-line (sometimes bytes) message."""
-    msg = exc.args[0] if exc.args else str(exc)
-    if isinstance(msg, bytes):
-        msg = msg.decode("utf-8", "replace")
-    first = str(msg).strip().splitlines()[0] if str(msg).strip() else type(exc).__name__
-    return DocumentError(f"{what}: invalid or truncated JSON ({first})")
-
-
 # ----------------------------------------------------------------------------- field helpers
-
-
-def text(value: Any) -> str | None:
-    """A stripped string, or None for null/empty; numbers become strings (ids, postcodes)."""
-    if type(value) is str:  # the common case first
-        value = value.strip()
-        return value or None
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    return value or None
 
 
 def _types(value: Any) -> list[str]:
@@ -240,39 +149,6 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def split_formatted_address(value: str) -> dict[str, str | None]:
-    """Best-effort street/town/region/postcode/country from "4953 W Addison St, Chicago,
-    IL 60641, USA" or "1 High St, Leeds LS1 3EX, UK"; the geocoder does the rest."""
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    out: dict[str, str | None] = {"address_line1": None, "town": None, "region": None,
-                                  "postcode": None, "country": None}
-    if len(parts) > 1 and country_from_name(parts[-1]):
-        out["country"] = country_from_name(parts.pop())
-    if not parts:
-        return out
-    out["address_line1"] = parts[0]
-    rest = parts[1:]
-    if rest:
-        last = rest[-1]
-        us = _US_STATE_ZIP.fullmatch(last)
-        uk = _UK_POSTCODE.fullmatch(last)
-        if us:
-            out["region"], out["postcode"] = us["state"].upper(), us["zip"]
-            out["country"] = out["country"] or "US"
-            rest = rest[:-1]
-        elif uk:
-            out["postcode"] = uk["pc"].upper()
-            out["country"] = out["country"] or "GB"
-            rest = rest[:-1] + ([uk["town"]] if uk["town"] else [])
-        if rest:
-            out["town"] = rest[-1]
-    else:
-        uk = _UK_POSTCODE.fullmatch(parts[0])
-        if uk and uk["town"]:
-            out["address_line1"], out["postcode"] = uk["town"], uk["pc"].upper()
-    return out
-
-
 # ----------------------------------------------------------------------------- one meeting
 
 
@@ -298,10 +174,12 @@ class _Row:
         duration = self.source.options.get("default_duration", DEFAULT_DURATION)
         if self.get("end_time") is not None:
             end = _clock(self.row.get("end_time"), "end_time")
-            try:
-                duration = duration_between(start, end)
-            except ValueError as exc:
-                raise ValueError(f"end_time {self.get('end_time')!r}: {exc}") from None
+            # end_time is optional: one equal to the start, or one that would make the
+            # meeting last more than MAX_DURATION (an end typed before the start, a copy
+            # slip) says nothing usable about the length, so the default length stands
+            if end != start:
+                with contextlib.suppress(ValueError):
+                    duration = duration_between(start, end)
         return [ScheduleRecord(freq="weekly", weekday=d, start_time=start,
                                duration_minutes=duration, timezone=None) for d in days]
 
@@ -310,26 +188,40 @@ class _Row:
         if str(self.row.get("approximate") or "").strip().lower() in ("yes", "true", "1"):
             return None
         street, formatted = self.get("address"), self.get("formatted_address")
-        if street:
+        if street and not looks_like_whole_address(street):
             return {
                 "address_line1": street, "town": self.get("city"),
                 "region": self.get("state") or self.get("region"),
-                "postcode": self.get("postal_code"), "country": self.get("country"),
+                "postcode": postcode_text(self.row.get("postal_code")),
+                "country": self.country(),
             }
-        if formatted and any(c.isdigit() for c in formatted):
-            found = split_formatted_address(formatted)
-            found["town"] = self.get("city") or found["town"]
-            found["region"] = self.get("state") or found["region"] or self.get("region")
-            found["postcode"] = self.get("postal_code") or found["postcode"]
-            found["country"] = self.get("country") or found["country"]
-            return found
+        whole = street or formatted
+        if whole and any(c.isdigit() for c in whole):
+            # "8318 104 St, Edmonton, Alberta, T6E 4E8, Canada" in `address` (or the
+            # formatted_address): split it; the feed's own columns win where it has them
+            found = split_address(whole, _country_code(self.get("country")))
+            return {
+                "venue_name": found.venue_name,
+                "address_line1": found.address_line1 or found.venue_name,
+                "address_line2": found.address_line2, "town": self.get("city") or found.town,
+                "region": self.get("state") or found.region or self.get("region"),
+                "postcode": postcode_text(self.row.get("postal_code")) or found.postcode,
+                "country": self.country() or found.country,
+            }
         return None
 
     def country(self) -> str | None:
         given = self.get("country")
-        formatted = self.get("formatted_address")
-        if given is None and formatted and "," in formatted:
-            given = country_from_name(formatted.rsplit(",", 1)[1])
+        if given is None:
+            for key in ("formatted_address", "address"):
+                value = self.get(key)
+                if value and "," in value:
+                    given = country_from_name(value.rsplit(",", 1)[1])
+                    if given:
+                        break
+        if given is None:  # a US state or Canadian province names its country
+            found = region_country(self.get("state"))
+            given = found[0] if found else None
         return _country_code(given or self.source.country)
 
     def organisation(self) -> OrganisationRecord | None:
@@ -341,39 +233,6 @@ class _Row:
         if self.source.organisation:
             return OrganisationRecord(name=self.source.organisation)
         return None
-
-
-def _phone(raw: str | None) -> tuple[str | None, str | None]:
-    """("+1 646 558 8656", one-tap note) from "+1 646 558 8656,,123456#"."""
-    if raw is None:
-        return None, None
-    m = _PHONE_SUFFIX.search(raw)
-    if not m:
-        return raw, None
-    number = raw[:m.start()].strip()
-    return (number or None), f"Dial-in (one tap): {raw}"
-
-
-def _vocab_types(types: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(loss types, audiences, languages, accessibility notes) from the meeting's types."""
-    loss: list[str] = []
-    audiences: list[str] = []
-    languages: list[str] = []
-    access: list[str] = []
-    for t in types:
-        code = t.upper()
-        for table, out in ((LOSS_TYPES, loss), (AUDIENCE_TYPES, audiences),
-                           (LANGUAGE_TYPES, languages), (ACCESS_TYPES, access)):
-            if code in table:
-                if table[code] not in out:
-                    out.append(table[code])
-                break
-        else:
-            if len(t) > 3 and vocab.LOSS.lookup(t):
-                loss.append(t)
-            elif len(t) > 3 and vocab.AUDIENCE.lookup(t):
-                audiences.append(t)
-    return loss, audiences, languages, access
 
 
 def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProblem:
@@ -396,15 +255,15 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
 
     types = _types(row.get("types"))
     upper = {t.upper() for t in types}
-    conference_url = r.get("conference_url")
-    join_phone, dial_note = _phone(r.get("conference_phone"))
+    conference_url = tidy_url(r.get("conference_url"))
+    join_phone, dial_note = split_phone(r.get("conference_phone"))
     notes = r.get("notes")
     place = None if "TC" in upper else r.place()
     online = bool(conference_url or join_phone or "ONL" in upper)
     join_mode = infer_join_mode(notes, r.get("conference_url_notes")) or "drop_in"
     registration_url = None
     if join_mode in ("register", "waitlist", "contact") and notes:
-        m = _URL.search(notes)
+        m = URL.search(notes)
         registration_url = m.group(0).rstrip(".,;:)]") if m else None
     if place and online:
         fmt = "hybrid"
@@ -416,6 +275,11 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         return RowProblem(ref, "temporarily closed (type TC) and no conference_url or "
                                "conference_phone to meet online", skipped=True)
     else:
+        whole = r.get("address") or r.get("formatted_address")
+        if whole:
+            return RowProblem(ref, f"no address to find the venue by ({whole!r} has no "
+                                   f"street number or postcode) and no conference_url or "
+                                   f"conference_phone")
         return RowProblem(ref, "no address (address or formatted_address) and no "
                                "conference_url or conference_phone: where does it meet?")
 
@@ -432,7 +296,7 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
     join_notes = "\n".join(x for x in (r.get("conference_url_notes"),
                                        r.get("conference_phone_notes"), dial_note,
                                        r.get("location_notes")) if x)
-    loss, audiences, languages, access = _vocab_types(types)
+    loss, audiences, languages, access = meeting_types(source).read(types)
     record = ListingRecord(
         source=source.name, external_id=slug, name=name, format=fmt, join_mode=join_mode,
         description=notes or "", organisation=org, join_url=join_url, join_phone=join_phone,
@@ -443,13 +307,26 @@ def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProbl
         last_confirmed=_date(row.get("updated")), url=r.get("url"),
     )
     if place:
+        record.venue_name = record.venue_name or place.get("venue_name")
         record.address_line1 = place["address_line1"]
+        record.address_line2 = place.get("address_line2")
         record.town = place["town"]
         record.region = place["region"]
         record.postcode = place["postcode"]
         record.country = _country_code(place["country"]) or record.country
-        record.latitude = row.get("latitude")
-        record.longitude = row.get("longitude")
+        record.latitude, record.longitude = point(row.get("latitude"), row.get("longitude"))
+    lat, lng = point(row.get("latitude"), row.get("longitude"))
+    if not r.get("timezone") and lat is not None:
+        # the zone at the meeting's point (a venue, or an online meeting's home town)
+        # before the source's: a feed can span several zones
+        record.timezone = zone_at(lat, lng) or record.timezone
+    if record.timezone is None:
+        # a state or province with one zone ("Edmonton, Alberta, T6X 1W5, Canada")
+        region = (place or {}).get("region") or r.get("state")
+        whole = r.get("address") or r.get("formatted_address")
+        if region is None and whole:
+            region = split_address(whole).region
+        record.timezone = region_zone(record.country, region)
     return record
 
 
@@ -467,6 +344,7 @@ class MeetingGuideAdapter(Adapter):
         first, stream = open_json(doc.body, what)
         if first != "[":
             raise DocumentError(f"{what}: expected a JSON array of meetings, got an object")
+        meeting_types(source)  # a wrong options.types fails the run before any row
         seen: dict[str, int] = {}
         items = ijson.items(stream, "item", use_float=True)
         n = 0

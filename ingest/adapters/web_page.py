@@ -6,15 +6,19 @@ Decisions, for the README:
 * **What is a listing.** Every Event (any type ending in "Event", and EventSeries) found at
   the top of the page, in an @graph, in an ItemList, under a WebPage's mainEntity or an
   Organization's `event`. A subEvent, and a top-level Event whose superEvent is a series
-  listed on the same page, is an occurrence of that series, not another group: skipped
-  without a RowProblem.
+  listed on the same page, is an occurrence of that series, not another group: a skipped
+  RowProblem, as is the microdata copy of an Event the JSON-LD already gives, so a run's
+  counts add up to the events on the page. JSON-LD written with the schema.org context's
+  aliases (``type``, ``id``) is read as if written with ``@type`` / ``@id``. Two Events
+  with the same name and no @id are two listings (the second id gets "-2").
 * **Schedules** come from `eventSchedule` (schema.org Schedule): byDay (DayOfWeek URLs,
   day names, or iCal "TU" / "1TU" / "-1TH"), repeatFrequency (P1W, P2W, P14D, P1M, or
   "weekly" / "fortnightly" / "monthly"), byMonthWeek (1-4, -1 = last), startTime/endTime or
   duration, scheduleTimezone, exceptDate, startDate/endDate and repeatCount (times written
   as words, "7.30pm", are read by `ingest.schedule_text` when present). Without
-  repeatFrequency a byMonthWeek or ordinal day means monthly, otherwise weekly. Daily,
-  yearly, byMonthDay, byMonth and a fifth week are a RowProblem. An Event with no
+  repeatFrequency a byMonthWeek or ordinal day means monthly, otherwise weekly. P1D is
+  every day, or with byDay every one of those days: weekly on each. Yearly, byMonthDay,
+  byMonth and a fifth week are a RowProblem. An Event with no
   eventSchedule is a one-off: RowProblem("one-off event, not a recurring group"), as in
   the iCalendar adapter. eventStatus EventCancelled is RowProblem("cancelled series").
 * **Times.** startTime is local to scheduleTimezone, else the source's timezone (else
@@ -68,16 +72,17 @@ from ingest.adapters.base import (
     SkipRow,
     guarded_event,
 )
-from ingest.adapters.ical import (
+from ingest.adapters.common import (
+    HTML_TYPES,
     MAX_COUNT,
     Place,
+    check_content_type,
     country_code,
     first_email,
     infer_join_mode,
     is_online_place,
     matches_position,
-    media_type,
-    split_location,
+    split_address,
     video_link,
 )
 from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
@@ -117,14 +122,11 @@ _TAG = re.compile(r"<[^>]+>")
 
 class WebPageAdapter(Adapter):
     name = "jsonld"
-    content_types = ("text/html", "application/xhtml+xml")
+    content_types = HTML_TYPES
 
     def records(self, doc: Document, source: Source,
                 fetch_more: FetchMore) -> Iterator[ListingRecord | RowProblem]:
-        kind = media_type(doc.content_type)
-        if kind is not None and kind not in self.content_types:
-            raise DocumentError(f"wrong content type {kind!r} for a web page "
-                                f"(expected text/html)")
+        check_content_type(doc, self.content_types, "a web page")
         jsonld, microdata = _extract(doc)
         index = _index(jsonld + microdata)
         events: list[dict] = []
@@ -134,9 +136,14 @@ class WebPageAdapter(Adapter):
         found: list[dict] = []
         _collect(microdata, index, found, orgs)
         # pages often carry the same Event in both syntaxes: list it once, from the JSON-LD
-        events += [e for e in found if not {_node_id(e), _fold_name(e)} & seen]
+        twins = [e for e in found if {_node_id(e), _fold_name(e)} & seen]
+        events += [e for e in found if not any(e is t for t in twins)]
         if not events:
             raise DocumentError("no schema.org Event data found")
+        for twin in twins:  # counted, so the run adds up to what the page holds
+            yield RowProblem(_node_id(twin) or _name(twin) or "microdata event",
+                             "the same event as in the page's JSON-LD (listed from there)",
+                             skipped=True)
         page_org = next((_organisation(o) for o in orgs if _name(o)), None)
         if page_org is None and source.organisation:
             page_org = OrganisationRecord(source.organisation)
@@ -144,12 +151,27 @@ class WebPageAdapter(Adapter):
         urls = [_abs(doc.url, _str(e.get("url"))) for e in events]
         seen_ids: dict[str, int] = {}
         for n, (ev, url) in enumerate(zip(events, urls, strict=True), start=1):
-            if not ev.get("eventSchedule") and _is_occurrence(ev, index, scheduled):
-                continue
             ref = _node_id(ev) or url or _name(ev) or f"event {n}"
+            if not ev.get("eventSchedule") and _is_occurrence(ev, index, scheduled):
+                yield RowProblem(ref, "one meeting of a series listed on this page",
+                                 skipped=True)
+                continue
             build = partial(_listing, ev, index, source, doc.url, page_org, url,
                             shared_url=url is not None and urls.count(url) > 1)
+            if _node_id(ev) is None:
+                build = partial(_unique_id, build, seen_ids)
             yield guarded_event(ref, n, build, seen_ids)
+
+
+def _unique_id(build: Any, seen: dict[str, int]) -> ListingRecord:
+    """Two events without an @id that share a name ("Example") are two events: the second
+    gets "-2" after the id made from its name (stable while the page keeps its order)."""
+    record = build()
+    base, k = record.external_id, 2
+    while record.external_id in seen:
+        record.external_id = f"{base}-{k}"
+        k += 1
+    return record
 
 
 # ---------------------------------------------------------------------- reading the page
@@ -192,7 +214,29 @@ def _extract(doc: Document) -> tuple[list[Any], list[Any]]:
     except ValueError as exc:  # json.JSONDecodeError is one
         raise DocumentError(f"a JSON-LD block is not valid JSON ({exc}); a page cut short "
                             f"or mis-edited would lose its groups, so nothing is changed") from exc
-    return list(data.get("json-ld", [])), list(data.get("microdata", []))
+    return [_at_keywords(item) for item in data.get("json-ld", [])], list(
+        data.get("microdata", []))
+
+
+def _at_keywords(node: Any) -> Any:
+    """JSON-LD written with the schema.org context's aliases ("type", "id") as if written
+    with the keywords ("@type", "@id"). schema.org defines no "type" or "id" property, so
+    the context maps them to the keywords; reading them so needs no network (pyld would
+    fetch the context)."""
+    if isinstance(node, list):
+        return [_at_keywords(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _at_keywords(v) for k, v in node.items()}
+    for alias, keyword in (("type", "@type"), ("id", "@id")):
+        if alias in out and keyword not in out and _plain_ids(out[alias]):
+            out[keyword] = out.pop(alias)
+    return out
+
+
+def _plain_ids(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and bool(value)
+                                      and all(isinstance(v, str) for v in value))
 
 
 def _types(node: Any) -> set[str]:
@@ -406,7 +450,7 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
                 if loc.lower().startswith(("http://", "https://")):
                     online_links.append(loc)
             else:
-                places.append(split_location(loc, source.country))
+                places.append(split_address(loc, source.country))
         elif isinstance(loc, dict) and "VirtualLocation" in _types(loc):
             online = True
             link = _abs(page_url, _str(loc.get("url")))
@@ -438,8 +482,8 @@ def _listing(ev: dict, index: dict[str, dict], source: Source, page_url: str,
     email = contact_email or first_email(description)
     join_mode = source.options.get("join_mode")
     if join_mode is None:
-        join_mode = "register" if offer_url else infer_join_mode(
-            description, link=link or url, email=email)
+        join_mode = "register" if offer_url else (infer_join_mode(
+            description, reachable=bool(link or url or email)) or "drop_in")
     join_url = link or offer_url or (url if join_mode == "register" else None)
 
     zone_default = source.timezone
@@ -510,7 +554,7 @@ def _place(loc: dict, index: dict[str, dict],
         )
     else:
         text = _str(address)
-        place = split_location(text, source.country) if text else Place(country=source.country)
+        place = split_address(text, source.country) if text else Place(country=source.country)
         if _name(loc):
             if place.venue_name and place.address_line1 is None:
                 place.address_line1 = place.venue_name
@@ -631,6 +675,12 @@ def _weekday(value: Any) -> tuple[int | None, int]:
     return None, vocab.DAYS.codes.index(code)
 
 
+def _daily(value: Any) -> bool:
+    """repeatFrequency "P1D" (or "daily"): every day."""
+    text = _str(value)
+    return bool(text) and (text.upper() == "P1D" or vocab.fold(text) in ("daily", "every day"))
+
+
 def _frequency(value: Any) -> tuple[str, int] | None:
     text = _str(value)
     if not text:
@@ -663,6 +713,13 @@ def _schedules(raw: dict, ev: dict, zone_default: str | None) -> list[ScheduleRe
             weeks.append(int(_str(w) or ""))
         except ValueError:
             raise SkipRow(f"byMonthWeek {w!r} is not a week number") from None
+    if _daily(raw.get("repeatFrequency")):
+        # every day (P1D), or every day of the listed weekdays (P1D + byDay Mon-Fri): a
+        # weekly meeting on each of those days
+        if raw.get("byMonthWeek") not in (None, [], "") or any(n for n, _ in days):
+            raise SkipRow("a daily eventSchedule cannot pick a week of the month")
+        days = days or [(None, wd) for wd in range(7)]
+        raw = {**raw, "repeatFrequency": "P1W"}
     given = _frequency(raw.get("repeatFrequency"))
     ordinals = [n for n, _ in days if n is not None]
     freq, interval = given or (("monthly", 1) if weeks or ordinals else ("weekly", 1))

@@ -5,8 +5,8 @@ an argon2 password hash; they belong to organisations (role `member`); site staf
 `is_moderator`. Invitations are used once. API tokens are stored as a SHA-256 hash with a
 short visible prefix, and are revoked, never deleted.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 15:46:30.401412
 """
 from alembic import op
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import geoalchemy2
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
