@@ -358,3 +358,23 @@ def test_hash_is_stable_across_calls_days_and_cosmetic_differences():
 ])
 def test_hash_changes_when_content_changes(changes):
     assert ok(record(**changes)).content_hash != ok(record()).content_hash
+
+
+def test_record_fingerprint_follows_every_field_and_tells_nan_from_missing():
+    from ingest.normalize import record_hash
+
+    base = ListingRecord(source="s", external_id="1", name="Circle", format="in_person",
+                         join_mode="drop_in",
+                         latitude=51.5, longitude=-0.12, schedules=[ScheduleRecord(
+                             freq="weekly", weekday=1, start_time=dt.time(19, 0))])
+    same = dataclasses.replace(base, schedules=[ScheduleRecord(
+        freq="weekly", weekday=1, start_time=dt.time(19, 0))])
+    assert record_hash(base) == record_hash(same)
+    later = dataclasses.replace(base, schedules=[ScheduleRecord(
+        freq="weekly", weekday=1, start_time=dt.time(19, 30))])
+    assert record_hash(later) != record_hash(base)
+    no_point = dataclasses.replace(base, latitude=None)
+    nan_point = dataclasses.replace(base, latitude=float("nan"))
+    assert len({record_hash(base), record_hash(no_point), record_hash(nan_point)}) == 3
+    odd = dataclasses.replace(base, languages={"en"})  # not JSON: fingerprinted by its repr
+    assert record_hash(odd) == record_hash(dataclasses.replace(base, languages={"en"}))
