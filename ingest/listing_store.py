@@ -132,10 +132,6 @@ def geocode_many(session: Session, listings: Sequence[NormalisedListing], *,
     return [geocode(gazetteer, n, cache=cache) for n in listings]
 
 
-# finder.geocode.postcode reads the gazetteer with exactly this statement; `_Gazetteer` answers
-# it from rows fetched beforehand, for many postcodes at once
-_CENTROIDS_SQL = ("SELECT code, kind, ST_Y(point::geometry), ST_X(point::geometry), place_name "
-                  "FROM postcode_centroids WHERE country = :c AND code = ANY(:codes)")
 _UK_LEVELS = {"uk_postcode": "postcode", "uk_sector": "sector", "uk_district": "district",
               "uk_area": "area"}
 
@@ -144,10 +140,10 @@ class _Gazetteer:
     """The session, for `lookup_postcode`, with its postcode rows fetched in advance.
 
     `lookup_postcode` stays the one place that decides what a postcode resolves to: this
-    only answers its `_CENTROIDS_SQL` for codes fetched beforehand (the same rows the
-    database would return); anything else (another statement, another code, the nearest
-    town) goes to the session. A wrong guess of the codes it will ask for costs a query,
-    never a different answer.
+    only answers its reads of the postcode rows (`prefetched_postcodes`) for codes fetched
+    beforehand (the same rows the database would return); anything else (another code, the
+    nearest town) goes to the session. A wrong guess of the codes it will ask for costs a
+    query, never a different answer.
     """
 
     def __init__(self, session: Session, rows: dict[str, dict[str, tuple]],
@@ -183,13 +179,13 @@ class _Gazetteer:
                 rows[country][code] = tuple(rest)
         return cls(session, rows, asked)
 
-    def execute(self, statement: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if (not args and not kwargs and isinstance(params, dict) and set(params) == {"c", "codes"}
-                and str(statement) == _CENTROIDS_SQL
-                and set(params["codes"]) <= self._asked.get(params["c"], set())):
-            rows = self._rows[params["c"]]
-            return [(code, *rows[code]) for code in params["codes"] if code in rows]
-        return self._session.execute(statement, params, *args, **kwargs)
+    def prefetched_postcodes(self, country: str, codes: list[str]) -> dict[str, tuple] | None:
+        """code -> (kind, lat, lng, place name) of the loaded ones among `codes`, or None
+        when they were not all fetched beforehand (see `finder.geocode.postcode`)."""
+        if not set(codes) <= self._asked.get(country, set()):
+            return None
+        rows = self._rows[country]
+        return {code: rows[code] for code in codes if code in rows}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)

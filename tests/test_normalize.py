@@ -358,3 +358,42 @@ def test_hash_is_stable_across_calls_days_and_cosmetic_differences():
 ])
 def test_hash_changes_when_content_changes(changes):
     assert ok(record(**changes)).content_hash != ok(record()).content_hash
+
+
+def test_record_fingerprint_follows_every_field_and_tells_nan_from_missing():
+    from ingest.normalize import record_hash
+
+    base = ListingRecord(source="s", external_id="1", name="Circle", format="in_person",
+                         join_mode="drop_in",
+                         latitude=51.5, longitude=-0.12, schedules=[ScheduleRecord(
+                             freq="weekly", weekday=1, start_time=dt.time(19, 0))])
+    same = dataclasses.replace(base, schedules=[ScheduleRecord(
+        freq="weekly", weekday=1, start_time=dt.time(19, 0))])
+    assert record_hash(base) == record_hash(same)
+    later = dataclasses.replace(base, schedules=[ScheduleRecord(
+        freq="weekly", weekday=1, start_time=dt.time(19, 30))])
+    assert record_hash(later) != record_hash(base)
+    no_point = dataclasses.replace(base, latitude=None)
+    nan_point = dataclasses.replace(base, latitude=float("nan"))
+    assert len({record_hash(base), record_hash(no_point), record_hash(nan_point)}) == 3
+    odd = dataclasses.replace(base, languages={"en"})  # not JSON: fingerprinted by its repr
+    assert record_hash(odd) == record_hash(dataclasses.replace(base, languages={"en"}))
+
+
+def test_geocoding_a_batch_reads_its_postcodes_in_one_query(session, monkeypatch):
+    """The per-postcode read (`finder.geocode.postcode`) is answered from the batch's rows."""
+    from finder.geocode import postcode as postcode_module
+    from ingest.listing_store import geocode_many
+
+    one_by_one = []
+    real_fetch = postcode_module.fetch
+    monkeypatch.setattr(postcode_module, "fetch",
+                        lambda *a, **kw: one_by_one.append(a[2]) or real_fetch(*a, **kw))
+    listings = [ok(record(external_id=f"g-{i}", postcode=code, latitude=None, longitude=None))
+                for i, code in enumerate(["SW1A 1AA", "LS1 3EX", "M1 1AE", "SW1A 9ZZ"])]
+    placed = geocode_many(session, listings)
+    assert one_by_one == []
+    assert [round(n.latitude, 1) for n in placed] == [51.5, 53.8, 53.5, 51.5]
+    assert placed[3].geocode_precision != "postcode"  # not on file: its sector or district
+    assert [geocode(session, n) for n in listings] == placed  # the same answers
+    assert one_by_one  # ... which one by one cost a query each

@@ -29,7 +29,17 @@ _LEVEL_NAMES = {
 
 
 def _rows(session: Session, country: str, codes: list[str]) -> dict[str, tuple]:
-    """code -> (kind, lat, lng, place_name) for those of `codes` that are loaded."""
+    """code -> (kind, lat, lng, place_name) for those of `codes` that are loaded.
+
+    A caller geocoding many postcodes at once (a batch of listings) may hand in, instead of
+    a plain session, one that has their rows already: its `prefetched_postcodes(country,
+    codes)` answers, or says None to have them read here.
+    """
+    prefetched = getattr(session, "prefetched_postcodes", None)
+    if prefetched is not None:
+        found = prefetched(country, codes)
+        if found is not None:
+            return found
     result = fetch(
         session,
         "SELECT code, kind, ST_Y(point::geometry), ST_X(point::geometry), place_name "
