@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import logging
 import time
 import zlib
@@ -164,7 +165,7 @@ def run_source(db: Database, source: Source, *, settings: FetchSettings | None =
     now = now or dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     report = RunReport(source=source.name, started_at=now)
-    with _source_lock(db, source.name) as locked:
+    with _source_lock(db, source.name) as locked, _fewer_gc_passes():
         if not locked:
             report.outcome = "skipped"
             report.error = "another run of this source is in progress"
@@ -586,6 +587,28 @@ def _finish_failed(db: Database, report: RunReport, now: dt.datetime, clock: flo
 def _stamp(report: RunReport, now: dt.datetime, clock: float) -> None:
     report.seconds = time.monotonic() - clock
     report.finished_at = now + dt.timedelta(seconds=report.seconds)
+
+
+# collections of the youngest generation, for the length of a run: see `_fewer_gc_passes`
+RUN_GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Fewer passes of Python's cycle collector while a run holds thousands of records.
+
+    A run allocates millions of small objects (records, listings, their lists), holds up to
+    a fold window of them, and frees them by reference counting: they make no cycles. The
+    default thresholds (a pass every 700 allocations, and full passes over everything
+    held) spent about 15% of an unchanged re-run's CPU finding nothing. The thresholds are
+    restored afterwards (the CLI runs sources one after another in one process).
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(RUN_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @contextlib.contextmanager

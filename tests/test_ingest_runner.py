@@ -1022,3 +1022,20 @@ def test_ingested_groups_carry_the_meeting_slots_the_trigger_would_set(httpserve
         " AS slot WHERE s.group_id = g.id ORDER BY 1) FROM groups g")).all()
     assert len(rows) == 4 and all(written == computed for written, computed in rows)
     assert ["*:morning", "0:*", "0:morning", "3:*", "3:morning"] in [sorted(r[0]) for r in rows]
+
+
+def test_a_run_collects_cycles_less_often_and_puts_the_thresholds_back(
+        httpserver, db, connection, settings, monkeypatch):
+    import gc
+
+    import ingest.runner as runner
+
+    during = []
+    real_write = runner._write
+    monkeypatch.setattr(runner, "_write", lambda *a, **kw: (
+        during.append(gc.get_threshold()), real_write(*a, **kw))[1])
+    before = gc.get_threshold()
+    serve(httpserver, feed(*THREE))
+    assert run(db, mg_source(httpserver), settings).outcome == "success"
+    assert during and during[0][0] == runner.RUN_GC_THRESHOLD > before[0]
+    assert gc.get_threshold() == before
