@@ -21,9 +21,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from finder import ROOT
+from finder.listings.normalise import Rejection, normalise
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.listing_store import geocode, withdraw
-from ingest.normalize import Rejection, normalise
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.writer import write_listings
 
 DEMO_DIR = ROOT / "demo"

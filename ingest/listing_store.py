@@ -1,7 +1,7 @@
 """The database edges of a normalised listing: `geocode` (a missing point and zone from the
 postcode gazetteer), `upsert` (one listing, for the demo and tests; runs use the batch
 `ingest.writer`) and `withdraw` (what a source no longer lists). None of them commits: the
-caller owns the transaction. `ingest.normalize` is the pure step before them.
+caller owns the transaction. `finder.listings.normalise` is the pure step before them.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from finder.geocode import Resolved, lookup_postcode
 from finder.geocode import normalise as _postcode_module
 from finder.geocode.normalise import postcode_for_country
 from finder.geocode.place import PlaceGeocoder, region_name
-from finder.models import Group, ListingSource, Location, Organisation, Schedule
-from finder.schedule_cache import refresh_upcoming
-from finder.schedules import Recurrence, time_band
-from ingest.dedupe import join_keys
-from ingest.normalize import (
+from finder.listings.match import join_keys
+from finder.listings.normalise import (
     PRECISION_RANK,
     NormalisedListing,
     NormalisedOrganisation,
     Rejection,
 )
+from finder.models import Group, ListingSource, Location, Organisation, Schedule
+from finder.schedule_cache import refresh_upcoming
+from finder.schedules import Recurrence, time_band
 
 
 def geocode(session: Session, listing: NormalisedListing, *,

@@ -49,14 +49,7 @@ from sqlalchemy import Connection, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from finder.db import Database
-from finder.models import IngestRun, ListingSource, SourceState
-from ingest.adapters import get_adapter
-from ingest.adapters.base import Adapter, RowProblem
-from ingest.adapters.common import media_type
-from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
-from ingest.fold import Folded, fold_same_group
-from ingest.listing_store import geocode_many, withdraw
-from ingest.normalize import (
+from finder.listings.normalise import (
     NormalisedListing,
     Rejection,
     listing_key,
@@ -66,7 +59,14 @@ from ingest.normalize import (
     stored_hash,
     with_content_hash,
 )
-from ingest.records import ListingRecord, OrganisationRecord
+from finder.listings.records import ListingRecord, OrganisationRecord
+from finder.models import IngestRun, ListingSource, SourceState
+from ingest.adapters import get_adapter
+from ingest.adapters.base import Adapter, RowProblem
+from ingest.adapters.common import media_type
+from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
+from ingest.fold import Folded, fold_same_group
+from ingest.listing_store import geocode_many, withdraw
 from ingest.sources import Source
 from ingest.writer import (
     Unchanged,

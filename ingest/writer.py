@@ -5,7 +5,7 @@ Per batch it costs a handful of statements, whatever the size:
   (and, only for the few whose hash changed, whether they are their group's first source);
 - unchanged listings only have `last_seen_at` bumped, in one UPDATE (a run finds most of
   them before normalising: `mark_unchanged`, `stored_refs`, `mark_seen`);
-- new listings are matched against groups other sources already list (`ingest.dedupe`):
+- new listings are matched against groups other sources already list (`finder.listings.match`):
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted with COPY (venues, groups,
   provenance, schedules with their upcoming meetings);
@@ -46,11 +46,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import NullType
 
+from finder.listings import match as dedupe
+from finder.listings.normalise import HALF, NormalisedListing
 from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
 from finder.schedules import Recurrence, meeting_slots, time_band, upcoming_utc
-from ingest import dedupe
 from ingest.listing_store import upsert
-from ingest.normalize import HALF, NormalisedListing
 
 G, L, LS, ORG, S = (Group.__table__, Location.__table__, ListingSource.__table__,
                   Organisation.__table__, Schedule.__table__)
