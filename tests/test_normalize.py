@@ -10,7 +10,7 @@ import pytest
 
 from finder.listings.normalise import LIMITS, NormalisedListing, Rejection, normalise
 from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
-from ingest.listing_store import geocode
+from finder.listings.store import geocode
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -384,7 +384,7 @@ def test_record_fingerprint_follows_every_field_and_tells_nan_from_missing():
 def test_geocoding_a_batch_reads_its_postcodes_in_one_query(session, monkeypatch):
     """The per-postcode read (`finder.geocode.postcode`) is answered from the batch's rows."""
     from finder.geocode import postcode as postcode_module
-    from ingest.listing_store import geocode_many
+    from finder.listings.store import geocode_many
 
     one_by_one = []
     real_fetch = postcode_module.fetch

@@ -817,7 +817,7 @@ def _finite(value: object) -> bool:
 
 def stored_hash(listing: NormalisedListing, fingerprint: str) -> str:
     """What a run stores for `listing`, read from a record with this fingerprint; the
-    record half (from HALF on) is what `writer.mark_unchanged` compares."""
+    record half (from HALF on) is what `store.mark_unchanged` compares."""
     return listing.content_hash[:HALF] + fingerprint
 
 
