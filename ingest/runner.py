@@ -60,6 +60,7 @@ from finder.listings.normalise import (
     with_content_hash,
 )
 from finder.listings.records import ListingRecord, OrganisationRecord
+from finder.listings.sources_health import FAILING_AFTER
 from finder.listings.store import (
     Unchanged,
     defer,
@@ -84,7 +85,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # listings per write_listings call
 MAX_REJECTIONS_KEPT = 100  # rejections stored on the run record (all are counted)
-FAILING_AFTER = 3  # consecutive failed runs that flag a source in `ingest status`, /healthz
 PROGRESS_AFTER_SECONDS = 1.0  # a run shorter than this shows no progress bar
 INTERRUPTED = "interrupted: the process stopped before the run finished"
 _LOCK_NAMESPACE = "groupfinder.ingest:"
@@ -710,18 +710,3 @@ def status_rows(session: Session, sources: Iterable[Source], now: dt.datetime) -
             "failing": failures >= FAILING_AFTER,
         })
     return rows
-
-
-def failing_sources(session: Session) -> list[dict]:
-    """Sources (by their recorded state) that failed `FAILING_AFTER` runs in a row."""
-    rows = session.scalars(
-        select(SourceState).where(SourceState.consecutive_failures >= FAILING_AFTER)
-        .order_by(SourceState.source)
-    ).all()
-    return [{
-        "source": s.source,
-        "consecutive_failures": s.consecutive_failures,
-        "last_error": s.last_error,
-        "last_error_at": s.last_error_at.isoformat() if s.last_error_at else None,
-        "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
-    } for s in rows]
