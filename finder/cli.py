@@ -13,7 +13,7 @@
 
 `sources` and `ingest` belong to the `ingest` package, which registers them as Flask CLI
 plugins (the `flask.commands` entry points in pyproject.toml): `FlaskGroup` loads them, and
-finder imports nothing from ingest.
+finder never depends on the ingest package.
 """
 
 from __future__ import annotations
