@@ -8,6 +8,12 @@
     groupfinder users create-moderator EMAIL   make a site moderator
     groupfinder schedules refresh     recompute cached upcoming meetings
     groupfinder serve                 run the production server (gunicorn)
+    groupfinder sources list          the declared ingestion sources
+    groupfinder ingest run|status     pull listings from the sources
+
+`sources` and `ingest` belong to the `ingest` package, which registers them as Flask CLI
+plugins (the `flask.commands` entry points in pyproject.toml): `FlaskGroup` loads them, and
+finder never depends on the ingest package.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ def register_commands(app: Flask) -> None:
     from finder.demo import demo_cli
     from finder.geocode.cli import places_cli, postcodes_cli
     from finder.schedule_cache import schedules_cli
-    from ingest.cli import ingest_cli, sources_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(postcodes_cli)
@@ -35,8 +40,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(schedules_cli)
     app.cli.add_command(serve)
-    app.cli.add_command(ingest_cli)
-    app.cli.add_command(sources_cli)
     app.cli.add_command(users_cli)
     demo_cli.add_command(demo_accounts)
 
@@ -74,6 +77,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     )
 
 
+def command_group() -> FlaskGroup:
+    """The `groupfinder` command: the app's own commands and the installed plugins'."""
+    return FlaskGroup(create_app=create_app, help="The pregnancy loss group finder.")
+
+
 def main() -> None:
-    cli = FlaskGroup(create_app=create_app, help="The pregnancy loss group finder.")
-    cli(prog_name="groupfinder")
+    command_group()(prog_name="groupfinder")

@@ -1,7 +1,7 @@
 """Demo listings: `demo/*.json` loaded through the same path as every real source.
 
 The demo is not special-cased anywhere: each file is a list of `ListingRecord`-shaped objects
-that goes through `ingest.normalize` (normalise, geocode, upsert, withdraw), so the demo
+that goes through `finder.listings` (normalise, geocode, write, withdraw), so the demo
 exercises, and is checked by, the code that real feeds and organiser submissions use.
 """
 
@@ -21,10 +21,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from finder import ROOT
-from ingest.listing_store import geocode, withdraw
-from ingest.normalize import Rejection, normalise
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
-from ingest.writer import write_listings
+from finder.listings.normalise import Rejection, normalise
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from finder.listings.store import geocode, withdraw, write_listings
 
 DEMO_DIR = ROOT / "demo"
 SOURCE = "demo"

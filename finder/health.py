@@ -1,8 +1,9 @@
 """`/healthz`: is the app up and can it reach the database?
 
-It also lists ingestion sources that failed several runs in a row (`ingest.failing`), for
-whoever watches the endpoint; a broken publisher feed does not make the finder unhealthy,
-so those never change the status or the HTTP code.
+It also lists ingestion sources that failed several runs in a row (as runs recorded them in
+`source_states`: `finder.listings.sources_health`), for whoever watches the endpoint; a
+broken publisher feed does not make the finder unhealthy, so those never change the status
+or the HTTP code.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from finder.db import UNAVAILABLE_ERRORS, get_session
+from finder.listings.sources_health import FAILING_AFTER, failing_sources
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -32,8 +34,6 @@ def healthz():
 def _ingest_details(session) -> dict:
     """The request session reads in autocommit mode: a failed query spoils nothing, so
     there is no savepoint to open (one cannot be opened outside a transaction)."""
-    from ingest.runner import FAILING_AFTER, failing_sources
-
     try:
         failing = failing_sources(session)
     except SQLAlchemyError:

@@ -151,8 +151,8 @@ class Group(Timestamps, Base):
     # online reach: ISO 3166 alpha-2 codes, or ["*"] for worldwide; empty for in-person only
     service_countries: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list)
     last_confirmed: Mapped[dt.date | None] = mapped_column(Date)
-    # the join link, email and phone as identities (`ingest.dedupe.join_keys`): how the same
-    # online group is recognised across sources
+    # the join link, email and phone as identities (`finder.listings.match.join_keys`): how the
+    # same online group is recognised across sources
     join_keys: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default=text("'{}'")
     )

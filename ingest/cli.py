@@ -152,7 +152,8 @@ def ingest_run(names: tuple[str, ...], run_all: bool, due: bool, force: bool,
 @sources_option
 @with_appcontext
 def ingest_status(sources_file: Path | None) -> None:
-    from ingest.runner import FAILING_AFTER, status_rows
+    from finder.listings.sources_health import FAILING_AFTER
+    from ingest.runner import status_rows
 
     sources = _load(sources_file)
     now = dt.datetime.now(dt.UTC)

@@ -30,8 +30,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from finder.listings.records import ListingRecord
 from ingest.adapters.base import RowProblem
-from ingest.records import ListingRecord
 
 WINDOW = 20_000  # entries held at once (about 3 KB each)
 MAX_SCHEDULES = 20  # as many as a listing may have (normalize.MAX_SCHEDULES)

@@ -26,7 +26,7 @@ The rules come from issue 3 ("Normalising and writing", "Runs and operations"):
   with it).
 - A file source (no 304) or a changed feed is read in full, but a row the adapter reads
   exactly as last time is only marked seen: it is not normalised, geocoded or written again
-  (`normalize.record_hash`; a change to the normalising code makes every row count as read
+  (`normalise.record_hash`; a change to the normalising code makes every row count as read
   differently once). Rows are handled in batches of `BATCH_SIZE`, and a large first run
   keeps the planner's statistics current as the tables grow (`_Statistics`).
 """
@@ -50,14 +50,7 @@ from sqlalchemy import Connection, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from finder.db import Database
-from finder.models import IngestRun, ListingSource, SourceState
-from ingest.adapters import get_adapter
-from ingest.adapters.base import Adapter, RowProblem
-from ingest.adapters.common import media_type
-from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
-from ingest.fold import Folded, fold_same_group
-from ingest.listing_store import geocode_many, withdraw
-from ingest.normalize import (
+from finder.listings.normalise import (
     NormalisedListing,
     Rejection,
     listing_key,
@@ -67,24 +60,32 @@ from ingest.normalize import (
     stored_hash,
     with_content_hash,
 )
-from ingest.records import ListingRecord, OrganisationRecord
-from ingest.sources import Source
-from ingest.writer import (
+from finder.listings.records import ListingRecord, OrganisationRecord
+from finder.listings.sources_health import FAILING_AFTER
+from finder.listings.store import (
     Unchanged,
     defer,
     end_run,
+    geocode_many,
     mark_seen,
     mark_unchanged,
     start_run,
     stored_refs,
+    withdraw,
     write_listings,
 )
+from finder.models import IngestRun, ListingSource, SourceState
+from ingest.adapters import get_adapter
+from ingest.adapters.base import Adapter, RowProblem
+from ingest.adapters.common import media_type
+from ingest.fetch import Document, DocumentError, FetchError, FetchResult, FetchSettings, fetch
+from ingest.fold import Folded, fold_same_group
+from ingest.sources import Source
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # listings per write_listings call
 MAX_REJECTIONS_KEPT = 100  # rejections stored on the run record (all are counted)
-FAILING_AFTER = 3  # consecutive failed runs that flag a source in `ingest status`, /healthz
 PROGRESS_AFTER_SECONDS = 1.0  # a run shorter than this shows no progress bar
 INTERRUPTED = "interrupted: the process stopped before the run finished"
 _LOCK_NAMESPACE = "groupfinder.ingest:"
@@ -240,7 +241,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     usable = 0
     # The batch being read: (row number, record, key, fingerprint). When it is full, the
     # listings stored from identical records are marked seen by one UPDATE that PostgreSQL
-    # runs while the next batch is read (`writer.Unchanged`); then the rest of the batch is
+    # runs while the next batch is read (`store.Unchanged`); then the rest of the batch is
     # normalised, geocoded and queued for writing. Rejections (row number, ref, reason,
     # skipped) wait for the batches before them, so they are reported in row order.
     batch: list[tuple[int, ListingRecord, tuple[str, str] | None, str]] = []
@@ -512,7 +513,7 @@ class _Statistics:
     def written(self, count: int) -> None:
         self.total += count
         if self.total >= self.next_at:
-            for table in self.TABLES:  # while the run reads on (see `writer.defer`)
+            for table in self.TABLES:  # while the run reads on (see `store.defer`)
                 defer(self.session, f"ANALYZE {table}")
             self.next_at = self.total + 3 * max(self.FIRST_AFTER, self.start + self.total)
 
@@ -732,18 +733,3 @@ def status_rows(session: Session, sources: Iterable[Source], now: dt.datetime) -
             "failing": failures >= FAILING_AFTER,
         })
     return rows
-
-
-def failing_sources(session: Session) -> list[dict]:
-    """Sources (by their recorded state) that failed `FAILING_AFTER` runs in a row."""
-    rows = session.scalars(
-        select(SourceState).where(SourceState.consecutive_failures >= FAILING_AFTER)
-        .order_by(SourceState.source)
-    ).all()
-    return [{
-        "source": s.source,
-        "consecutive_failures": s.consecutive_failures,
-        "last_error": s.last_error,
-        "last_error_at": s.last_error_at.isoformat() if s.last_error_at else None,
-        "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
-    } for s in rows]

@@ -22,7 +22,7 @@ import datetime as dt
 import re
 import unicodedata
 
-from ingest.records import ScheduleRecord
+from finder.listings.records import ScheduleRecord
 
 __all__ = [
     "DEFAULT_DURATION",

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from finder.listings.records import ListingRecord, ScheduleRecord
 from ingest.adapters.common import (
     infer_join_mode,
     join_mode_cell,
@@ -17,7 +18,6 @@ from ingest.adapters.common import (
     zone_at,
 )
 from ingest.fold import MAX_SCHEDULES, Folded, fold_same_group
-from ingest.records import ListingRecord, ScheduleRecord
 
 
 @pytest.mark.parametrize("text, country, expected", [

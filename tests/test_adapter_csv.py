@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from finder.listings.normalise import Rejection, normalise
+from finder.listings.records import ListingRecord, ScheduleRecord
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Document, DocumentError, RowProblem
 from ingest.adapters.csv_sheet import decode, resolve_columns, stable_id
-from ingest.normalize import Rejection, normalise
-from ingest.records import ListingRecord, ScheduleRecord
 from ingest.sources import Source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

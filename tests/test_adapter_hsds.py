@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from finder.listings.normalise import Rejection, normalise
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Document, DocumentError, RowProblem
 from ingest.adapters.hsds import MAX_PAGES, hsds_schedules, page_url, service_records
-from ingest.normalize import Rejection, normalise
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from finder.listings.normalise import NormalisedListing, normalise
+from finder.listings.records import ListingRecord, OrganisationRecord
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Document, DocumentError, RowProblem
 from ingest.adapters.ical import adapter, split_location
-from ingest.normalize import NormalisedListing, normalise
-from ingest.records import ListingRecord, OrganisationRecord
 from ingest.sources import Source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from finder.listings.normalise import Rejection, normalise
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Document, DocumentError, RowProblem
 from ingest.adapters.common import split_address
-from ingest.normalize import Rejection, normalise
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ingest" / "meeting_guide.json"

@@ -1,6 +1,6 @@
 """Deduplication across sources: the pieces, the rules, and the labelled pairs.
 
-No database: `ingest.dedupe` is pure. The labelled set (`fixtures/dedupe_pairs.json`) was
+No database: `finder.listings.match` is pure. The labelled set (`fixtures/dedupe_pairs.json`) was
 written before the thresholds were tuned; pairs marked `holdout` were written after tuning
 and scored once, so their numbers are the honest estimate.
 """
@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ingest import dedupe
-from ingest.dedupe import Candidate, Conflict, conflicts, find_match, normalise_name, score
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from finder.listings import match as dedupe
+from finder.listings.match import Candidate, Conflict, conflicts, find_match, normalise_name, score
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 
 PAIRS_PATH = Path(__file__).parent / "fixtures" / "dedupe_pairs.json"
 PAIRS = json.loads(PAIRS_PATH.read_text(encoding="utf-8"))
@@ -373,7 +373,7 @@ def test_candidate_from_group_takes_the_point_from_the_caller() -> None:
 def test_candidates_from_the_writers_shapes() -> None:
     """The batch writer passes `NormalisedListing`s (schedules as `Recurrence`) and stored
     groups as plain rows; both must read the same as the publisher's record."""
-    from ingest.normalize import NormalisedListing, normalise
+    from finder.listings.normalise import NormalisedListing, normalise
 
     n = normalise(_record(format="face to face", loss_types=["stillborn"], country="GB"),
                   today=dt.date(2026, 1, 1))

@@ -1,4 +1,4 @@
-"""The demo listings and the database edges of `ingest.normalize` (geocode, upsert, withdraw)."""
+"""The demo listings, and `finder.listings.store`'s geocode, upsert and withdraw."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from sqlalchemy import func, select, text
 
 from finder import demo
 from finder.demo import DEMO_DIR, load_demo, read_demo
+from finder.listings.normalise import NormalisedListing, Rejection, normalise
+from finder.listings.records import ListingRecord, ScheduleRecord
+from finder.listings.store import geocode, upsert, withdraw
 from finder.models import Group, ListingSource, Location, Organisation, Schedule
-from ingest.listing_store import geocode, upsert, withdraw
-from ingest.normalize import NormalisedListing, Rejection, normalise
-from ingest.records import ListingRecord, ScheduleRecord
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

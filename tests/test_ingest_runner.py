@@ -21,6 +21,7 @@ from werkzeug import Request, Response
 
 import ingest.runner as runner
 from finder import ROOT
+from finder.cli import command_group
 from finder.models import Group, IngestRun, ListingConflict, ListingSource, SourceState
 from ingest.fetch import FetchSettings
 from ingest.runner import RunReport, due_sources, run_source, status_rows
@@ -692,9 +693,12 @@ def cli(app, connection, monkeypatch):
 
     monkeypatch.setattr(runner, "run_source", quick)
     cli_runner = app.test_cli_runner()  # click 8.2+: result.stdout and .stderr apart
+    # the `groupfinder` group, which finds `ingest` and `sources` as plugins (FlaskGroup sets
+    # this variable in the process; monkeypatch puts it back)
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
 
     def invoke(*args: str):
-        return cli_runner.invoke(args=list(args))
+        return cli_runner.invoke(command_group(), args=list(args))
 
     return invoke
 

@@ -1,4 +1,5 @@
-"""`ingest.normalize.normalise`: pure, so no database; every rejection names field and value."""
+"""`finder.listings.normalise.normalise`: pure, so no database; every rejection names field
+and value."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import datetime as dt
 
 import pytest
 
-from ingest.listing_store import geocode
-from ingest.normalize import LIMITS, NormalisedListing, Rejection, normalise
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from finder.listings.normalise import LIMITS, NormalisedListing, Rejection, normalise
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from finder.listings.store import geocode
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -361,7 +362,7 @@ def test_hash_changes_when_content_changes(changes):
 
 
 def test_record_fingerprint_follows_every_field_and_tells_nan_from_missing():
-    from ingest.normalize import record_hash
+    from finder.listings.normalise import record_hash
 
     base = ListingRecord(source="s", external_id="1", name="Circle", format="in_person",
                          join_mode="drop_in",
@@ -383,7 +384,7 @@ def test_record_fingerprint_follows_every_field_and_tells_nan_from_missing():
 def test_geocoding_a_batch_reads_its_postcodes_in_one_query(session, monkeypatch):
     """The per-postcode read (`finder.geocode.postcode`) is answered from the batch's rows."""
     from finder.geocode import postcode as postcode_module
-    from ingest.listing_store import geocode_many
+    from finder.listings.store import geocode_many
 
     one_by_one = []
     real_fetch = postcode_module.fetch

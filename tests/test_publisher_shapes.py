@@ -20,12 +20,12 @@ import pytest
 
 import ingest.runner as runner
 from finder import ROOT
+from finder.listings.normalise import NormalisedListing, Rejection, normalise
+from finder.listings.records import ListingRecord
 from ingest.adapters import get_adapter
 from ingest.adapters.base import RowProblem
 from ingest.fetch import FetchSettings, fetch
 from ingest.fold import Folded, fold_same_group
-from ingest.normalize import NormalisedListing, Rejection, normalise
-from ingest.records import ListingRecord
 from ingest.sources import Source
 
 FIX = Path(__file__).parent / "fixtures" / "ingest" / "shapes"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from finder.listings.records import ScheduleRecord
 from ingest.adapters.common import country_code, country_from_name, infer_join_mode
-from ingest.records import ScheduleRecord
 from ingest.schedule_text import (
     duration_between,
     parse_byday,

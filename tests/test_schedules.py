@@ -12,6 +12,7 @@ from dateutil.rrule import rrulestr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finder.listings.records import ScheduleRecord
 from finder.models import Schedule
 from finder.schedules import (
     Recurrence,
@@ -26,7 +27,6 @@ from finder.schedules import (
     to_rrule,
     upcoming_utc,
 )
-from ingest.records import ScheduleRecord
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")

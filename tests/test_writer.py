@@ -7,10 +7,10 @@ import datetime as dt
 
 from sqlalchemy import func, select, text
 
+from finder.listings.normalise import normalise
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
+from finder.listings.store import write_listings
 from finder.models import Group, ListingConflict, ListingSource, Schedule
-from ingest.normalize import normalise
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
-from ingest.writer import write_listings
 
 TUESDAY_7PM = ScheduleRecord(freq="weekly", weekday=1, start_time=dt.time(19, 0))
 

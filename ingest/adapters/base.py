@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from finder.listings.records import ListingRecord
 from ingest.fetch import Document, DocumentError
-from ingest.records import ListingRecord
 
 if TYPE_CHECKING:
     from ingest.sources import Source

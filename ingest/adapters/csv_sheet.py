@@ -46,6 +46,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from finder.listings.records import ListingRecord, OrganisationRecord
 from finder.vocab import fold
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
 from ingest.adapters.common import (
@@ -63,7 +64,6 @@ from ingest.adapters.common import (
     tidy_url,
     zone_at,
 )
-from ingest.records import ListingRecord, OrganisationRecord
 from ingest.schedule_text import parse_schedule_phrase
 from ingest.sources import Source
 

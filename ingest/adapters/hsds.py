@@ -57,6 +57,8 @@ import ijson
 from ijson.common import ObjectBuilder
 
 from finder import timezones, vocab
+from finder.listings.normalise import SINGLE_ZONE
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
 from ingest.adapters.common import (
     JSON_TYPES,
@@ -70,8 +72,6 @@ from ingest.adapters.common import (
     zone_at,
 )
 from ingest.adapters.common import text as _text
-from ingest.normalize import SINGLE_ZONE
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.schedule_text import DEFAULT_DURATION, duration_between, parse_byday
 from ingest.sources import Source
 

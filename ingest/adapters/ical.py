@@ -66,6 +66,7 @@ from icalendar.prop import vBroken, vRecur
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from finder import timezones, vocab
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.adapters.base import (
     Adapter,
     Document,
@@ -91,7 +92,6 @@ from ingest.adapters.common import (
     video_link,
     zone_at,
 )
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
 split_location = split_address  # a LOCATION is an address written on one or more lines

@@ -49,6 +49,7 @@ from typing import Any
 
 import ijson
 
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.adapters.base import Adapter, Document, DocumentError, FetchMore, RowProblem
 from ingest.adapters.common import (
     JSON_TYPES,
@@ -71,7 +72,6 @@ from ingest.adapters.common import (
     tidy_url,
     zone_at,
 )
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.schedule_text import (
     DEFAULT_DURATION,
     duration_between,

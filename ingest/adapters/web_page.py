@@ -62,6 +62,7 @@ from dateutil import rrule as du
 from extruct.utils import parse_html
 
 from finder import timezones, vocab
+from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.adapters.base import (
     Adapter,
     Document,
@@ -85,7 +86,6 @@ from ingest.adapters.common import (
     split_address,
     video_link,
 )
-from ingest.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from ingest.sources import Source
 
 try:  # times written as words ("7pm") in microdata text; optional, written alongside

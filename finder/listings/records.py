@@ -1,5 +1,5 @@
 """The publisher-neutral listing record: what every adapter (and the demo, and submissions)
-hands to `ingest.normalize`. Values are as the publisher wrote them ("TFMR", "Dads",
+hands to `finder.listings.normalise`. Values are as the publisher wrote them ("TFMR", "Dads",
 "1st Tuesday"); normalisation maps them onto the vocabularies and rejects what it cannot use.
 """
 

@@ -3,7 +3,7 @@
 `normalise` maps what a publisher wrote onto the vocabularies and the model's limits, or
 returns a `Rejection` that names the field and the value, so an adapter, the demo and the
 organiser form all reject the same things with the same words. The database edges that
-follow it (`geocode`, `upsert`, `withdraw`) are in `ingest.listing_store`.
+follow it (`geocode`, `upsert`, `withdraw`) are in `finder.listings.store`.
 
 The `content_hash` covers what the publisher said, after cleaning, not what we derived from it
 (geocoded points, defaulted start dates), so a record that has not changed is not rewritten.
@@ -42,9 +42,9 @@ from finder import schedules as _schedules_module
 from finder import timezones, vocab
 from finder.geocode import normalise as _postcode_module
 from finder.geocode.normalise import postcode_for_country
+from finder.listings import records as _records_module
+from finder.listings.records import ListingRecord, OrganisationRecord
 from finder.schedules import Recurrence
-from ingest import records as _records_module
-from ingest.records import ListingRecord, OrganisationRecord
 
 # Bump when the cleaning rules change, so every listing is rewritten once on the next run.
 NORMALISER_VERSION = 1
@@ -817,7 +817,7 @@ def _finite(value: object) -> bool:
 
 def stored_hash(listing: NormalisedListing, fingerprint: str) -> str:
     """What a run stores for `listing`, read from a record with this fingerprint; the
-    record half (from HALF on) is what `writer.mark_unchanged` compares."""
+    record half (from HALF on) is what `store.mark_unchanged` compares."""
     return listing.content_hash[:HALF] + fingerprint
 
 

@@ -7,12 +7,12 @@ half an hour. Showing it three times is confusing; merging two *different* group
 rules here lean towards precision: a merge ("match") needs agreeing evidence on name, place or
 join details, and schedule; anything less certain goes to a moderator ("review").
 
-Everything is pure: no database. The ingest writer builds `Candidate`s (from a record, or from
+Everything is pure: no database. The listing store builds `Candidate`s (from a record, or from
 a stored group with its point decoded by the caller), asks `find_match`, and shows moderators
 `conflicts` between the records it merged.
 
 Evaluate the rules against the labelled pairs with
-`python -m ingest.dedupe --evaluate tests/fixtures/dedupe_pairs.json`.
+`python -m finder.listings.match --evaluate tests/fixtures/dedupe_pairs.json`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from geopy.distance import geodesic
 from rapidfuzz import fuzz
 
 from finder import timezones, vocab
-from ingest.records import ListingRecord
+from finder.listings.records import ListingRecord
 
 # ------------------------------------------------------------------------------ thresholds
 
@@ -387,7 +387,7 @@ def _minutes(value: Any) -> int | None:
 
 def _schedule_key(obj: Any, default_tz: str | None) -> ScheduleKey | None:
     """One schedule from a record, ORM row, `Recurrence` or dict; None when unusable
-    (validation is `ingest.normalize`'s job, not ours)."""
+    (validation is `finder.listings.normalise`'s job, not ours)."""
     get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
     freq = str(get("freq", "") or "").strip().lower()
     interval = get("interval", 1) or 1
@@ -446,7 +446,7 @@ class Candidate:
     @classmethod
     def from_listing(cls, record: Any, *, lat: float | None = None,
                      lng: float | None = None) -> Candidate:
-        """From an `ingest.records.ListingRecord` as an adapter wrote it (or a
+        """From a `finder.listings.records.ListingRecord` as an adapter wrote it (or a
         `NormalisedListing`); pass `lat`/`lng` when geocoding found the point."""
         org = getattr(record, "organisation", None)
         tz = getattr(record, "timezone", None)
@@ -970,8 +970,8 @@ def _report(ev: Evaluation) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingest.dedupe", description=__doc__.split(
-        "\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m finder.listings.match",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--evaluate", metavar="PAIRS_JSON", type=Path, required=True,
                         help="labelled pairs (see tests/fixtures/dedupe_pairs.json)")
     args = parser.parse_args(argv)
