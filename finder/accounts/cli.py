@@ -69,12 +69,7 @@ def create_moderator(email: str, password_stdin: bool) -> None:
 @with_appcontext
 def disable(email: str) -> None:
     """Stop EMAIL from signing in (its sessions end at once; its data stays)."""
-    with current_app.extensions["db"].transaction() as session:
-        user = users.find_by_email(session, email)
-        if user is None:
-            _fail(f"email: no account has the address {email!r}")
-        user.disabled = True
-    click.echo(f"{user.email} can no longer sign in.")
+    _set_disabled(email, True, "can no longer sign in.")
 
 
 @users_cli.command("enable")
@@ -82,12 +77,16 @@ def disable(email: str) -> None:
 @with_appcontext
 def enable(email: str) -> None:
     """Let a disabled EMAIL sign in again."""
+    _set_disabled(email, False, "can sign in again.")
+
+
+def _set_disabled(email: str, disabled: bool, outcome: str) -> None:
     with current_app.extensions["db"].transaction() as session:
         user = users.find_by_email(session, email)
         if user is None:
             _fail(f"email: no account has the address {email!r}")
-        user.disabled = False
-    click.echo(f"{user.email} can sign in again.")
+        user.disabled = disabled
+    click.echo(f"{user.email} {outcome}")
 
 
 def _read_password(from_stdin: bool) -> str:
