@@ -971,8 +971,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
     # deferred: PostgreSQL inserts the schedules while the run reads the next rows
     rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
-        defer(session, _NEXT_MEETING_KNOWN.format("on"))
-        defer(session, _SCHEDULES_SQL, {
+        values = {
             "g": _array(gid for gid, _ in rows), "f": _array(r.freq for _, r in rows),
             "i": _array(r.interval for _, r in rows), "w": _array(r.weekday for _, r in rows),
             "p": _array(r.set_pos for _, r in rows),
@@ -983,7 +982,10 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
             "vu": _array(r.valid_until for _, r in rows),
             "cd": _array(_array(sorted(r.cancelled_dates)) for _, r in rows),
             "tb": _array(time_band(r.start_time) for _, r in rows),
-            "up": _array(_upcoming(r, now) for _, r in rows)})
+            "up": _array(_upcoming(r, now) for _, r in rows)}
+        # the flag is on for the INSERT alone (built first, so nothing can fail in between)
+        defer(session, _NEXT_MEETING_KNOWN.format("on"))
+        defer(session, _SCHEDULES_SQL, values)
         defer(session, _NEXT_MEETING_KNOWN.format("off"))
 
 
