@@ -110,7 +110,10 @@ class Database:
     def _release(self, error: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except UNAVAILABLE_ERRORS:  # its rollback found the server gone (see below)
+                pass
         connection = g.pop("db_connection", None)
         if connection is not None and connection is not self._bound:
             try:

@@ -163,3 +163,27 @@ def test_an_unreachable_server_is_a_503_after_the_connect_timeout_not_a_hang(pro
     assert response.status_code == 503 and response.is_json
     proxy.up()
     assert get(client, SEARCH).status_code == 200
+
+
+def test_a_connection_lost_mid_request_is_a_503_not_a_500(app, client, session, monkeypatch):
+    """The server goes away after the request's session was used (geocoding a postcode) and
+    before the search's own SQL: the answer is the 503, and tearing the request down on the
+    dead connection does not turn it into a 500."""
+    from sqlalchemy import text
+
+    import finder.search.query as search_query
+
+    real_nearby = search_query.nearby
+
+    def nearby_after_the_server_left(cursor, *args, **kwargs):
+        pid = cursor.connection.info.backend_pid
+        with app.extensions["db"].engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return real_nearby(cursor, *args, **kwargs)
+
+    monkeypatch.setattr(search_query, "nearby", nearby_after_the_server_left)
+    response = client.get("/api/v1/groups?near=SW1A%201AA")
+    assert response.status_code == 503 and response.is_json
+    assert response.headers["Retry-After"]
+    monkeypatch.setattr(search_query, "nearby", real_nearby)
+    assert client.get("/api/v1/groups?near=SW1A%201AA").status_code == 200

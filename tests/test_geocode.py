@@ -248,3 +248,18 @@ def test_the_client_is_rate_limited_and_identified():
     assert client.min_delay_seconds == 1.0
     assert client.func.__self__.headers["User-Agent"] == "groupfinder-tests (ops@example.org)"
     nominatim._client.cache_clear()
+
+
+def test_an_online_answer_is_cached_from_a_real_request(app, client, session, monkeypatch):
+    """Requests run on autocommit connections: storing the answer must not need a SAVEPOINT."""
+    def fake_geocode(query, **kwargs):
+        raw = {"address": {"country_code": "gb"}}
+        return Location("Little Snoring, Norfolk, England", (52.86, 0.90, 0), raw)
+
+    monkeypatch.setattr(nominatim, "_client", lambda user_agent: fake_geocode)
+    monkeypatch.setitem(app.config, "ONLINE_GEOCODER", True)
+    response = client.get("/api/v1/groups", query_string={"near": "Little Snoring Hall"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["location"]["label"] == "Little Snoring, Norfolk, England"
+    session.expire_all()
+    assert [r.found for r in session.scalars(select(GeocodeCache)).all()] == [True]

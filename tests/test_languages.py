@@ -101,3 +101,15 @@ def test_schedule_patterns_in_spanish(client, session):
     assert "El último lunes del mes, cada 3 meses, de 10:00 a 11:30" in html
     english = unescape(client.get(f"/groups/{group.id}").get_data(as_text=True))
     assert "Second Thursday of the month, 7:30pm to 9:00pm" in english
+
+
+def test_query_parameters_named_like_url_for_arguments_are_not_an_error(client, session):
+    lat, lng = offset(*LONDON, north_km=1)
+    group = make_group(session, "Circle", lat=lat, lng=lng)
+    for path in ("/?endpoint=x", "/?_anchor=x&near=Leeds", "/?_scheme=x", "/?_external=1",
+                 f"/groups/{group.id}?group_id=1", "/helplines?endpoint=web.embed"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        switch = re.search(r'<a href="([^"]+)" lang="es" hreflang="es">',
+                           unescape(response.get_data(as_text=True)))
+        assert switch and "lang=es" in switch.group(1) and "_" not in switch.group(1), path

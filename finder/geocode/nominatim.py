@@ -56,6 +56,16 @@ def _store(session: Session, key: str, found: bool, lat: float | None = None,
            country: str | None = None) -> None:
     """Commit the answer now, in its own transaction: the search request never commits."""
     bind = session.get_bind()
+    values = {"k": key, "p": PROVIDER, "f": found, "lat": lat, "lng": lng,
+              "label": label[:300] if label else None, "c": country}
+    if isinstance(bind, Connection) and bind.connection.driver_connection.autocommit:
+        # a request's own connection, in autocommit mode: the INSERT commits by itself (a
+        # SAVEPOINT there is an error)
+        bind.connection.driver_connection.execute(
+            "INSERT INTO geocode_cache (query_key, provider, found, lat, lng, label, country)"
+            " VALUES (%(k)s, %(p)s, %(f)s, %(lat)s, %(lng)s, %(label)s, %(c)s)"
+            " ON CONFLICT (query_key) DO NOTHING", values)
+        return
     mode = "create_savepoint" if isinstance(bind, Connection) else "conservative_savepoint"
     with Session(bind=bind, join_transaction_mode=mode) as s, s.begin():
         s.execute(
@@ -64,8 +74,7 @@ def _store(session: Session, key: str, found: bool, lat: float | None = None,
                 "country) VALUES (:k, :p, :f, :lat, :lng, :label, :c) "
                 "ON CONFLICT (query_key) DO NOTHING"
             ),
-            {"k": key, "p": PROVIDER, "f": found, "lat": lat, "lng": lng,
-             "label": label[:300] if label else None, "c": country},
+            values,
         )
 
 

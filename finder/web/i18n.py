@@ -57,12 +57,15 @@ def country_name(code: str | None) -> str:
 
 def switch_language_url(code: str) -> str:
     """This page in another language: the same address with `lang` changed."""
-    args = request.args.to_dict(flat=False)
-    args["lang"] = [code]
     endpoint = request.endpoint if request.endpoint and request.endpoint.startswith("web.") \
         else "web.search_page"
-    view_args = request.view_args if endpoint == request.endpoint else {}
-    return url_for(endpoint, **(view_args or {}), **args)
+    view_args = (request.view_args if endpoint == request.endpoint else None) or {}
+    # what url_for would read as its own arguments ("endpoint", "_anchor", "_external", a
+    # view argument) is not a query parameter of ours: dropped, never an error
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if not k.startswith("_") and k != "endpoint" and k not in view_args}
+    args["lang"] = [code]
+    return url_for(endpoint, **view_args, **args)
 
 
 def meeting_label(label: str, iso: str | None, zone: str | None) -> str:
