@@ -103,9 +103,22 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session outside a request (CLI, ingestion) that commits or rolls back as a whole."""
+        """A session outside a request (CLI, ingestion) that commits or rolls back as a whole.
+
+        After it commits, the listing change counter moves once more: the triggers move it
+        before the commit (a sequence is not transactional), so a search in between may have
+        cached the old listings under the new value (see `finder.search`); this makes that
+        entry unreachable.
+        """
         with self.session_factory() as session, session.begin():
             yield session
+        self._listings_changed()
+
+    def _listings_changed(self) -> None:
+        assert self.engine is not None
+        with self.engine.connect() as conn:  # nothing to bump before the migrations
+            conn.exec_driver_sql("SELECT nextval(to_regclass('listing_changes'))")
+            conn.commit()
 
     def _release(self, error: BaseException | None) -> None:
         session = g.pop("db_session", None)

@@ -252,3 +252,19 @@ def test_online_lists_are_cached_until_listings_change(client, session, london, 
     connection.execute(text("UPDATE groups SET name = 'Renamed' WHERE id = :g"),
                        {"g": london["online_gb"].id})
     assert "Renamed" in online_names(preview) and "Renamed" in online_names(full)
+
+
+def test_a_search_during_a_write_does_not_keep_the_old_list_once_it_commits(
+        app, client, session, london):
+    def online_names():
+        return [r["name"] for r in client.get(
+            f"/api/v1/groups?near={NEAR}&format=virtual").get_json()["results"]]
+
+    assert "Online GB" in online_names()
+    with app.extensions["db"].transaction() as writing:  # as an ingestion run writes
+        writing.execute(text("UPDATE groups SET name = 'Renamed in a run' WHERE id = :g"),
+                        {"g": london["online_gb"].id})
+        # the counter has moved but the rename is not committed: the old list is cached
+        # under the new counter
+        assert "Online GB" in online_names()
+    assert "Renamed in a run" in online_names()
