@@ -307,7 +307,8 @@ def test_unknown_tzid_and_all_day_events_are_problems():
         "UID:a\r\nSUMMARY:G\r\nDTSTART;TZID=Mars/Olympus:20260106T190000\r\nRRULE:FREQ=WEEKLY",
         "UID:b\r\nSUMMARY:G\r\nDTSTART;VALUE=DATE:20260106\r\nRRULE:FREQ=WEEKLY"))
     assert problems(out) == {
-        "a": "unknown timezone 'Mars/Olympus' (no VTIMEZONE and not an IANA name)",
+        "a": "DTSTART TZID 'Mars/Olympus' is an unknown timezone (no VTIMEZONE and not an "
+             "IANA name)",
         "b": "an all-day event has no meeting time",
     }
 

@@ -379,15 +379,16 @@ def _zone_and_start(prop: Any, default: str | None) -> tuple[_Zone, dt.datetime]
             named = _iana(tzid)
             if named and named not in _UTC_NAMES:
                 return _Zone(named), value  # "/mozilla.org/.../Europe/London" and the like
-            raise SkipRow(f"unknown timezone {tzid!r} (no VTIMEZONE and not an IANA name)")
+            raise SkipRow(f"DTSTART TZID {tzid!r} is an unknown timezone (no VTIMEZONE and "
+                          f"not an IANA name)")
         return _Zone(default), value
     key = getattr(value.tzinfo, "key", None) or _iana(tzid)
     if key and key not in _UTC_NAMES:
         return _Zone(key), value.replace(tzinfo=None)
     if not default:
         what = "UTC" if key else f"the custom timezone {tzid!r}"
-        raise SkipRow(f"the start time is in {what} and the source has no timezone to show "
-                    f"it in (set timezone in the source, or X-WR-TIMEZONE)")
+        raise SkipRow(f"DTSTART is in {what} and the source has no timezone to show it in "
+                      f"(set timezone in the source, or X-WR-TIMEZONE)")
     zone = _Zone(default)
     local = zone.local(value)
     assert isinstance(local, dt.datetime)
