@@ -10,6 +10,8 @@ import datetime as dt
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -60,8 +63,12 @@ class Organisation(Timestamps, Base):
     website: Mapped[str | None] = mapped_column(String(500))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # a moderator trusts it: its members' changes publish at once (still audited)
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    groups: Mapped[list[Group]] = relationship(back_populates="organisation")
+    groups: Mapped[list[Group]] = relationship(
+        back_populates="organisation", foreign_keys="Group.organisation_id"
+    )
 
 
 class Location(Base):
@@ -162,8 +169,19 @@ class Group(Timestamps, Base):
     # "<weekday>:*", "*:<band>", "<weekday>:<band>" of its schedules (kept by a trigger)
     meeting_slots: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default=text("'{}'"))
+    # the account organisation that manages this listing: set when one submits it, or when a
+    # moderator approves its claim on an imported listing (imports then no longer overwrite
+    # it: their differences go to moderation). NULL: only its sources speak for it.
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
 
-    organisation: Mapped[Organisation | None] = relationship(back_populates="groups")
+    organisation: Mapped[Organisation | None] = relationship(
+        back_populates="groups", foreign_keys=[organisation_id]
+    )
+    owner_organisation: Mapped[Organisation | None] = relationship(
+        foreign_keys=[owner_organisation_id]
+    )
     location: Mapped[Location | None] = relationship(back_populates="groups")
     schedules: Mapped[list[Schedule]] = relationship(
         back_populates="group", cascade="all, delete-orphan", order_by="Schedule.id"
@@ -372,6 +390,76 @@ class ListingConflict(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ListingAudit(Base):
+    """Every write to a listing, by whom: what the listing store changed, field by field.
+
+    `actor` is `finder.accounts.actor.Actor.as_record()` (an ingestion run, an organisation's
+    member or API token, a moderator, an operator's command); `changes` maps each changed
+    field to `[before, after]` in the field view of `finder.listings.fields`. Rows outlive
+    their group (`group_id` is set to NULL if it is ever deleted).
+    """
+
+    __tablename__ = "listing_audit"
+    __table_args__ = (Index("ix_listing_audit_group_at", "group_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    # create, update, withdraw, restore, merge, pause, confirm, claim, approve, reject...
+    action: Mapped[str] = mapped_column(String(20))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[dict] = mapped_column(JSONB)
+    changes: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+SUBMISSION_KINDS = ("create", "update", "withdraw", "claim", "import")
+SUBMISSION_STATES = ("draft", "pending", "approved", "rejected", "cancelled", "superseded")
+
+
+class Submission(Base):
+    """A change to the listings that waits for a moderator (or a draft that waits for its
+    author): a new group, an edit of a published one, a withdrawal, a claim on an imported
+    listing, or an import's differences to a claimed one. Search reads only `groups`, so
+    nothing here is ever public until it is approved and written by the listing store.
+
+    `payload` is the proposed listing as `finder.listings.records.ListingRecord` fields in
+    JSON (dates and times as ISO strings), possibly incomplete while a draft.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in SUBMISSION_KINDS)})",
+                        name="ck_submissions_kind"),
+        CheckConstraint(f"state IN ({', '.join(repr(s) for s in SUBMISSION_STATES)})",
+                        name="ck_submissions_state"),
+        Index("ix_submissions_state", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    # the group it changes; for kind "create", set when it is approved
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict | None] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(Text)  # the submitter's words to the moderator
+    created_by: Mapped[dict] = mapped_column(JSONB)  # Actor.as_record()
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    decided_by: Mapped[dict | None] = mapped_column(JSONB)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
 
 
 # The accounts tables share this metadata (Alembic and the tests' template see them here).
