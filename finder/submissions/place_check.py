@@ -8,6 +8,7 @@ town centre) rather than the venue's own postcode.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from finder.geocode import lookup_postcode
 from finder.listings.normalise import PRECISION_RANK, Rejection, normalise
-from finder.listings.records import ListingRecord
+from finder.listings.records import ListingRecord, ScheduleRecord
 from finder.listings.store import geocode
 
 ADDRESS = ("venue_name", "address_line1", "address_line2", "town", "region", "postcode",
@@ -47,6 +48,8 @@ def check_place(session: Session, payload: Mapping[str, Any]
     location = location if isinstance(location, Mapping) else {}
     record = ListingRecord(
         source="form", external_id="check", name="check", format=str(fmt), join_mode="drop_in",
+        # the address is what is checked here; the meeting times are checked on saving
+        schedules=[ScheduleRecord("weekly", 0, dt.time(19, 0))],
         **{key: location.get(key) for key in ADDRESS if isinstance(location.get(key), str)})
     listing = normalise(record)
     if not isinstance(listing, Rejection):
