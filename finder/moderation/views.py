@@ -3,7 +3,7 @@ history (see the package's docstring)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,10 +16,6 @@ from finder.submissions.forms import ActionForm, RejectForm
 bp = Blueprint("moderation", __name__)
 
 INVALID = 422
-
-
-def _db():
-    return current_app.extensions["db"]
 
 
 def _service():
@@ -40,14 +36,6 @@ def _labels() -> dict[str, str]:
     return FIELD_LABELS
 
 
-def _organisation_names(ids) -> dict[int, str]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return dict(get_session().execute(
-        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
-
-
 def _group_names(ids) -> dict[int, str]:
     ids = {i for i in ids if i is not None}
     if not ids:
@@ -65,12 +53,7 @@ def submission_name(submission: Submission, group_names: dict[int, str]) -> str:
 @bp.get("/")
 @moderator_required
 def queue():
-    changes = list(_service().queue(get_session()))
-    groups = _group_names(s.group_id for s in changes)
-    return render_template(
-        "moderation/queue.html", changes=changes,
-        organisations=_organisation_names(s.organisation_id for s in changes),
-        name_of=lambda s: submission_name(s, groups))
+    return render_template("moderation/queue.html", items=_service().queue(get_session()))
 
 
 def _submission(submission_id: int) -> Submission:
@@ -82,15 +65,22 @@ def _submission(submission_id: int) -> Submission:
 
 def _change_page(submission: Submission, reject_form: RejectForm | None = None,
                  status: int = 200):
+    from finder.submissions.payload import Invalid
+
     session = get_session()
-    diff = _service().change_diff(session, submission)
+    problems = []
+    try:
+        diff = _service().change_diff(submission, session)
+    except Invalid as exc:  # it no longer validates: say why, and it can only be rejected
+        diff, problems = {}, exc.as_list()
     groups = _group_names([submission.group_id])
     organisation = session.get(Organisation, submission.organisation_id) \
         if submission.organisation_id else None
     return render_template(
         "moderation/change.html", change=submission, diff=diff, labels=_labels(),
         organisation=organisation, name=submission_name(submission, groups),
-        action=ActionForm(), reject_form=reject_form or RejectForm(formdata=None),
+        problems=problems, action=ActionForm(),
+        reject_form=reject_form or RejectForm(formdata=None),
     ), status
 
 
@@ -116,15 +106,19 @@ def approve(submission_id: int):
     if _decided(submission):
         return redirect(url_for("moderation.change", submission_id=submission.id))
     service = _service()
+    from finder.submissions.payload import Invalid
+
     try:
-        with _db().transaction() as session:
-            service.approve(session, submission.id, actor=current_actor())
-    except service.SubmissionInvalid as exc:
+        service.approve(submission.id, current_actor())
+    except Invalid as exc:
         form = RejectForm(formdata=None)
-        for e in exc.errors:
-            form.form_errors.append(f"{e.get('field')}: {e.get('message')}")
+        form.form_errors.extend(f"{e['field']}: {e['message']}" for e in exc.as_list())
         return _change_page(submission, form, INVALID)
-    flash(_("Approved: “%(name)s” is published.", name=submission_name(submission, {})))
+    except service.WrongState as exc:
+        flash(exc.message)
+        return redirect(url_for("moderation.change", submission_id=submission.id))
+    flash(_("Approved: “%(name)s”.", name=submission_name(
+        submission, _group_names([submission.group_id]))))
     return redirect(url_for("moderation.queue"))
 
 
@@ -138,14 +132,17 @@ def reject(submission_id: int):
     if _decided(submission):
         return redirect(url_for("moderation.change", submission_id=submission.id))
     service = _service()
+    from finder.submissions.payload import Invalid
+
     try:
-        with _db().transaction() as session:
-            service.reject(session, submission.id, actor=current_actor(),
-                           reason=form.reason.data or "")
-    except service.SubmissionInvalid as exc:
-        for e in exc.errors:
-            form.add_field_error("reason", e.get("message", ""))
+        service.reject(submission.id, current_actor(), form.reason.data or "")
+    except Invalid as exc:
+        for e in exc.as_list():
+            form.add_field_error("reason", e["message"])
         return _change_page(submission, form, INVALID)
+    except service.WrongState as exc:
+        flash(exc.message)
+        return redirect(url_for("moderation.change", submission_id=submission.id))
     flash(_("Sent back to the organisation with your reason."))
     return redirect(url_for("moderation.queue"))
 
@@ -165,9 +162,8 @@ def set_trusted(organisation_id: int, value: str):
         abort(404)
     if not ActionForm().validate():
         abort(400)
-    with _db().transaction() as session:
-        _service().set_trusted(session, organisation_id, value == "on", actor=current_actor())
-        name = session.get(Organisation, organisation_id).name
+    _service().set_trusted(organisation_id, value == "on", actor=current_actor())
+    name = get_session().get(Organisation, organisation_id).name
     flash(_("%(name)s is trusted: its changes publish at once.", name=name) if value == "on"
           else _("%(name)s is no longer trusted: its changes wait for review.", name=name))
     return redirect(url_for("moderation.organisations"))
@@ -184,4 +180,4 @@ def history(group_id: int):
         abort(404)
     return render_template("moderation/history.html", group=group,
                            entries=audit.history(session, group_id), labels=_labels(),
-                           provenance=_service().provenance(session, group_id))
+                           provenance=_service().provenance(group_id, session))

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from finder.accounts import organisations
@@ -91,8 +92,12 @@ def _own_group(org: Organisation, group_id: int) -> Group:
 @login_required
 def listings(organisation_id: int):
     org = _organisation(organisation_id)
-    overview = _service().organisation_listings(get_session(), org.id)
+    overview = _service().organisation_listings(org.id, get_session())
+    ids = {s["group_id"] for s in overview["submissions"] if s.get("group_id")}
+    names = dict(get_session().execute(
+        select(Group.id, Group.name).where(Group.id.in_(ids))).all()) if ids else {}
     return render_template("listings/listings.html", organisation=org, overview=overview,
+                           group_names=names,
                            action=ActionForm(), withdraw_form=WithdrawForm(formdata=None))
 
 
@@ -168,36 +173,50 @@ def _handle_form(org: Organisation, *, submission: Submission | None = None,
         return _render_form(org, form, submission=submission, group=group, place=place,
                             status=INVALID if form.has_errors() else 200)
     service = _service()
-    actor = current_actor(org.id)
-    note = form.note.data or None
+    from finder.submissions.payload import Invalid
+
+    # a change sent back is sent again as a new one (the old one keeps its reason)
+    reopen = submission is not None and submission.state == "draft"
+    target = {"organisation_id": org.id, "actor": current_actor(org.id),
+              "note": form.note.data or None,
+              "submission_id": submission.id if reopen else None,
+              "group_id": None if reopen else (group.id if group else None)}
     try:
-        with _db().transaction() as session:
-            if action == DRAFT:
-                outcome = service.save_draft(
-                    session, org.id, payload, actor=actor, note=note,
-                    submission_id=submission.id if submission else None,
-                    group_id=group.id if group else None)
-            else:
-                outcome = service.submit(
-                    session, org.id, payload, actor=actor, note=note,
-                    submission_id=submission.id if submission else None,
-                    group_id=group.id if group else None,
-                    confirmed_new=form.not_duplicate.data == "yes")
-    except service.SubmissionInvalid as exc:
-        _show_errors(form, exc.errors, rows)
+        if action == DRAFT:
+            outcome = service.save_draft(payload, **target)
+        else:
+            outcome = service.submit(payload, not_duplicate_of=_ids(form.not_duplicate.data),
+                                     **target)
+    except Invalid as exc:
+        _show_errors(form, exc.as_list(), rows)
         return _render_form(org, form, submission=submission, group=group, status=INVALID)
-    state = getattr(outcome, "state", outcome)
-    if state == "possible_duplicate":
-        form.not_duplicate.data = "yes"
+    except service.PossibleDuplicate as exc:
+        form.not_duplicate.data = ",".join(str(c.group_id) for c in exc.candidates)
         return _render_form(org, form, submission=submission, group=group,
-                            duplicates=getattr(outcome, "candidates", []), status=409)
+                            duplicates=_candidates(exc.candidates), status=409)
+    except service.SubmissionError as exc:
+        form.form_errors.append(exc.message)
+        return _render_form(org, form, submission=submission, group=group, status=exc.status)
     flash({
         "draft": _("Saved as a draft. Only your organisation can see it."),
         "pending": _("Sent for review. A moderator will look at it soon; we will email you "
-                     "if anything needs changing."),
-        "approved": _("Published: your organisation is trusted, so it is live now."),
-    }.get(state, _("Saved.")))
+                     "when it is decided."),
+        "published": _("Published: your organisation is trusted, so it is live now."),
+    }.get(outcome.state, _("Saved.")))
     return redirect(url_for("listings.listings", organisation_id=org.id))
+
+
+def _ids(text: str | None) -> list[int]:
+    return [int(part) for part in (text or "").split(",") if part.strip().isdigit()]
+
+
+def _candidates(candidates) -> list[dict[str, Any]]:
+    """The groups a new one may duplicate, with their names, for "is this the same group?"."""
+    ids = [c.group_id for c in candidates]
+    names = dict(get_session().execute(
+        select(Group.id, Group.name).where(Group.id.in_(ids))).all()) if ids else {}
+    return [{"group_id": c.group_id, "name": names.get(c.group_id, f"#{c.group_id}"),
+             "reason": getattr(c, "reason", None)} for c in candidates]
 
 
 @bp.route("/organisations/<int:organisation_id>/listings/new", methods=["GET", "POST"])
@@ -222,7 +241,7 @@ def edit_submission(organisation_id: int, submission_id: int):
     submission = _own_submission(org, submission_id)
     group = get_session().get(Group, submission.group_id) if submission.group_id else None
     editable = submission.state in ("draft", "rejected") and submission.kind in (
-        "create", "update")
+        "create", "update") and (group is None or group.owner_organisation_id == org.id)
     if request.method == "GET" or not editable:
         if request.method == "POST":
             abort(409)
@@ -258,17 +277,18 @@ def withdraw_group(organisation_id: int, group_id: int):
     if not form.validate():
         abort(400)
     service = _service()
+    from finder.submissions.payload import Invalid
+
     try:
-        with _db().transaction() as session:
-            outcome = service.withdraw(session, org.id, group.id, actor=current_actor(org.id),
-                                       reason=form.reason.data or None)
-    except service.SubmissionInvalid as exc:
-        flash(" ".join(e.get("message", "") for e in exc.errors))
-        return redirect(url_for("listings.listings", organisation_id=org.id))
-    state = getattr(outcome, "state", outcome)
-    flash(_("“%(name)s” is withdrawn: it no longer appears in search.", name=group.name)
-          if state == "approved" else
-          _("Your request to withdraw “%(name)s” is waiting for a moderator.", name=group.name))
+        service.withdraw(group.id, actor=current_actor(org.id), organisation_id=org.id,
+                         reason=form.reason.data or None)
+    except Invalid as exc:
+        flash(" ".join(e["message"] for e in exc.as_list()))
+        return redirect(url_for("listings.edit_group", organisation_id=org.id,
+                                group_id=group.id))
+    except service.SubmissionError as exc:
+        abort(exc.status)
+    flash(_("“%(name)s” is withdrawn: it no longer appears in search.", name=group.name))
     return redirect(url_for("listings.listings", organisation_id=org.id))
 
 
@@ -281,10 +301,9 @@ def cancel_submission(organisation_id: int, submission_id: int):
         abort(400)
     service = _service()
     try:
-        with _db().transaction() as session:
-            service.cancel(session, submission.id, actor=current_actor(org.id))
-    except service.SubmissionInvalid as exc:
-        flash(" ".join(e.get("message", "") for e in exc.errors))
+        service.cancel(submission.id, actor=current_actor(org.id), organisation_id=org.id)
+    except service.WrongState as exc:
+        flash(exc.message)
     else:
         flash(_("Cancelled. Nothing of it was published."))
     return redirect(url_for("listings.listings", organisation_id=org.id))
@@ -318,15 +337,16 @@ def claim(group_id: int):
             form.add_field_error("organisation_id", _("Choose the organisation claiming it."))
         else:
             service = _service()
+            from finder.submissions.payload import Invalid
+
             try:
-                with _db().transaction() as tx:
-                    service.request_claim(tx, chosen.id, group.id,
-                                          actor=current_actor(chosen.id),
-                                          note=form.note.data or None)
-            except service.SubmissionInvalid as exc:
-                for e in exc.errors:
-                    form.add_field_error("note" if e.get("field") == "note" else "",
-                                         e.get("message", ""))
+                service.request_claim(group.id, actor=current_actor(chosen.id),
+                                      organisation_id=chosen.id, note=form.note.data or None)
+            except Invalid as exc:
+                for e in exc.as_list():
+                    form.add_field_error("note", e["message"])
+            except service.SubmissionError as exc:
+                form.add_field_error("", exc.message)
             else:
                 flash(_("Thank you: a moderator will check your claim on “%(name)s”.",
                         name=group.name))

@@ -157,7 +157,7 @@ def _provenance(group_id: int):
     """ "Submitted by <organisation>" or "imported from <source>", and when."""
     from finder.submissions import service
 
-    return service.provenance(get_session(), group_id)
+    return service.provenance(group_id, get_session())
 
 
 @bp.get("/helplines")
