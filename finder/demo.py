@@ -21,6 +21,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from finder import ROOT
+from finder.accounts.actor import Actor
 from finder.listings.normalise import Rejection, normalise
 from finder.listings.records import ListingRecord, OrganisationRecord, ScheduleRecord
 from finder.listings.store import geocode, withdraw, write_listings
@@ -109,10 +110,11 @@ def load_demo(session: Session, directory: Path | None = None) -> dict[str, Any]
             counts["rejections"].append(f"{record.external_id}: {result}")
             continue
         listings.append(result)
-    for outcome in write_listings(session, listings):
+    actor = Actor.system("demo")
+    for outcome in write_listings(session, listings, actor=actor):
         counts[outcome] += 1
     # rejected rows stay in `seen`: a bad edit must not take a listing down
-    counts["withdrawn"] = withdraw(session, SOURCE, seen)
+    counts["withdrawn"] = withdraw(session, SOURCE, seen, actor=actor)
     return counts
 
 

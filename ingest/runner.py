@@ -49,6 +49,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from sqlalchemy import Connection, exists, select, text, update
 from sqlalchemy.orm import Session
 
+from finder.accounts.actor import Actor
 from finder.db import Database
 from finder.listings.normalise import (
     NormalisedListing,
@@ -257,6 +258,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     geocoded: dict = {}  # postcode -> gazetteer answer, for this run
     holds: dict[str, bool] = {}  # source name -> whether any listing of it is stored
     start_run(session)  # the batches' writes share what they look up once per run
+    actor = Actor.ingestion(source.name, report.run_id)  # who every write is audited as
     today = now.date()
 
     def reject(row: int, ref: str, reason: str, skipped: bool = False) -> None:
@@ -294,8 +296,8 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         if not pending:
             return
         listings = [listing for listing, _ in pending]
-        for listing, outcome in zip(listings, write_listings(session, listings, now=now),
-                                    strict=True):
+        for listing, outcome in zip(listings, write_listings(session, listings, now=now,
+                                                             actor=actor), strict=True):
             setattr(report, outcome, getattr(report, outcome) + 1)
             entries = folded.get(listing.external_id)
             if entries:  # the other entries of the group: merged into it, or unchanged
@@ -443,7 +445,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         raise RunFailed(f"feed shrank to zero rows ({report.fetched} rows, none usable)")
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
-                                now=now)
+                                now=now, actor=actor)
 
 
 def _ended(record: ListingRecord, today: dt.date) -> dt.date | None:

@@ -564,11 +564,11 @@ def test_run_killed_half_way_loses_nothing(httpserver, db, connection, settings,
     real_write = runner.write_listings
     calls: list[int] = []
 
-    def write_then_die(session, listings, *, now):
+    def write_then_die(session, listings, **keywords):
         calls.append(len(listings))
         if len(calls) == 2:  # the first batch is written (inside the transaction), then ^C
             raise KeyboardInterrupt
-        return real_write(session, listings, now=now)
+        return real_write(session, listings, **keywords)
 
     monkeypatch.setattr(runner, "BATCH_SIZE", 2)
     monkeypatch.setattr(runner, "write_listings", write_then_die)

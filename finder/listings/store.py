@@ -56,11 +56,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.sqltypes import NullType
 
+from finder.accounts.actor import Actor
 from finder.geocode import Resolved, lookup_postcode
 from finder.geocode import normalise as _postcode_module
 from finder.geocode.normalise import postcode_for_country
 from finder.geocode.place import PlaceGeocoder, region_name
+from finder.listings import audit, fields
 from finder.listings import match as dedupe
+from finder.listings.fields import group_fields
 from finder.listings.match import join_keys
 from finder.listings.normalise import (
     HALF,
@@ -68,8 +71,17 @@ from finder.listings.normalise import (
     NormalisedListing,
     NormalisedOrganisation,
     Rejection,
+    same_content,
 )
-from finder.models import Group, ListingConflict, ListingSource, Location, Organisation, Schedule
+from finder.models import (
+    Group,
+    ListingConflict,
+    ListingSource,
+    Location,
+    Organisation,
+    Schedule,
+    Submission,
+)
 from finder.schedule_cache import refresh_upcoming
 from finder.schedules import Recurrence, meeting_slots, time_band, upcoming_utc
 
@@ -249,72 +261,98 @@ def _find_organisation(session: Session, org: NormalisedOrganisation) -> Organis
     return row
 
 
-def _find_location(session: Session, n: NormalisedListing) -> Location:
-    """Shared by every group at the venue; a fix as good as the stored one updates it."""
-    key = n.address_key
-    row = session.scalars(select(Location).where(Location.address_key == key)).first()
-    precision = n.geocode_precision or "place"
-    if row is None:
-        row = Location(address_key=key)
-        session.add(row)
-    elif PRECISION_RANK.get(precision, 9) > PRECISION_RANK.get(row.geocode_precision, 9):
-        return row
-    values = {
+# ------------------------------------------------------------------ the shared rules
+
+DEFAULT_PRECISION = "given"  # a point with no precision came with the listing
+
+
+def venue_values(n: NormalisedListing) -> dict[str, Any]:
+    """The `locations` columns a listing gives its venue (the point as lat/lng)."""
+    return {
         "venue_name": n.venue_name, "address_line1": n.address_line1,
         "address_line2": n.address_line2, "town": n.town, "region": n.region,
         "postcode": n.postcode, "country": n.country, "timezone": n.timezone,
-        "geocode_precision": precision,
+        "geocode_precision": n.geocode_precision or DEFAULT_PRECISION,
+        "latitude": n.latitude, "longitude": n.longitude,
     }
-    for attr, value in values.items():
-        if getattr(row, attr) != value:
+
+
+def fix_at_least_as_good(new_precision: str | None, stored_precision: str | None) -> bool:
+    """THE venue rule, for every path: a listing's venue details replace those of a shared
+    venue (same `address_key`) when its fix is at least as good as the stored one (a
+    correction of a publisher's point applies; a postcode centroid never replaces a point
+    the publisher gave). A precision we do not know ranks last."""
+    return (PRECISION_RANK.get(new_precision or DEFAULT_PRECISION, 9)
+            <= PRECISION_RANK.get(stored_precision or DEFAULT_PRECISION, 9))
+
+
+def venue_update(stored: Mapping[str, Any], n: NormalisedListing) -> dict[str, Any]:
+    """What `n` changes of the stored venue (as `venue_values` shapes it) under the venue
+    rule: {} when its fix is coarser or nothing differs."""
+    new = venue_values(n)
+    if not fix_at_least_as_good(new["geocode_precision"], stored.get("geocode_precision")):
+        return {}
+    return {k: v for k, v in new.items() if not _same(k, stored.get(k), v)}
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    if key in ("latitude", "longitude") and old is not None and new is not None:
+        return round(old, 7) == round(new, 7)  # a point read back from the database
+    return old == new
+
+
+def unchanged(stored_hash: str, listing: NormalisedListing) -> bool:
+    """THE "unchanged" rule for a source's listing, for every path: the stored provenance
+    holds the same content (`normalise.same_content`: the content half of the hash, however
+    the hash was stored). Group-level writes (`update_group`) are no-ops when the field
+    view does not differ."""
+    return same_content(stored_hash, listing.content_hash)
+
+
+def _find_location(session: Session, n: NormalisedListing) -> Location:
+    """Shared by every group at the venue; updated under the venue rule (`venue_update`)."""
+    key = n.address_key
+    row = session.scalars(select(Location).where(Location.address_key == key)).first()
+    if row is None:
+        row = Location(address_key=key)
+        session.add(row)
+        changes = venue_values(n)
+    else:
+        point = getattr(row.point, "data", None)
+        stored = {k: getattr(row, k) for k in venue_values(n) if hasattr(Location, k)}
+        stored["latitude"], stored["longitude"] = _point_coordinates(session, row, point)
+        changes = venue_update(stored, n)
+    if not changes:
+        return row
+    for attr, value in changes.items():
+        if attr not in ("latitude", "longitude"):
             setattr(row, attr, value)
-    point = f"POINT({n.longitude} {n.latitude})"
-    if row.point is None or getattr(row.point, "data", None) != point:
-        row.point = WKTElement(point, srid=4326)
+    if "latitude" in changes or "longitude" in changes:
+        row.point = WKTElement(f"POINT({n.longitude!r} {n.latitude!r})", srid=4326)
     return row
 
 
-def upsert(session: Session, listing: NormalisedListing, *,
-           now: dt.datetime | None = None) -> str:
-    """Create or update the group this (source, external_id) names.
+def _point_coordinates(session: Session, row: Location, point: Any
+                       ) -> tuple[float | None, float | None]:
+    """(lat, lng) of a stored venue: from the WKT we just set, else from the database."""
+    if isinstance(point, str) and point.startswith("POINT("):
+        lng, lat = point[6:-1].split()
+        return float(lat), float(lng)
+    found = session.execute(
+        select(ST_Y(cast(L.c.point, Geometry)), ST_X(cast(L.c.point, Geometry)))
+        .where(L.c.id == row.id)).first()
+    return (found[0], found[1]) if found else (None, None)
 
-    Returns "created", "updated" or "unchanged". An unchanged record only bumps
-    `last_seen_at`. A listing that reappears in its feed after `withdraw` is active again;
-    a group a moderator withdrew (its sources were never withdrawn) stays withdrawn.
-    """
+
+def _check_geocoded(listing: NormalisedListing) -> None:
     if listing.timezone is None or (listing.format != "virtual" and listing.latitude is None):
-        raise ValueError("geocode() the listing before upsert(): it has no point or timezone")
-    now = now or dt.datetime.now(dt.UTC)
-    ref = session.scalars(
-        select(ListingSource).where(ListingSource.source == listing.source,
-                                    ListingSource.external_id == listing.external_id)
-    ).first()
-    returning = ref is not None and ref.withdrawn_at is not None
-    if ref is not None and ref.content_hash == listing.content_hash:
-        ref.last_seen_at = now
-        if returning:
-            _reinstate(ref)
-            return "updated"
-        return "unchanged"
+        raise ValueError("geocode() the listing before writing it: it has no point or timezone")
 
-    # look up shared rows before adding the new group, so autoflush never sees it half-filled
-    organisation = (
-        _find_organisation(session, listing.organisation) if listing.organisation else None
-    )
-    location = None if listing.format == "virtual" else _find_location(session, listing)
-    if ref is None:
-        group = Group(status="active")
-        session.add(group)
-        ref = ListingSource(group=group, source=listing.source,
-                            external_id=listing.external_id, first_seen_at=now)
-        session.add(ref)
-        outcome = "created"
-    else:
-        group = ref.group
-        if returning:
-            _reinstate(ref)
-        outcome = "updated"
 
+def _fill(session: Session, group: Group, listing: NormalisedListing,
+          organisation: Organisation | None, location: Location | None,
+          now: dt.datetime) -> None:
+    """Write the listing's fields, venue, organisation and schedules onto `group`."""
     group.organisation = organisation
     group.location = location
     for attr in ("name", "description", "format", "join_mode", "join_url", "join_phone",
@@ -325,20 +363,275 @@ def upsert(session: Session, listing: NormalisedListing, *,
         setattr(group, attr, list(getattr(listing, attr)))
     group.join_keys = join_keys(listing.join_url, listing.join_email, listing.join_phone)
     group.schedules = [_schedule_row(rec) for rec in listing.schedules]  # old rows are orphans
-    ref.url = listing.url
-    ref.content_hash = listing.content_hash
-    ref.last_seen_at = now
     session.flush()
     refresh_upcoming(session, schedules=list(group.schedules), now=now)
     session.flush()  # so Core queries in the same transaction see the new upcoming dates
-    return outcome
 
 
-def _reinstate(ref: ListingSource) -> None:
+def _shared_rows(session: Session, listing: NormalisedListing
+                 ) -> tuple[Organisation | None, Location | None]:
+    # looked up before a new group is added, so autoflush never sees it half-filled
+    organisation = (
+        _find_organisation(session, listing.organisation) if listing.organisation else None
+    )
+    location = None if listing.format == "virtual" else _find_location(session, listing)
+    return organisation, location
+
+
+# ------------------------------------------------------------------ group-level writes
+
+
+def create_group(session: Session, listing: NormalisedListing, *, actor: Actor,
+                 owner_organisation_id: int | None = None,
+                 now: dt.datetime | None = None) -> int:
+    """A new active group from a geocoded listing (see `geocode`); its id. Only an
+    ingestion actor's listing gets a provenance row (`ListingSource`): a submitted group's
+    source is its owner. Audited as "create"."""
+    return _create(session, listing, actor=actor, owner_organisation_id=owner_organisation_id,
+                   now=now or dt.datetime.now(dt.UTC),
+                   provenance=actor.kind == "ingestion").id
+
+
+def _create(session: Session, listing: NormalisedListing, *, actor: Actor,
+            owner_organisation_id: int | None, now: dt.datetime, provenance: bool) -> Group:
+    _check_geocoded(listing)
+    organisation, location = _shared_rows(session, listing)
+    group = Group(status="active", owner_organisation_id=owner_organisation_id)
+    session.add(group)
+    if provenance:
+        session.add(ListingSource(
+            group=group, source=listing.source, external_id=listing.external_id,
+            url=listing.url, content_hash=listing.content_hash, first_seen_at=now,
+            last_seen_at=now))
+    _fill(session, group, listing, organisation, location, now)
+    changes = fields.created_changes(group_fields(session, group.id))
+    if owner_organisation_id is not None:
+        changes["owner_organisation_id"] = [None, owner_organisation_id]
+    audit.record(session, actor=actor, action="create", group_id=group.id, changes=changes,
+                 note=_provenance_note(listing) if provenance else None)
+    return group
+
+
+def _provenance_note(listing: NormalisedListing) -> str:
+    return f"listed by {listing.source} as {listing.external_id}"
+
+
+def _group(session: Session, group_id: int) -> Group:
+    group = session.get(Group, group_id)
+    if group is None:
+        raise LookupError(f"no group with id {group_id}")
+    return group
+
+
+def update_group(session: Session, group_id: int, listing: NormalisedListing, *,
+                 actor: Actor, now: dt.datetime | None = None,
+                 note: str | None = None) -> dict[str, list]:
+    """Give the group the listing's fields (venue under the venue rule, organisation,
+    schedules); the changes written, `{}` when its field view already matches (nothing is
+    written then). Status, owner and provenance are left alone. Audited as "update"."""
+    _check_geocoded(listing)
+    before = group_fields(session, group_id)
+    if not fields.diff(before, fields.listing_fields(listing)):
+        return {}
+    group = _group(session, group_id)
+    organisation, location = _shared_rows(session, listing)
+    _fill(session, group, listing, organisation, location, now or dt.datetime.now(dt.UTC))
+    changes = fields.diff(before, group_fields(session, group_id))
+    if changes:
+        audit.record(session, actor=actor, action="update", group_id=group_id,
+                     changes=changes, note=note)
+    return changes
+
+
+def withdraw_group(session: Session, group_id: int, *, actor: Actor,
+                   reason: str | None = None) -> bool:
+    """Take the group out of search (its rows stay); False when it was already withdrawn.
+    Its sources cannot bring it back by listing it again: only `restore_group` does."""
+    group = _group(session, group_id)
+    if group.status == "withdrawn":
+        return False
+    before = group.status
+    group.status = "withdrawn"
+    session.flush()
+    audit.record(session, actor=actor, action="withdraw", group_id=group_id,
+                 changes={"status": [before, "withdrawn"]}, note=reason)
+    return True
+
+
+def restore_group(session: Session, group_id: int, *, actor: Actor) -> bool:
+    """A withdrawn group active again; False when it was not withdrawn."""
+    group = _group(session, group_id)
+    if group.status != "withdrawn":
+        return False
+    group.status = "active"
+    session.flush()
+    audit.record(session, actor=actor, action="restore", group_id=group_id,
+                 changes={"status": ["withdrawn", "active"]})
+    return True
+
+
+def set_owner(session: Session, group_id: int, organisation_id: int | None, *,
+              actor: Actor) -> None:
+    """The account organisation that manages the group (None: nobody; its sources speak
+    for it). While it is set, a source's changes to the group wait in moderation (kind
+    "import" submissions) instead of overwriting it. Audited as "owner"."""
+    group = _group(session, group_id)
+    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+        raise LookupError(f"no organisation with id {organisation_id}")
+    before = group.owner_organisation_id
+    if before == organisation_id:
+        return
+    group.owner_organisation_id = organisation_id
+    session.flush()
+    audit.record(session, actor=actor, action="owner", group_id=group_id,
+                 changes={"owner_organisation_id": [before, organisation_id]})
+
+
+def merge_groups(session: Session, keep_id: int, drop_id: int, *, actor: Actor) -> None:
+    """Two groups that are one: `drop_id`'s sources (and pending submissions) move to
+    `keep_id`, whose fields stay; `drop_id` stays behind withdrawn, its history intact.
+
+    The moved sources come after `keep_id`'s own, so its first source still owns its
+    fields (a moved source's changes then only refresh its provenance). The dropped group's
+    owner carries over to a kept group that has none; two different owners are refused
+    (ValueError), as is merging a group into itself. The dropped group's recorded
+    conflicts are deleted (they compared it with its own first source)."""
+    if keep_id == drop_id:
+        raise ValueError(f"cannot merge group {keep_id} into itself")
+    keep, drop = _group(session, keep_id), _group(session, drop_id)
+    if (keep.owner_organisation_id is not None and drop.owner_organisation_id is not None
+            and keep.owner_organisation_id != drop.owner_organisation_id):
+        raise ValueError(f"groups {keep_id} and {drop_id} are managed by different "
+                         f"organisations; change one's owner first")
+    session.flush()
+    before_sources = _source_names(session, keep_id)
+    moved = session.execute(
+        LS.delete().where(LS.c.group_id == drop_id).returning(
+            LS.c.id, LS.c.source, LS.c.external_id, LS.c.url, LS.c.content_hash,
+            LS.c.first_seen_at, LS.c.last_seen_at, LS.c.withdrawn_at)).all()
+    if moved:
+        session.execute(insert(LS), [
+            {"group_id": keep_id, "source": r.source, "external_id": r.external_id,
+             "url": r.url, "content_hash": r.content_hash, "first_seen_at": r.first_seen_at,
+             "last_seen_at": r.last_seen_at, "withdrawn_at": r.withdrawn_at}
+            for r in sorted(moved, key=lambda r: r.id)])
+    session.execute(LC.delete().where(LC.c.group_id == drop_id))
+    session.execute(update(Submission).where(
+        Submission.group_id == drop_id, Submission.state.in_(("draft", "pending")))
+        .values(group_id=keep_id))
+    keep_changes: dict[str, list] = {}
+    after_sources = _source_names(session, keep_id)
+    if after_sources != before_sources:
+        keep_changes["sources"] = [before_sources, after_sources]
+    if keep.owner_organisation_id is None and drop.owner_organisation_id is not None:
+        keep_changes["owner_organisation_id"] = [None, drop.owner_organisation_id]
+        keep.owner_organisation_id = drop.owner_organisation_id
+    drop_changes: dict[str, list] = {}
+    if drop.status != "withdrawn":
+        drop_changes["status"] = [drop.status, "withdrawn"]
+        drop.status = "withdrawn"
+    session.expire(keep, ["sources"])
+    session.expire(drop, ["sources"])
+    session.flush()
+    audit.record(session, actor=actor, action="merge", group_id=keep_id,
+                 changes=keep_changes, note=f"group {drop_id} merged into this one")
+    audit.record(session, actor=actor, action="merge", group_id=drop_id,
+                 changes=drop_changes, note=f"merged into group {keep_id}")
+
+
+def _source_names(session: Session, group_id: int) -> list[str]:
+    return [f"{s}:{e}" for s, e in session.execute(
+        select(LS.c.source, LS.c.external_id).where(LS.c.group_id == group_id)
+        .order_by(LS.c.id)).all()]
+
+
+# ------------------------------------------------------------------ claimed groups
+
+
+def queue_import(session: Session, group_id: int, owner_id: int,
+                 listing: NormalisedListing, actor: Actor) -> int | None:
+    """A source changed its listing of a group an organisation manages: the group is not
+    overwritten; the change waits for a moderator as one pending `Submission(kind="import")`
+    (an older pending import of the group is superseded). Its id; None when the group's
+    field view already is what the source says (nothing to decide)."""
+    proposed = fields.listing_fields(listing)
+    changes = fields.diff(group_fields(session, group_id), proposed)
+    session.execute(update(Submission).where(  # ORM-enabled: loaded rows see it too
+        Submission.group_id == group_id, Submission.kind == "import",
+        Submission.state == "pending").values(state="superseded", updated_at=func.now()))
+    if not changes:
+        return None
+    submission_id = session.execute(insert(SUB).values(
+        kind="import", state="pending", organisation_id=owner_id, group_id=group_id,
+        payload={"source": listing.source, "external_id": listing.external_id,
+                 "fields": proposed},
+        created_by=actor.as_record()).returning(SUB.c.id)).scalar_one()
+    audit.record(session, actor=actor, action="import", group_id=group_id, changes=changes,
+                 note=f"{listing.source} changed its listing; not applied: the group is "
+                      f"managed by organisation {owner_id} (submission {submission_id} "
+                      f"waits for a moderator)")
+    return submission_id
+
+
+# ------------------------------------------------------------------ one source listing
+
+
+def _ingestion_actor(actor: Actor | None, listing: NormalisedListing) -> Actor:
+    return actor if actor is not None else Actor.ingestion(listing.source)
+
+
+def upsert(session: Session, listing: NormalisedListing, *, actor: Actor | None = None,
+           now: dt.datetime | None = None) -> str:
+    """Create or update the group this (source, external_id) names: `create_group` /
+    `update_group` plus the provenance row. `actor` defaults to an ingestion of the
+    listing's source.
+
+    Returns "created", "updated" or "unchanged". An unchanged record (`unchanged`) only
+    bumps `last_seen_at`. A listing that reappears in its feed after `withdraw` is active
+    again; a group a person withdrew (its sources were never withdrawn) stays withdrawn, as
+    does a claimed group. A changed listing of a claimed group (`owner_organisation_id`
+    set) is queued for moderation (`queue_import`) and counts as "updated" (its
+    provenance is).
+    """
+    _check_geocoded(listing)
+    actor = _ingestion_actor(actor, listing)
+    now = now or dt.datetime.now(dt.UTC)
+    ref = session.scalars(
+        select(ListingSource).where(ListingSource.source == listing.source,
+                                    ListingSource.external_id == listing.external_id)
+    ).first()
+    if ref is None:
+        _create(session, listing, actor=actor, owner_organisation_id=None, now=now,
+                provenance=True)
+        return "created"
+    returning = ref.withdrawn_at is not None
+    ref.last_seen_at = now
+    if returning:
+        _reinstate(session, ref, actor)
+    if unchanged(ref.content_hash, listing):
+        return "updated" if returning else "unchanged"
+    group = ref.group
+    if group.owner_organisation_id is not None:
+        queue_import(session, group.id, group.owner_organisation_id, listing, actor)
+    else:
+        update_group(session, group.id, listing, actor=actor, now=now,
+                     note=_provenance_note(listing))
+    ref.url = listing.url
+    ref.content_hash = listing.content_hash
+    session.flush()
+    return "updated"
+
+
+def _reinstate(session: Session, ref: ListingSource, actor: Actor) -> None:
     """The source lists it again: undo what `withdraw` did, and only that."""
     ref.withdrawn_at = None
-    if ref.group.status == "withdrawn":
-        ref.group.status = "active"
+    group = ref.group
+    if group.status == "withdrawn" and group.owner_organisation_id is None:
+        group.status = "active"
+        session.flush()
+        audit.record(session, actor=actor, action="restore", group_id=group.id,
+                     changes={"status": ["withdrawn", "active"]},
+                     note=f"{ref.source} lists it again")
 
 
 def _schedule_row(rec: Recurrence) -> Schedule:
@@ -352,13 +645,17 @@ def _schedule_row(rec: Recurrence) -> Schedule:
 
 
 def withdraw(session: Session, source: str, keep_external_ids: Iterable[str], *,
-             allow_empty: bool = False, now: dt.datetime | None = None) -> int:
+             allow_empty: bool = False, now: dt.datetime | None = None,
+             actor: Actor | None = None) -> int:
     """Mark the source's listings that are not in `keep_external_ids` as withdrawn.
 
     Returns how many of this source's listings were newly withdrawn. Nothing is deleted: the
     listing keeps its history and comes back if the feed lists it again. A group is withdrawn
     only when every source that lists it has withdrawn it, so a hospital dropping a group
-    does not hide the charity's listing of the same group.
+    does not hide the charity's listing of the same group; a claimed group (one an
+    organisation manages) is never withdrawn by its sources. Audited in one statement
+    ("withdraw" where the group's status changed, else "source"), by `actor` (default: an
+    ingestion of `source`).
 
     An empty keep-list is refused unless `allow_empty`: a feed that suddenly lists nothing
     is far more often broken than empty, and must not take every listing down with it.
@@ -367,6 +664,7 @@ def withdraw(session: Session, source: str, keep_external_ids: Iterable[str], *,
     if not keep and not allow_empty:
         raise ValueError(f"refusing to withdraw every listing of {source!r} (allow_empty=False)")
     now = now or dt.datetime.now(dt.UTC)
+    actor = actor if actor is not None else Actor.ingestion(source)
     query = (
         select(ListingSource)
         .where(ListingSource.source == source, ListingSource.withdrawn_at.is_(None))
@@ -383,10 +681,23 @@ def withdraw(session: Session, source: str, keep_external_ids: Iterable[str], *,
     refs = session.scalars(query).all()
     for ref in refs:
         ref.withdrawn_at = now
-    for group in {ref.group for ref in refs}:
-        if group.status != "withdrawn" and all(s.withdrawn_at is not None for s in group.sources):
+    by_group: dict[int, list[ListingSource]] = {}
+    for ref in refs:
+        by_group.setdefault(ref.group_id, []).append(ref)
+    withdrawn_rows, source_rows = [], []
+    for group_id, dropped in by_group.items():
+        group = dropped[0].group
+        ids = ", ".join(r.external_id for r in dropped)
+        if (group.status != "withdrawn" and group.owner_organisation_id is None
+                and all(s.withdrawn_at is not None for s in group.sources)):
+            withdrawn_rows.append((group_id, {"status": [group.status, "withdrawn"]},
+                                   f"{source} no longer lists it ({ids})"))
             group.status = "withdrawn"
+        else:
+            source_rows.append((group_id, {}, f"{source} no longer lists {ids}"))
     session.flush()
+    audit.record_many(session, actor=actor, action="withdraw", rows=withdrawn_rows)
+    audit.record_many(session, actor=actor, action="source", rows=source_rows)
     return len(refs)
 
 # ---------------------------------------------------------------------------- batches
@@ -395,6 +706,7 @@ def withdraw(session: Session, source: str, keep_external_ids: Iterable[str], *,
 G, L, LS, ORG, S = (Group.__table__, Location.__table__, ListingSource.__table__,
                   Organisation.__table__, Schedule.__table__)
 LC = ListingConflict.__table__
+SUB = Submission.__table__
 
 MATCH_RADIUS_M = 300  # venues further apart than this are different groups
 
@@ -493,12 +805,13 @@ def _drain(context: RunContext | None, failed: BaseException | None = None) -> N
 
 
 def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
-                   now: dt.datetime | None = None) -> list[str]:
+                   now: dt.datetime | None = None, actor: Actor | None = None) -> list[str]:
     """One outcome per listing: "created", "updated", "unchanged" or "merged".
 
     Listings must be geocoded (see `geocode`) and unique by (source, external_id)
     within the call (and within the run, after `start_run`). Nothing is committed: the
-    caller owns the transaction.
+    caller owns the transaction. Every write is audited by `actor` (default: an ingestion of
+    each listing's source); creates and merges in one statement per batch.
     """
     context: RunContext | None = session.info.get(RunContext.KEY)
     now = now or dt.datetime.now(dt.UTC)
@@ -511,13 +824,14 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
         ref = known.get((listing.source, listing.external_id))
         if ref is None:
             new.append(i)
-        elif ref.content_hash == listing.content_hash and ref.withdrawn_at is None:
+        elif ref.withdrawn_at is None and unchanged(ref.content_hash, listing):
             unchanged_ids.append(ref.id)
             outcomes[i] = "unchanged"
         elif ref.primary:
-            outcomes[i] = upsert(session, listing, now=now)
+            outcomes[i] = upsert(session, listing, now=now,
+                                 actor=_ingestion_actor(actor, listing))
         else:
-            _refresh_secondary(session, ref, listing, now)
+            _refresh_secondary(session, ref, listing, now, _ingestion_actor(actor, listing))
             outcomes[i] = "updated"
     _touch(session, unchanged_ids, now)
 
@@ -534,8 +848,8 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
             context.merged.add(group_id)
         merges.append((group_id, listings[i]))
         outcomes[i] = "merged"
-    _merge(session, merges, groups, now)
-    _insert_new(session, [listings[i] for i in to_insert], now)
+    _merge(session, merges, groups, now, actor)
+    _insert_new(session, [listings[i] for i in to_insert], now, actor)
     for i in to_insert:
         outcomes[i] = "created"
     if context is not None and to_insert:
@@ -678,9 +992,10 @@ def _touch(session: Session, ref_ids: list[int], now: dt.datetime) -> None:
 
 def _known_refs(session: Session, listings: Sequence[NormalisedListing], *,
                 primary: bool = False) -> dict[tuple[str, str], Any]:
-    """(source, external_id) -> the ref; with `primary`, each ref whose content hash differs
-    from its listing's (or that is withdrawn) also says whether it owns the group (the
-    group's first source; later sources of a merged group are secondary).
+    """(source, external_id) -> the ref; with `primary`, each ref whose content differs
+    from its listing's (or that is withdrawn) also says whether it owns the group's fields
+    (`primary`: the group's first source; later sources of a merged group are secondary)
+    and which organisation manages the group (`owner`, or None).
 
     Primary-ness is looked up only for those few refs: a correlated min(id) per row made
     this query cost more than the rest of a batch."""
@@ -697,27 +1012,52 @@ def _known_refs(session: Session, listings: Sequence[NormalisedListing], *,
         return out
     hashes = {(n.source, n.external_id): n.content_hash for n in listings}
     changed = {key: r for key, r in out.items()
-               if r.content_hash != hashes[key] or r.withdrawn_at is not None}
-    first = dict(session.execute(
-        select(LS.c.group_id, func.min(LS.c.id)).where(LS.c.group_id.in_(
-            sorted({r.group_id for r in changed.values()}))).group_by(LS.c.group_id)
-    ).all()) if changed else {}
+               if not same_content(r.content_hash, hashes[key]) or r.withdrawn_at is not None}
+    first = {group_id: (ref_id, owner) for group_id, ref_id, owner in session.execute(
+        select(LS.c.group_id, func.min(LS.c.id), G.c.owner_organisation_id)
+        .join(G, G.c.id == LS.c.group_id)
+        .where(LS.c.group_id.in_(sorted({r.group_id for r in changed.values()})))
+        .group_by(LS.c.group_id, G.c.owner_organisation_id)
+    ).all()} if changed else {}
     for key, r in changed.items():
-        out[key] = SimpleNamespace(**r._asdict(), primary=first.get(r.group_id) == r.id)
+        ref_id, owner = first.get(r.group_id, (None, None))
+        out[key] = SimpleNamespace(**r._asdict(), primary=ref_id == r.id, owner=owner)
     return out
 
 
 def _refresh_secondary(session: Session, ref, listing: NormalisedListing,
-                       now: dt.datetime) -> None:
+                       now: dt.datetime, actor: Actor) -> None:
     """A second source changed its copy of a merged group: keep its provenance and the
-    disagreements current, but leave the group's fields to its first source."""
+    disagreements current, but leave the group's fields to its first source. A group
+    withdrawn by its sources is active again (`_REVIVABLE`)."""
     session.execute(update(LS).where(LS.c.id == ref.id).values(
         content_hash=listing.content_hash, url=listing.url, last_seen_at=now, withdrawn_at=None))
-    session.execute(update(G).where(G.c.id == ref.group_id, G.c.status == "withdrawn")
-                    .values(status="active"))
+    revived = session.execute(update(G).where(G.c.id == ref.group_id, _REVIVABLE)
+                              .values(status="active").returning(G.c.id)).all()
     session.execute(LC.delete().where(LC.c.group_id == ref.group_id,
                                       LC.c.source_b == listing.source))
     _record_conflicts(session, ref.group_id, listing)
+    audit.record(session, actor=actor, action="restore" if revived else "source",
+                 group_id=ref.group_id,
+                 changes={"status": ["withdrawn", "active"]} if revived else {},
+                 note=f"{listing.source} changed its listing {listing.external_id} (a second "
+                      f"source: the group keeps its first source's fields)")
+
+
+def _by_actor(actor: Actor | None, rows: Iterable[tuple[NormalisedListing, Any]]
+              ) -> list[tuple[Actor, list[Any]]]:
+    """Audit rows grouped by who writes them: `actor`, else each listing's source."""
+    if actor is not None:
+        return [(actor, [row for _, row in rows])]
+    by_source: dict[str, list[Any]] = {}
+    for n, row in rows:
+        by_source.setdefault(n.source, []).append(row)
+    return [(Actor.ingestion(source), found) for source, found in by_source.items()]
+
+
+# a withdrawn group that a source may bring back: one nobody manages (a claimed group's
+# status is its organisation's to change)
+_REVIVABLE = (G.c.status == "withdrawn") & G.c.owner_organisation_id.is_(None)
 
 
 # ----------------------------------------------------------------------------- matching
@@ -879,7 +1219,8 @@ def _stored_groups(session: Session, group_ids: set[int]) -> dict[int, SimpleNam
 
 
 def _merge(session: Session, merges: list[tuple[int, NormalisedListing]],
-           groups: dict[int, SimpleNamespace], now: dt.datetime) -> None:
+           groups: dict[int, SimpleNamespace], now: dt.datetime,
+           actor: Actor | None = None) -> None:
     """Each (group id, listing): the listing becomes one more source of the group, which is
     active again if it was withdrawn, and its disagreements with the group's first source
     are recorded; in a few statements for the batch, not six per listing. A merge changes
@@ -891,9 +1232,17 @@ def _merge(session: Session, merges: list[tuple[int, NormalisedListing]],
          "content_hash": n.content_hash, "first_seen_at": now, "last_seen_at": now}
         for group_id, n in merges])
     group_ids = sorted({group_id for group_id, _ in merges})
-    session.execute(update(G).where(G.c.id == any_(_array_param("group_ids", Integer)),
-                                    G.c.status == "withdrawn").values(status="active"),
-                    {"group_ids": _array(group_ids)})
+    revived = set(session.execute(
+        update(G).where(G.c.id == any_(_array_param("group_ids", Integer)), _REVIVABLE)
+        .values(status="active").returning(G.c.id), {"group_ids": _array(group_ids)}
+    ).scalars())
+    rows = []
+    for group_id, n in merges:
+        change = {"status": ["withdrawn", "active"]} if group_id in revived else {}
+        revived.discard(group_id)  # its status changes once, with its first merge
+        rows.append((n, (group_id, change, f"also {_provenance_note(n)}")))
+    for who, actor_rows in _by_actor(actor, rows):
+        audit.record_many(session, actor=who, action="merge", rows=actor_rows)
     first_sources = dict(session.execute(text(
         "SELECT DISTINCT ON (group_id) group_id, source FROM listing_sources"
         " WHERE group_id = ANY(CAST(:ids AS int[])) ORDER BY group_id, id"),
@@ -933,7 +1282,8 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
 # ----------------------------------------------------------------------------- bulk insert
 
 
-def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.datetime) -> None:
+def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.datetime,
+                actor: Actor | None = None) -> None:
     """Groups, their provenance and schedules with COPY, ids drawn from the sequences first.
 
     Multi-row INSERTs of a whole batch cost more in building and parsing the statement (one
@@ -968,6 +1318,13 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
     ))
+    # deferred, as the schedules below: the audit rows (the created field view, as listed)
+    for who, rows in _by_actor(actor, (
+            (n, (gid, fields.created_changes(fields.listing_fields(n)), _provenance_note(n)))
+            for gid, n in zip(group_ids, listings, strict=True))):
+        params = audit.bulk_params(actor=who, action="create", rows=rows)
+        if params is not None:
+            defer(session, audit.BULK_SQL, params)
     # deferred: PostgreSQL inserts the schedules while the run reads the next rows
     rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
@@ -1094,28 +1451,47 @@ def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> di
 
 def _location_ids(session: Session,
                   listings: list[tuple[str, NormalisedListing]]) -> dict[str, int]:
-    """Address key -> id for (address key, listing) pairs; a venue we already hold is reused
-    as it is, new ones are copied in."""
+    """Address key -> id for (address key, listing) pairs, under the one venue rule
+    (`venue_update`, as `upsert` applies it one listing at a time): a venue we hold takes
+    the details of the batch's best fix if that is at least as good as its own; new venues
+    are copied in."""
     wanted: dict[str, NormalisedListing] = {}
-    for key, n in listings:
-        wanted.setdefault(key, n)
+    for key, n in listings:  # as one listing after another would leave the venue
+        current = wanted.get(key)
+        if current is None or fix_at_least_as_good(n.geocode_precision,
+                                                   current.geocode_precision):
+            wanted[key] = n
     if not wanted:
         return {}
+    geom = cast(L.c.point, Geometry)
     rows = session.execute(
-        select(L.c.id, L.c.address_key).where(L.c.address_key == any_(_array_param("keys"))),
+        select(L.c.id, L.c.address_key, *(L.c[k] for k in _VENUE_COLUMNS),
+               ST_Y(geom).label("latitude"), ST_X(geom).label("longitude"))
+        .where(L.c.address_key == any_(_array_param("keys"))),
         {"keys": _array(wanted)}
     ).all()
-    ids = {key: lid for lid, key in rows}
+    ids = {row.address_key: row.id for row in rows}
+    changed = [(row.id, wanted[row.address_key]) for row in rows
+               if venue_update(row._mapping, wanted[row.address_key])]
+    if changed:
+        session.execute(text(_VENUE_UPDATE_SQL), [
+            {"id": lid, **venue_values(n)} for lid, n in changed])
     missing = [(key, n) for key, n in wanted.items() if key not in ids]
     if missing:
         new_ids = _next_ids(session, L, len(missing))
-        _copy(session, L, ("id", "venue_name", "address_line1", "address_line2", "town",
-                           "region", "postcode", "country", "point", "timezone",
-                           "geocode_precision", "address_key"), (
-            (lid, n.venue_name, n.address_line1, n.address_line2, n.town, n.region, n.postcode,
-             n.country, f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})", n.timezone,
-             n.geocode_precision or "given", key)
+        _copy(session, L, ("id", *_VENUE_COLUMNS, "point", "address_key"), (
+            (lid, *(venue_values(n)[k] for k in _VENUE_COLUMNS),
+             f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})", key)
             for lid, (key, n) in zip(new_ids, missing, strict=True)
         ))
         ids.update({key: lid for lid, (key, _) in zip(new_ids, missing, strict=True)})
     return ids
+
+
+_VENUE_COLUMNS = ("venue_name", "address_line1", "address_line2", "town", "region",
+                  "postcode", "country", "timezone", "geocode_precision")
+_VENUE_UPDATE_SQL = (
+    "UPDATE locations SET "
+    + ", ".join(f"{c} = :{c}" for c in _VENUE_COLUMNS)
+    + ", point = CAST(ST_SetSRID(ST_MakePoint(:longitude, :latitude), 4326) AS geography)"
+    " WHERE id = :id")
