@@ -39,5 +39,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(listings_bp, url_prefix="/account")
     moderation.init_app(app)
     accounts.exempt_from_csrf(api.bp)  # the API authenticates by token, never by cookie
+    from finder.submissions import api as submissions_api
+
+    app.register_blueprint(submissions_api.bp, url_prefix="/api/v1")
+    accounts.exempt_from_csrf(submissions_api.bp)
     register_commands(app)
     return app

@@ -516,9 +516,9 @@ def merge_groups(session: Session, keep_id: int, drop_id: int, *, actor: Actor) 
              "last_seen_at": r.last_seen_at, "withdrawn_at": r.withdrawn_at}
             for r in sorted(moved, key=lambda r: r.id)])
     session.execute(LC.delete().where(LC.c.group_id == drop_id))
-    session.execute(update(SUB).where(SUB.c.group_id == drop_id,
-                                      SUB.c.state.in_(("draft", "pending")))
-                    .values(group_id=keep_id))
+    session.execute(update(Submission).where(
+        Submission.group_id == drop_id, Submission.state.in_(("draft", "pending")))
+        .values(group_id=keep_id))
     keep_changes: dict[str, list] = {}
     after_sources = _source_names(session, keep_id)
     if after_sources != before_sources:
@@ -556,9 +556,9 @@ def queue_import(session: Session, group_id: int, owner_id: int,
     field view already is what the source says (nothing to decide)."""
     proposed = fields.listing_fields(listing)
     changes = fields.diff(group_fields(session, group_id), proposed)
-    session.execute(update(SUB).where(SUB.c.group_id == group_id, SUB.c.kind == "import",
-                                      SUB.c.state == "pending")
-                    .values(state="superseded", updated_at=func.now()))
+    session.execute(update(Submission).where(  # ORM-enabled: loaded rows see it too
+        Submission.group_id == group_id, Submission.kind == "import",
+        Submission.state == "pending").values(state="superseded", updated_at=func.now()))
     if not changes:
         return None
     submission_id = session.execute(insert(SUB).values(
