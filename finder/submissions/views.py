@@ -221,7 +221,7 @@ def _candidates(candidates) -> list[dict[str, Any]]:
 
 @bp.route("/organisations/<int:organisation_id>/listings/new", methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config.get("RATELIMIT_SUBMISSION", "30 per minute"),
+@limiter.limit(lambda: current_app.config["RATELIMIT_SUBMIT"],
                methods=["POST"])
 def new_group(organisation_id: int):
     org = _organisation(organisation_id)
@@ -233,7 +233,7 @@ def new_group(organisation_id: int):
 @bp.route("/organisations/<int:organisation_id>/submissions/<int:submission_id>",
           methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config.get("RATELIMIT_SUBMISSION", "30 per minute"),
+@limiter.limit(lambda: current_app.config["RATELIMIT_SUBMIT"],
                methods=["POST"])
 def edit_submission(organisation_id: int, submission_id: int):
     """A draft (or a change sent back) opened again; a pending one can be read."""
@@ -254,7 +254,7 @@ def edit_submission(organisation_id: int, submission_id: int):
 @bp.route("/organisations/<int:organisation_id>/groups/<int:group_id>/edit",
           methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config.get("RATELIMIT_SUBMISSION", "30 per minute"),
+@limiter.limit(lambda: current_app.config["RATELIMIT_SUBMIT"],
                methods=["POST"])
 def edit_group(organisation_id: int, group_id: int):
     org = _organisation(organisation_id)
