@@ -194,6 +194,6 @@ def form_target(field: str, rows: list[int]) -> str:
     if name == "location":
         return _LOCATION_BOX_OF.get(sub or "address_line1", "address_line1")
     if name in _GROUP_TEXT or name in _CHOICE_FIELDS or name in _LIST_FIELDS \
-            or name == "service_countries":
+            or name in ("service_countries", "note"):
         return name
     return ""

@@ -574,6 +574,20 @@ def validate(data: Any, *, today: dt.date | None = None) -> list[dict[str, str]]
     return []
 
 
+def unstorable(data: Any, path: str = "") -> list[FieldError]:
+    """Where `data` holds a NUL character, which PostgreSQL can store in no text or JSON
+    column: a draft keeps what was typed, but not that (it would fail as a server error)."""
+    if isinstance(data, str):
+        return [FieldError(path, f"{path or 'the text'} contains a character we cannot store "
+                                 "(NUL); please type it again")] if "\x00" in data else []
+    if isinstance(data, Mapping):
+        return [e for k, v in data.items()
+                for e in unstorable(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(data, list | tuple):
+        return [e for i, v in enumerate(data) for e in unstorable(v, f"{path}[{i}]")]
+    return []
+
+
 def split_request(body: Any) -> tuple[Any, dict[str, Any]]:
     """A request body -> (the group JSON, the submission's options `note` and
     `not_duplicate_of`), or Invalid naming a bad option."""

@@ -259,6 +259,9 @@ def save_draft(data: Any, *, actor: Actor, organisation_id: int,
     group."""
     if not isinstance(data, Mapping):
         raise P.Invalid([P.FieldError("", "a draft is a JSON object (a group)")])
+    unstorable = P.unstorable(data) + P.unstorable(note, "note")
+    if unstorable:
+        raise P.Invalid(unstorable)
     with _db().transaction() as session:
         if submission_id is not None:
             row = _submission(session, submission_id, lock=True,
@@ -289,6 +292,9 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
     listed already, unless every candidate is in `not_duplicate_of`), NotFound, NotAllowed
     or WrongState; nothing is written then.
     """
+    unstorable = P.unstorable(data) + P.unstorable(note, "note")
+    if unstorable:
+        raise P.Invalid(unstorable)
     with _db().transaction() as session:
         org = _organisation(session, organisation_id)
         row = None
