@@ -103,7 +103,7 @@ def _outcome_response(outcome: service.Outcome, *, created: bool) -> Response:
     if outcome.state in ("pending", "draft"):
         return _json(body, 202,
                      {"Location": f"/api/v1/submissions/{outcome.submission_id}"})
-    return _json(body, 200)  # withdrawn, cancelled: done
+    return _json(body, 200)  # withdrawn, cancelled, unchanged: done
 
 
 @bp.post("/groups")

@@ -94,8 +94,9 @@ class PossibleDuplicate(SubmissionError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a change led to: `state` is draft, pending, published, withdrawn, approved,
-    rejected or cancelled."""
+    """What a change led to: `state` is draft, pending, published, unchanged (a change that
+    matches the published group: nothing to moderate), withdrawn, approved, rejected or
+    cancelled."""
 
     state: str
     submission_id: int | None
@@ -309,6 +310,14 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
                      if c.group_id not in set(not_duplicate_of)]
             if found:
                 raise PossibleDuplicate(found)
+        elif not fields.diff(fields.group_fields(session, group_id),
+                             fields.listing_fields(listing)):
+            # the same as what is published (a change taken back): nothing to moderate
+            _supersede(session, organisation_id=organisation_id, group_id=group_id,
+                       kinds=("update",))
+            if row is not None:
+                _decide(row, "cancelled", actor, "the same as the published group")
+            return Outcome("unchanged", row.id if row is not None else None, group_id)
         if row is None:
             row = Submission(kind=kind, organisation_id=organisation_id, group_id=group_id,
                              created_by=actor.as_record())
