@@ -184,3 +184,21 @@ def test_withdrawing_someone_elses_or_nobodys_group_is_refused(ctx, session, wor
     with pytest.raises(service.NotFound):
         service.withdraw(2**40, actor=member(world), organisation_id=world.org_a)
     assert written(session) == before
+
+
+def test_preview_shows_where_the_venue_lands_and_writes_nothing(ctx, session, world):
+    before = written(session)
+    exact = service.preview(new_group(), organisation_id=world.org_a, session=session)
+    assert exact["place"]["approximate"] is False
+    assert exact["fields"]["organisation"] == "Organisation A"
+    rough = service.preview(new_group(location={"postcode": "LS9 9ZZ", "country": "GB"}),
+                            organisation_id=world.org_a, session=session)
+    assert rough["place"]["approximate"] is True
+    assert rough["place"]["geocode_precision"] in ("sector", "district")
+    online = service.preview(new_group(format="virtual", timezone="Europe/London",
+                                       service_countries=["GB"]),
+                             organisation_id=world.org_a, session=session)
+    assert online["place"] is None and online["fields"]["postcode"] is None
+    with pytest.raises(P.Invalid):
+        service.preview({"name": "x"}, organisation_id=world.org_a, session=session)
+    assert written(session) == before

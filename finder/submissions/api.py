@@ -95,6 +95,8 @@ def _outcome_response(outcome: service.Outcome, *, created: bool) -> Response:
     body: dict[str, Any] = {"state": outcome.state,
                             "submission": service.submission_json(row) if row else None,
                             "group_id": outcome.group_id}
+    if outcome.place is not None:
+        body["place"] = outcome.place
     if outcome.state == "published":
         body["links"] = {"group": f"/api/v1/groups/{outcome.group_id}",
                          "html": f"/groups/{outcome.group_id}"}

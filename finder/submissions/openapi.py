@@ -133,6 +133,10 @@ OUTCOME = {
                                  {"type": "null"}]},
         "group_id": {"type": ["integer", "null"]},
         "links": {"type": "object"},
+        "place": {"type": "object", "description": "Where the venue was placed: latitude, "
+                                                   "longitude, geocode_precision, postcode, "
+                                                   "timezone, and `approximate` (a postcode "
+                                                   "district or town centre)."},
     },
 }
 
