@@ -5,8 +5,9 @@ positive data accepted, negative data refused, methods), with positive and negat
 settings in schemathesis.toml. Requests run through the WSGI app as in production
 (autocommit request connections) against a few committed groups near London, removed after
 the test. The write endpoints get a valid token of an organisation that manages those groups
-(and a rate limit high enough not to get in the way). The seed is fixed and the examples bounded; `make fuzz` runs the same test with
-thousands of requests (FUZZ_MAX_EXAMPLES per operation).
+(and a rate limit high enough not to get in the way). The seed is fixed and the examples
+bounded; `make fuzz` runs the same test with thousands of requests (FUZZ_MAX_EXAMPLES per
+operation).
 """
 
 from __future__ import annotations
