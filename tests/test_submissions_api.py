@@ -41,6 +41,9 @@ def test_a_new_group_waits_for_a_moderator_and_is_nowhere_public_until_approved(
     assert r.status_code == 202, r.get_json()
     body = r.get_json()
     assert body["state"] == "pending" and body["group_id"] is None
+    assert body["place"]["postcode"] == LEEDS_POSTCODE
+    assert body["place"]["geocode_precision"] == "postcode"
+    assert body["place"]["approximate"] is False
     sub_id = body["submission"]["id"]
     assert r.headers["Location"] == f"/api/v1/submissions/{sub_id}"
     # not a group: not in search, the API or a page

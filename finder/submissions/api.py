@@ -95,6 +95,8 @@ def _outcome_response(outcome: service.Outcome, *, created: bool) -> Response:
     body: dict[str, Any] = {"state": outcome.state,
                             "submission": service.submission_json(row) if row else None,
                             "group_id": outcome.group_id}
+    if outcome.place is not None:
+        body["place"] = outcome.place
     if outcome.state == "published":
         body["links"] = {"group": f"/api/v1/groups/{outcome.group_id}",
                          "html": f"/groups/{outcome.group_id}"}
@@ -103,7 +105,7 @@ def _outcome_response(outcome: service.Outcome, *, created: bool) -> Response:
     if outcome.state in ("pending", "draft"):
         return _json(body, 202,
                      {"Location": f"/api/v1/submissions/{outcome.submission_id}"})
-    return _json(body, 200)  # withdrawn, cancelled: done
+    return _json(body, 200)  # withdrawn, cancelled, unchanged: done
 
 
 @bp.post("/groups")

@@ -30,6 +30,7 @@ a pending change is validated, normalised and geocoded again when it is approved
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,13 +95,29 @@ class PossibleDuplicate(SubmissionError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a change led to: `state` is draft, pending, published, withdrawn, approved,
-    rejected or cancelled."""
+    """What a change led to: `state` is draft, pending, published, unchanged (a change that
+    matches the published group: nothing to moderate), withdrawn, approved, rejected or
+    cancelled."""
 
     state: str
     submission_id: int | None
     group_id: int | None = None
     changes: dict[str, list] = field(default_factory=dict)
+    place: dict[str, Any] | None = None  # where the venue was placed (see `place_of`)
+
+
+EXACT = ("given", "point", "postcode", "zip")
+
+
+def place_of(listing: NormalisedListing) -> dict[str, Any] | None:
+    """Where a geocoded listing's venue was placed, and whether that is approximate (a
+    postcode district or a town centre rather than the postcode or the given point)."""
+    if listing.format == "virtual" or listing.latitude is None:
+        return None
+    return {"latitude": listing.latitude, "longitude": listing.longitude,
+            "geocode_precision": listing.geocode_precision, "postcode": listing.postcode,
+            "timezone": listing.timezone,
+            "approximate": listing.geocode_precision not in EXACT}
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -315,6 +332,14 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
                      if c.group_id not in set(not_duplicate_of)]
             if found:
                 raise PossibleDuplicate(found)
+        elif not fields.diff(fields.group_fields(session, group_id),
+                             fields.listing_fields(listing)):
+            # the same as what is published (a change taken back): nothing to moderate
+            _supersede(session, organisation_id=organisation_id, group_id=group_id,
+                       kinds=("update",))
+            if row is not None:
+                _decide(row, "cancelled", actor, "the same as the published group")
+            return Outcome("unchanged", row.id if row is not None else None, group_id)
         if row is None:
             row = Submission(kind=kind, organisation_id=organisation_id, group_id=group_id,
                              created_by=actor.as_record())
@@ -327,10 +352,22 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
             _supersede(session, organisation_id=organisation_id, group_id=group_id,
                        kinds=("update",), keep=row.id)
         if not org.trusted:
-            return Outcome("pending", row.id, group_id)
+            return Outcome("pending", row.id, group_id, place=place_of(listing))
         outcome = _apply(session, row, actor)
         _decide(row, "approved", actor, "published at once: a trusted organisation")
-        return outcome
+        return dataclasses.replace(outcome, place=place_of(listing))
+
+
+def preview(data: Any, *, organisation_id: int, group_id: int | None = None,
+            session: Session | None = None) -> dict[str, Any]:
+    """What `data` would be listed as, written nowhere: the field view of the validated,
+    geocoded listing plus `place` (where the venue lands, and whether approximately), so a
+    form can show the resolved place before saving. Raises payload.Invalid."""
+    session = _read_session(session)
+    kind = "update" if group_id is not None else "create"
+    listing = prepare(session, data,
+                      organisation=_publisher_for(session, kind, organisation_id, group_id))
+    return {"fields": fields.listing_fields(listing), "place": place_of(listing)}
 
 
 def cancel(submission_id: int, *, actor: Actor, organisation_id: int) -> Outcome:
