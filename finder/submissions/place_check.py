@@ -16,14 +16,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from finder.geocode import lookup_postcode
-from finder.listings.normalise import PRECISION_RANK, Rejection, normalise
+from finder.listings.normalise import Rejection, normalise
 from finder.listings.records import ListingRecord, ScheduleRecord
 from finder.listings.store import geocode
 
 ADDRESS = ("venue_name", "address_line1", "address_line2", "town", "region", "postcode",
            "country")
-# a full postcode's (or ZIP's) centre is where the venue is, for a search; coarser is not
-APPROXIMATE_FROM = PRECISION_RANK["zip"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +62,13 @@ def check_place(session: Session, payload: Mapping[str, Any]
         found = lookup_postcode(session, listing.country, listing.postcode)
         if found is not None:
             label, note = found.label, found.note
-    precision = listing.geocode_precision or "given"
+    from finder.submissions.service import place_of  # the one "approximate" rule
+
+    place = place_of(listing)
     return PlaceCheck(
-        lat=float(listing.latitude), lng=float(listing.longitude), label=label,
-        precision=precision, approximate=PRECISION_RANK.get(precision, 9) >= APPROXIMATE_FROM,
-        timezone=listing.timezone, note=note), None
+        lat=float(place["latitude"]), lng=float(place["longitude"]), label=label,
+        precision=place["geocode_precision"] or "given", approximate=place["approximate"],
+        timezone=place["timezone"], note=note), None
 
 
 def _message(rejection: Rejection) -> str:
