@@ -4,7 +4,11 @@ rows for the tests that need one to exist beforehand."""
 
 from __future__ import annotations
 
-from finder.accounts import organisations, users
+import datetime as dt
+import functools
+
+from finder.accounts import organisations, passwords
+from finder.accounts.models import User
 from finder.models import Submission
 from tests.accounts_support import STRONG, csrf_token, sign_in
 
@@ -43,9 +47,18 @@ GROUP_JSON = {
 }
 
 
+@functools.cache
+def _strong_hash() -> str:
+    """STRONG's argon2 hash, made once: these tests are about pages, not password rules."""
+    return passwords.hash_password(STRONG)
+
+
 def member(session, email: str, organisation: str | None = None, *, moderator=False):
     """A verified person (and the organisation they found, if named)."""
-    user = users.create_user(session, email, STRONG, verified=True, moderator=moderator)
+    user = User(email=email, password_hash=_strong_hash(), is_moderator=moderator,
+                verified_at=dt.datetime.now(dt.UTC))
+    session.add(user)
+    session.flush()
     org = organisations.create_organisation(session, organisation, user) if organisation \
         else None
     session.flush()
@@ -55,6 +68,15 @@ def member(session, email: str, organisation: str | None = None, *, moderator=Fa
 def signed_in(client, email: str):
     r = sign_in(client, email, STRONG)
     assert r.status_code == 302, (email, r.status_code)
+    return client
+
+
+def session_of(client, user):
+    """`client` signed in as `user` without the sign-in form (its cost is argon2's): the
+    session Flask-Login keeps after a real sign-in. For tests about what pages allow."""
+    with client.session_transaction() as cookie_session:
+        cookie_session["_user_id"] = user.get_id()
+        cookie_session["_fresh"] = True
     return client
 
 

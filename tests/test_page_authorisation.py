@@ -18,7 +18,14 @@ from finder.accounts import api_tokens
 from finder.accounts.models import ApiToken, Invitation
 from finder.models import Group, ListingSource, Organisation, Submission
 from tests.factories import make_group
-from tests.listings_support import GROUP_FORM, GROUP_JSON, add_submission, member, signed_in
+from tests.listings_support import (
+    GROUP_FORM,
+    GROUP_JSON,
+    add_submission,
+    member,
+    session_of,
+    signed_in,
+)
 
 LEEDS = (53.7997, -1.5492)
 ROLES = ("anonymous", "member_b", "member_a", "moderator")
@@ -39,8 +46,8 @@ class World:
 @pytest.fixture
 def world(session, new_client) -> World:
     a, org_a = member(session, "a@example.org", "Organisation A")
-    _, org_b = member(session, "b@example.org", "Organisation B")
-    member(session, "mod@example.org", moderator=True)
+    b, org_b = member(session, "b@example.org", "Organisation B")
+    moderator, _ = member(session, "mod@example.org", moderator=True)
     owned = make_group(session, "A's own group", lat=LEEDS[0], lng=LEEDS[1],
                        owner_organisation_id=org_a.id)
     imported = make_group(session, "Imported group", lat=LEEDS[0], lng=LEEDS[1])
@@ -54,9 +61,9 @@ def world(session, new_client) -> World:
     w = World(org_a.id, org_b.id, owned.id, imported.id, draft.id, pending.id, token.id)
     w.clients = {
         "anonymous": new_client(),
-        "member_a": signed_in(new_client(), "a@example.org"),
-        "member_b": signed_in(new_client(), "b@example.org"),
-        "moderator": signed_in(new_client(), "mod@example.org"),
+        "member_a": signed_in(new_client(), "a@example.org"),  # through the real form
+        "member_b": session_of(new_client(), b),
+        "moderator": session_of(new_client(), moderator),
     }
     return w
 
