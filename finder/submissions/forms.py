@@ -8,7 +8,7 @@ one validation names each problem; the views put those messages next to their bo
 from __future__ import annotations
 
 from babel import Locale
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from wtforms import (
     BooleanField,
     FieldList,
@@ -25,21 +25,25 @@ from wtforms import (
 from finder import vocab
 from finder.accounts.forms import AccountForm
 
-WEEKDAYS = [("0", _l("Monday")), ("1", _l("Tuesday")), ("2", _l("Wednesday")),
-            ("3", _l("Thursday")), ("4", _l("Friday")), ("5", _l("Saturday")),
-            ("6", _l("Sunday"))]
-REPEAT_CHOICES = [("weekly", _l("Every week")), ("weekly:2", _l("Every other week")),
-                  ("weekly:3", _l("Every 3 weeks")), ("weekly:4", _l("Every 4 weeks")),
-                  ("monthly", _l("Once a month"))]
-WEEK_OF_MONTH = [("", _l("(for monthly meetings)")), ("1", _l("First")), ("2", _l("Second")),
-                 ("3", _l("Third")), ("4", _l("Fourth")), ("-1", _l("Last"))]
+WEEKDAYS = [("0", lazy_gettext("Monday")), ("1", lazy_gettext("Tuesday")),
+            ("2", lazy_gettext("Wednesday")), ("3", lazy_gettext("Thursday")),
+            ("4", lazy_gettext("Friday")), ("5", lazy_gettext("Saturday")),
+            ("6", lazy_gettext("Sunday"))]
+REPEAT_CHOICES = [("weekly", lazy_gettext("Every week")),
+                  ("weekly:2", lazy_gettext("Every other week")),
+                  ("weekly:3", lazy_gettext("Every 3 weeks")),
+                  ("weekly:4", lazy_gettext("Every 4 weeks")),
+                  ("monthly", lazy_gettext("Once a month"))]
+WEEK_OF_MONTH = [("", lazy_gettext("(for monthly meetings)")), ("1", lazy_gettext("First")),
+                 ("2", lazy_gettext("Second")), ("3", lazy_gettext("Third")),
+                 ("4", lazy_gettext("Fourth")), ("-1", lazy_gettext("Last"))]
 # the first empty rows of the form; "Add another meeting time" adds one more
 SPARE_SCHEDULE_ROWS = 1
 MAX_SCHEDULE_ROWS = 20
 
 
 def _choices(v: vocab.Vocabulary) -> list[tuple[str, str]]:
-    return [(code, _l(label)) for code, label in v.labels.items()]
+    return [(code, lazy_gettext(label)) for code, label in v.labels.items()]
 
 
 def country_choices() -> list[tuple[str, str]]:
@@ -57,53 +61,55 @@ def _select(label, choices, **kwargs) -> SelectField:
 class ScheduleForm(Form):
     """One meeting time: "every Tuesday 7pm", "first Saturday 10:30", "last Thursday"..."""
 
-    repeat = _select(_l("How often"), REPEAT_CHOICES, default="weekly")
-    week_of_month = _select(_l("Which week of the month"), WEEK_OF_MONTH, default="")
-    weekday = _select(_l("Day"), [("", _l("Choose a day"))] + WEEKDAYS, default="")
-    start_time = StringField(_l("Starts at"))
-    duration_minutes = StringField(_l("Length in minutes"), default="90")
-    valid_from = StringField(_l("From (optional)"))
-    valid_until = StringField(_l("Until (optional)"))
-    cancelled_dates = StringField(_l("Dates it will not meet (optional)"))
-    remove = BooleanField(_l("Remove this meeting time"))
+    repeat = _select(lazy_gettext("How often"), REPEAT_CHOICES, default="weekly")
+    week_of_month = _select(lazy_gettext("Which week of the month"), WEEK_OF_MONTH, default="")
+    weekday = _select(lazy_gettext("Day"), [("", lazy_gettext("Choose a day"))] + WEEKDAYS,
+                      default="")
+    start_time = StringField(lazy_gettext("Starts at"))
+    duration_minutes = StringField(lazy_gettext("Length in minutes"), default="90")
+    valid_from = StringField(lazy_gettext("From (optional)"))
+    valid_until = StringField(lazy_gettext("Until (optional)"))
+    cancelled_dates = StringField(lazy_gettext("Dates it will not meet (optional)"))
+    remove = BooleanField(lazy_gettext("Remove this meeting time"))
 
 
 class GroupForm(AccountForm):
     """Every field of a listing, in the order people think of them."""
 
-    name = StringField(_l("Name of the group"))
-    description = TextAreaField(_l("What happens at the group"))
-    format = RadioField(_l("How does it meet?"), choices=_choices(vocab.FORMAT),
+    name = StringField(lazy_gettext("Name of the group"))
+    description = TextAreaField(lazy_gettext("What happens at the group"))
+    format = RadioField(lazy_gettext("How does it meet?"), choices=_choices(vocab.FORMAT),
                         validate_choice=False)
-    venue_name = StringField(_l("Venue name (optional)"))
-    address_line1 = StringField(_l("Address"))
-    address_line2 = StringField(_l("Address, second line (optional)"))
-    town = StringField(_l("Town or city"))
-    region = StringField(_l("County, state or region (optional)"))
-    postcode = StringField(_l("Postcode or ZIP code"))
-    country = _select(_l("Country"), [])
-    timezone = StringField(_l("Time zone of the meetings"))
-    service_anywhere = BooleanField(_l("Open to people anywhere in the world"))
-    service_countries = StringField(_l("Or: the countries it is open to"))
+    venue_name = StringField(lazy_gettext("Venue name (optional)"))
+    address_line1 = StringField(lazy_gettext("Address"))
+    address_line2 = StringField(lazy_gettext("Address, second line (optional)"))
+    town = StringField(lazy_gettext("Town or city"))
+    region = StringField(lazy_gettext("County, state or region (optional)"))
+    postcode = StringField(lazy_gettext("Postcode or ZIP code"))
+    country = _select(lazy_gettext("Country"), [])
+    timezone = StringField(lazy_gettext("Time zone of the meetings"))
+    service_anywhere = BooleanField(lazy_gettext("Open to people anywhere in the world"))
+    service_countries = StringField(lazy_gettext("Or: the countries it is open to"))
     schedules = FieldList(FormField(ScheduleForm), min_entries=1,
                           max_entries=MAX_SCHEDULE_ROWS)
-    join_mode = RadioField(_l("How do people join?"), choices=_choices(vocab.JOIN),
+    join_mode = RadioField(lazy_gettext("How do people join?"), choices=_choices(vocab.JOIN),
                            validate_choice=False)
-    join_url = StringField(_l("Link to join or register (optional)"))
-    join_phone = StringField(_l("Phone number (optional)"))
-    join_email = StringField(_l("Email address (optional)"))
-    join_notes = TextAreaField(_l("Anything else people should know before coming (optional)"))
-    loss_types = SelectMultipleField(_l("Kinds of loss it supports"),
+    join_url = StringField(lazy_gettext("Link to join or register (optional)"))
+    join_phone = StringField(lazy_gettext("Phone number (optional)"))
+    join_email = StringField(lazy_gettext("Email address (optional)"))
+    join_notes = TextAreaField(
+        lazy_gettext("Anything else people should know before coming (optional)"))
+    loss_types = SelectMultipleField(lazy_gettext("Kinds of loss it supports"),
                                      choices=_choices(vocab.LOSS), validate_choice=False)
-    audiences = SelectMultipleField(_l("Who it is for"), choices=_choices(vocab.AUDIENCE),
-                                    validate_choice=False)
-    languages = SelectMultipleField(_l("Languages spoken"), choices=_choices(vocab.LANGUAGE),
-                                    validate_choice=False)
-    cost = RadioField(_l("Cost"), choices=_choices(vocab.COST), validate_choice=False)
-    facilitation = RadioField(_l("Who leads it"), choices=_choices(vocab.FACILITATION),
+    audiences = SelectMultipleField(lazy_gettext("Who it is for"),
+                                    choices=_choices(vocab.AUDIENCE), validate_choice=False)
+    languages = SelectMultipleField(lazy_gettext("Languages spoken"),
+                                    choices=_choices(vocab.LANGUAGE), validate_choice=False)
+    cost = RadioField(lazy_gettext("Cost"), choices=_choices(vocab.COST), validate_choice=False)
+    facilitation = RadioField(lazy_gettext("Who leads it"), choices=_choices(vocab.FACILITATION),
                               validate_choice=False)
-    accessibility_notes = TextAreaField(_l("Accessibility (optional)"))
-    note = TextAreaField(_l("A note for the moderators (optional)"))
+    accessibility_notes = TextAreaField(lazy_gettext("Accessibility (optional)"))
+    note = TextAreaField(lazy_gettext("A note for the moderators (optional)"))
     # set after "is this the same group?": the organisation says it is a different one
     not_duplicate = HiddenField()
 
@@ -157,16 +163,16 @@ class _PageForm(AccountForm):
 
 
 class WithdrawForm(_PageForm):
-    reason = TextAreaField(_l("Why is it ending? (optional, for the moderators)"))
+    reason = TextAreaField(lazy_gettext("Why is it ending? (optional, for the moderators)"))
 
 
 class ClaimForm(_PageForm):
     organisation_id = HiddenField()
-    note = TextAreaField(_l("How are you connected to this group? (for the moderators)"))
+    note = TextAreaField(lazy_gettext("How are you connected to this group? (for the moderators)"))
 
 
 class RejectForm(_PageForm):
-    reason = TextAreaField(_l("Reason (sent to the organisation)"))
+    reason = TextAreaField(lazy_gettext("Reason (sent to the organisation)"))
 
 
 class ActionForm(_PageForm):
