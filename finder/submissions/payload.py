@@ -599,6 +599,25 @@ def split_request(body: Any) -> tuple[Any, dict[str, Any]]:
     return group, {"note": note, "not_duplicate_of": ids}
 
 
+MAX_STORED = 256 * 1024  # characters of a stored draft or submission, as JSON
+
+
+def storable(data: Any) -> Any:
+    """`data` as it can be kept in a JSONB column: NUL characters (which PostgreSQL's text
+    cannot hold) removed from every string, keys included; everything else as typed."""
+    if isinstance(data, str):
+        return data.replace("\x00", "") if "\x00" in data else data
+    if isinstance(data, Mapping):
+        return {storable(str(k)): storable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [storable(v) for v in data]
+    if data is None or isinstance(data, bool | int | str):
+        return data
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    return str(data)
+
+
 def merge_patch(base: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: objects merge key by key, null removes, the rest replaces."""
     if not isinstance(patch, Mapping):
