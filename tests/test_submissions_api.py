@@ -308,3 +308,77 @@ def test_only_moderators_decide(app, client, session, world):
             service.set_trusted(world.org_a, True, actor=member)
     session.expire_all()
     assert session.get(Submission, sub).state == "pending"
+
+
+HOSTILE = "<img src=x onerror=alert(1)> '; DROP TABLE groups; -- \u202e\x00 \U0001d518 &amp;"
+TEXT_FIELDS = ["name", "description", "join.notes", "accessibility_notes",
+               "location.venue_name", "location.address_line1", "location.address_line2",
+               "location.town", "location.region"]
+STRUCTURED_FIELDS = {
+    "format": HOSTILE, "join.mode": HOSTILE, "join.url": HOSTILE, "join.email": HOSTILE,
+    "join.phone": HOSTILE, "location.postcode": HOSTILE, "location.country": HOSTILE,
+    "location.latitude": HOSTILE, "timezone": HOSTILE, "loss_types": [HOSTILE],
+    "audiences": [HOSTILE], "languages": [HOSTILE], "cost": HOSTILE, "facilitation": HOSTILE,
+    "schedules.0.freq": HOSTILE, "schedules.0.weekday": HOSTILE,
+    "schedules.0.start_time": HOSTILE, "schedules.0.timezone": HOSTILE,
+    "schedules.0.valid_from": HOSTILE, "schedules.0.cancelled_dates": [HOSTILE],
+    "schedules.0.set_pos": HOSTILE, "schedules.0.interval": HOSTILE,
+    "schedules.0.duration_minutes": HOSTILE,
+}
+
+
+def _set(data: dict, path: str, value) -> dict:
+    *parents, last = path.split(".")
+    target = data
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[last] = value
+    return data
+
+
+def _get(data: dict, path: str):
+    for key in path.split("."):
+        data = data[int(key)] if key.isdigit() else data[key]
+    return data
+
+
+def test_hostile_input_through_every_field(app, client, session, world):
+    """Free text is stored as typed (minus control and invisible characters) and shown
+    escaped; every structured field refuses it with a 422 naming that field, writing
+    nothing."""
+    before = written(session)
+    for path, value in STRUCTURED_FIELDS.items():
+        r = post(client, world, body=_set(new_group(), path, value))
+        assert r.status_code == 422, (path, r.status_code)
+        expected = path.replace(".0.", "[0].")
+        if isinstance(value, list):
+            expected += "[0]"
+        assert [e["field"] for e in r.get_json()["errors"]] == [expected], path
+    assert written(session) == before
+
+    with app.app_context():
+        service.set_trusted(world.org_a, True, actor=world.moderator)
+    data = new_group(join={"mode": "drop_in", "notes": HOSTILE})
+    for path in TEXT_FIELDS:
+        _set(data, path, HOSTILE)
+    data["name"] = "Circle " + HOSTILE
+    r = post(client, world, body={**data, "note": HOSTILE})
+    assert r.status_code == 201, r.get_json()
+    gid = r.get_json()["group_id"]
+    shown = client.get(f"/api/v1/groups/{gid}").get_json()
+    typed = " ".join(HOSTILE.replace("\u202e", "").replace("\x00", "").split())
+    assert shown["description"] == typed and shown["name"] == "Circle " + typed
+    assert shown["location"]["town"] == typed and shown["join"]["notes"] == typed
+    page = client.get(f"/groups/{gid}").get_data(as_text=True)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&amp;amp;" in page  # an ampersand typed as text is shown as text
+
+
+def test_a_pending_change_is_not_on_the_group_page(app, client, session, world):
+    gid = _published(app, client, world)
+    r = client.patch(f"/api/v1/groups/{gid}", json={"name": "Renamed, unapproved"},
+                     headers=world.auth("a"))
+    assert r.status_code == 202
+    page = client.get(f"/groups/{gid}").get_data(as_text=True)
+    assert "Renamed, unapproved" not in page and "Leeds miscarriage circle" in page
+    assert "Renamed, unapproved" not in client.get(NEAR_LEEDS).get_data(as_text=True)

@@ -202,3 +202,17 @@ def test_preview_shows_where_the_venue_lands_and_writes_nothing(ctx, session, wo
     with pytest.raises(P.Invalid):
         service.preview({"name": "x"}, organisation_id=world.org_a, session=session)
     assert written(session) == before
+
+
+def test_a_draft_with_characters_postgresql_cannot_store_is_kept_without_them(ctx, session,
+                                                                              world):
+    draft = service.save_draft({"name": "Half\x00 typed", "odd\x00key": ["a\x00"]},
+                               actor=member(world), organisation_id=world.org_a,
+                               note="for\x00 later")
+    session.expire_all()
+    row = session.get(Submission, draft.submission_id)
+    assert row.payload == {"name": "Half typed", "oddkey": ["a"]}
+    assert row.note == "for later"
+    with pytest.raises(P.Invalid):
+        service.save_draft({"description": "x" * 300_000}, actor=member(world),
+                           organisation_id=world.org_a)

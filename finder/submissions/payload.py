@@ -574,20 +574,6 @@ def validate(data: Any, *, today: dt.date | None = None) -> list[dict[str, str]]
     return []
 
 
-def unstorable(data: Any, path: str = "") -> list[FieldError]:
-    """Where `data` holds a NUL character, which PostgreSQL can store in no text or JSON
-    column: a draft keeps what was typed, but not that (it would fail as a server error)."""
-    if isinstance(data, str):
-        return [FieldError(path, f"{path or 'the text'} contains a character we cannot store "
-                                 "(NUL); please type it again")] if "\x00" in data else []
-    if isinstance(data, Mapping):
-        return [e for k, v in data.items()
-                for e in unstorable(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(data, list | tuple):
-        return [e for i, v in enumerate(data) for e in unstorable(v, f"{path}[{i}]")]
-    return []
-
-
 def split_request(body: Any) -> tuple[Any, dict[str, Any]]:
     """A request body -> (the group JSON, the submission's options `note` and
     `not_duplicate_of`), or Invalid naming a bad option."""
@@ -611,6 +597,25 @@ def split_request(body: Any) -> tuple[Any, dict[str, Any]]:
     if check.errors:
         raise Invalid(check.errors)
     return group, {"note": note, "not_duplicate_of": ids}
+
+
+MAX_STORED = 256 * 1024  # characters of a stored draft or submission, as JSON
+
+
+def storable(data: Any) -> Any:
+    """`data` as it can be kept in a JSONB column: NUL characters (which PostgreSQL's text
+    cannot hold) removed from every string, keys included; everything else as typed."""
+    if isinstance(data, str):
+        return data.replace("\x00", "") if "\x00" in data else data
+    if isinstance(data, Mapping):
+        return {storable(str(k)): storable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [storable(v) for v in data]
+    if data is None or isinstance(data, bool | int | str):
+        return data
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    return str(data)
 
 
 def merge_patch(base: Any, patch: Any) -> Any:

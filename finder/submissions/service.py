@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -276,23 +277,24 @@ def save_draft(data: Any, *, actor: Actor, organisation_id: int,
     group."""
     if not isinstance(data, Mapping):
         raise P.Invalid([P.FieldError("", "a draft is a JSON object (a group)")])
-    unstorable = P.unstorable(data) + P.unstorable(note, "note")
-    if unstorable:
-        raise P.Invalid(unstorable)
+    data = P.storable(data)
+    if len(orjson.dumps(data)) > P.MAX_STORED:
+        raise P.Invalid([P.FieldError("", f"a draft has at most {P.MAX_STORED // 1024} kB")])
+    note = _reason(note, required=False, field="note")
     with _db().transaction() as session:
         if submission_id is not None:
             row = _submission(session, submission_id, lock=True,
                               organisation_id=organisation_id)
             if row.state != "draft":
                 raise WrongState(f"submission {submission_id} is {row.state}, not a draft")
-            row.payload = dict(data)
+            row.payload = data
             row.note = note if note is not None else row.note
         else:
             if group_id is not None:
                 owned_group(session, group_id, organisation_id)
             row = Submission(kind="update" if group_id else "create", state="draft",
                              organisation_id=organisation_id, group_id=group_id,
-                             payload=dict(data), note=note, created_by=actor.as_record())
+                             payload=data, note=note, created_by=actor.as_record())
             session.add(row)
         session.flush()
         return Outcome("draft", row.id, row.group_id)
@@ -309,9 +311,7 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
     listed already, unless every candidate is in `not_duplicate_of`), NotFound, NotAllowed
     or WrongState; nothing is written then.
     """
-    unstorable = P.unstorable(data) + P.unstorable(note, "note")
-    if unstorable:
-        raise P.Invalid(unstorable)
+    note = _reason(note, required=False, field="note")
     with _db().transaction() as session:
         org = _organisation(session, organisation_id)
         row = None
@@ -344,7 +344,7 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
             row = Submission(kind=kind, organisation_id=organisation_id, group_id=group_id,
                              created_by=actor.as_record())
             session.add(row)
-        row.payload = dict(data)
+        row.payload = P.storable(data)
         row.note = note if note is not None else row.note
         row.state = "pending"
         session.flush()
@@ -402,7 +402,7 @@ def request_claim(group_id: int, *, actor: Actor, organisation_id: int,
                   note: str | None = None) -> Outcome:
     """Ask to manage a listing ingestion imported (or another organisation manages: the
     moderator decides). Asking twice gives the same pending claim."""
-    note = _reason(note, required=False)
+    note = _reason(note, required=False, field="note")
     with _db().transaction() as session:
         _organisation(session, organisation_id)
         group = _group(session, group_id)
@@ -430,13 +430,13 @@ def _require_moderator(actor: Actor) -> None:
         raise NotAllowed("only moderators decide on submissions")
 
 
-def _reason(reason: str | None, *, required: bool) -> str | None:
+def _reason(reason: str | None, *, required: bool, field: str = "reason") -> str | None:
     check = P._Check()
-    text = check.text(reason, "reason", multiline=True, limit=MAX_REASON)
+    text = check.text(reason, field, multiline=True, limit=MAX_REASON)
     if check.errors:
         raise P.Invalid(check.errors)
     if required and not text:
-        raise P.Invalid([P.FieldError("reason", "say why, in words the organisation will "
+        raise P.Invalid([P.FieldError(field, "say why, in words the organisation will "
                                                 "read (it is mailed to them)")])
     return text
 

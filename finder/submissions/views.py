@@ -173,7 +173,7 @@ def _handle_form(org: Organisation, *, submission: Submission | None = None,
         return _render_form(org, form, submission=submission, group=group, place=place,
                             status=INVALID if form.has_errors() else 200)
     service = _service()
-    from finder.submissions.payload import Invalid, split_request
+    from finder.submissions.payload import Invalid
 
     # a change sent back is sent again as a new one (the old one keeps its reason)
     reopen = submission is not None and submission.state == "draft"
@@ -182,8 +182,6 @@ def _handle_form(org: Organisation, *, submission: Submission | None = None,
               "submission_id": submission.id if reopen else None,
               "group_id": None if reopen else (group.id if group else None)}
     try:
-        if action != DRAFT:  # the note to moderators, checked as the API checks it
-            target["note"] = split_request({"note": target["note"]})[1]["note"]
         if action == DRAFT:
             outcome = service.save_draft(payload, **target)
         else:
