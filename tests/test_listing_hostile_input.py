@@ -143,18 +143,3 @@ def test_claim_withdraw_and_moderation_forms(organiser, session, value):
                   form_page="/moderation/organisations")
     assert r.status_code in (302, 404, 405), r.status_code
 
-
-def test_a_nul_character_through_the_api_is_a_field_error_not_a_500(organiser, session,
-                                                                     client):
-    from finder.accounts import api_tokens
-    from tests.listings_support import GROUP_JSON
-
-    _, org_id, _ = organiser
-    _, token = api_tokens.issue(session, org_id, "test", None)
-    session.flush()
-    before = _counts(session)
-    r = client.post("/api/v1/groups", json={**GROUP_JSON, "description": "nul\x00inside"},
-                    headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 422
-    assert r.get_json()["errors"][0]["field"] == "description"
-    assert _counts(session) == before
