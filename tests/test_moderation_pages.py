@@ -147,3 +147,11 @@ def test_a_claim_and_an_import_for_the_claimed_listing(people, session):
     assert "Import differs from a claimed listing" in queue
     html = moderator.get(f"/moderation/changes/{imported.id}").get_data(as_text=True)
     assert "Hospital Group (new)" in html and "leeds-hospitals" in html
+    # the organisation sees it waiting, but cannot dismiss it: a moderator decides
+    listing = organiser.get(f"/account/organisations/{org_id}/listings").get_data(as_text=True)
+    assert "Import differences" in listing
+    assert f"/submissions/{imported.id}/cancel" not in listing
+    # moderators reach a group's history from its page; nobody else sees the link
+    history = f"/moderation/groups/{group.id}/history"
+    assert history in moderator.get(f"/groups/{group.id}").get_data(as_text=True)
+    assert history not in organiser.get(f"/groups/{group.id}").get_data(as_text=True)

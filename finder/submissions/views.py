@@ -9,6 +9,7 @@ organisations' pages and changes answer 404, so their ids are not even confirmed
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -135,9 +136,19 @@ def _form_data(form: GroupForm) -> dict[str, Any]:
 
 
 def _show_errors(form: GroupForm, errors: list[dict[str, str]], rows: list[int]) -> None:
+    """Each error by its box, the API's field path in its message said as the box's label
+    ("schedules[0].start_time is required" -> "Starts at (meeting time 1) is required")."""
     for error in errors:
-        form.add_field_error(form_payload.form_target(error.get("field", ""), rows),
-                             error.get("message", ""))
+        path, message = error.get("field", ""), error.get("message", "")
+        target = form_payload.form_target(path, rows)
+        box = form.box(target) if target else None
+        if box is not None and path and path in message:
+            label = str(box.label.text).removesuffix(" (optional)")
+            row = re.match(r"schedules-(\d+)-", target)
+            if row:
+                label = _("%(box)s (meeting time %(n)d)", box=label, n=int(row.group(1)) + 1)
+            message = message.replace(path, label)
+        form.add_field_error(target, message)
 
 
 def _render_form(org: Organisation, form: GroupForm, *, submission=None, group=None,
