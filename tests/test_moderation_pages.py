@@ -97,10 +97,11 @@ def test_an_edit_shows_only_what_changes(people, session):
     assert r.status_code == 302
     change = session.scalars(select(Submission)).one()
     html = moderator.get(f"/moderation/changes/{change.id}").get_data(as_text=True)
-    assert "18:30" in html and "Changes to a group" in html
+    assert "Every Tuesday, 6:30pm to 8:00pm (Europe/London)" in html  # the pattern, in words
+    assert "Changes to a group" in html
     assert _decide(moderator, change.id, "approve").status_code == 302
     history = moderator.get(f"/moderation/groups/{group.id}/history").get_data(as_text=True)
-    assert "18:30" in history and "approve" in history
+    assert "6:30pm" in history and "approve" in history
 
 
 def test_trusted_organisations_publish_at_once(people, session):

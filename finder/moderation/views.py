@@ -15,6 +15,13 @@ from finder.submissions.forms import ActionForm, RejectForm
 
 bp = Blueprint("moderation", __name__)
 
+
+@bp.app_template_filter("readable")
+def _readable(value, key: str):
+    from finder.moderation.values import readable
+
+    return readable(key, value)
+
 INVALID = 422
 
 
