@@ -222,12 +222,9 @@ def _ids(text: str | None) -> list[int]:
 
 
 def _candidates(candidates) -> list[dict[str, Any]]:
-    """The groups a new one may duplicate, with their names, for "is this the same group?"."""
-    ids = [c.group_id for c in candidates]
-    names = dict(get_session().execute(
-        select(Group.id, Group.name).where(Group.id.in_(ids))).all()) if ids else {}
-    return [{"group_id": c.group_id, "name": names.get(c.group_id, f"#{c.group_id}"),
-             "reason": getattr(c, "reason", None)} for c in candidates]
+    """The groups a new one may duplicate, for "is this the same group?"."""
+    return [{"group_id": c.group_id, "name": c.name, "reason": ", ".join(c.reasons)}
+            for c in candidates]
 
 
 @bp.route("/organisations/<int:organisation_id>/listings/new", methods=["GET", "POST"])
