@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,8 @@ from finder.listings.records import OrganisationRecord
 from finder.models import Group, ListingSource, Organisation, Submission
 from finder.submissions import duplicates
 from finder.submissions import payload as P
+
+log = logging.getLogger(__name__)
 
 OPEN_STATES = ("draft", "pending")
 MAX_REASON = 2000
@@ -671,7 +674,12 @@ def _outcome_mail(session: Session, row: Submission) -> list[tuple[str, str, str
 
 
 def _send(mails: list[tuple[str, str, str]]) -> None:
+    """After the decision has committed: a mail server that is down must not turn the
+    moderator's decision into an error page (it stands; the failure is logged)."""
     from finder.submissions import emails
 
     for to, subject, body in mails:
-        emails.send(to, subject, body)
+        try:
+            emails.send(to, subject, body)
+        except Exception:  # noqa: BLE001 -- any mailer's failure, logged and survived
+            log.exception("could not mail the decision on a submission (%s)", subject)
