@@ -1,10 +1,21 @@
 """The write path for listings: every write to organisations, locations, groups, schedules
-and provenance goes through here. None of it commits: the caller owns the transaction.
-`finder.listings.normalise` is the pure step before it.
+and provenance goes through here, whoever makes it (ingestion, the demo, submissions,
+moderation), and each is audited (`finder.listings.audit`: who, what, `{field: [before,
+after]}` in the field view of `finder.listings.fields`). None of it commits: the caller
+owns the transaction. `finder.listings.normalise` is the pure step before it.
 
-One listing at a time: `geocode` (a missing point and zone from the postcode gazetteer),
-`upsert` (one listing, for the demo and tests, and for changed listings in a batch) and
-`withdraw` (what a source no longer lists).
+The same rules on every path: one venue rule (`venue_update`: a shared venue takes a
+listing's details when its fix is at least as good as the stored one) and one "unchanged"
+rule (`unchanged`: the stored content hash matches). A group an organisation manages
+(`owner_organisation_id`) is not overwritten by its sources: their changes wait in
+moderation (`queue_import`).
+
+Group-level writes: `create_group`, `update_group`, `withdraw_group`, `restore_group`,
+`merge_groups`, `set_owner`.
+
+One source listing at a time: `geocode` (a missing point and zone from the postcode
+gazetteer), `upsert` (`create_group` / `update_group` plus provenance; for changed
+listings in a batch) and `withdraw` (what a source no longer lists).
 
 In batches, the path every ingestion run takes (`write_listings`). Per batch it costs a
 handful of statements, whatever the size:
@@ -15,7 +26,8 @@ handful of statements, whatever the size:
 - new listings are matched against groups other sources already list (`finder.listings.match`):
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted with COPY (venues, groups,
-  provenance, schedules with their upcoming meetings);
+  provenance, schedules with their upcoming meetings), and their audit rows are built by
+  PostgreSQL from those rows in one deferred statement;
 - changed listings go through `upsert` one by one (they are few in a steady feed),
   unless the listing is a second source of a merged group: then only its provenance and the
   conflicts are refreshed, so two sources never overwrite each other's fields back and forth.
