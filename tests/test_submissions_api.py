@@ -382,3 +382,16 @@ def test_a_pending_change_is_not_on_the_group_page(app, client, session, world):
     page = client.get(f"/groups/{gid}").get_data(as_text=True)
     assert "Renamed, unapproved" not in page and "Leeds miscarriage circle" in page
     assert "Renamed, unapproved" not in client.get(NEAR_LEEDS).get_data(as_text=True)
+
+
+def test_a_trusted_organisations_change_publishes_at_once(app, client, session, world):
+    gid = _published(app, client, world)
+    with app.app_context():
+        service.set_trusted(world.org_a, True, actor=world.moderator)
+    r = client.patch(f"/api/v1/groups/{gid}", json={"description": "Now with tea."},
+                     headers=world.auth("a"))
+    assert r.status_code == 200 and r.get_json()["state"] == "published"
+    assert client.get(f"/api/v1/groups/{gid}").get_json()["description"] == "Now with tea."
+    same = client.patch(f"/api/v1/groups/{gid}", json={"description": "Now with tea."},
+                        headers=world.auth("a"))
+    assert same.status_code == 200 and same.get_json()["state"] == "unchanged"

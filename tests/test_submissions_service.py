@@ -251,3 +251,14 @@ def test_an_online_group_with_the_same_join_link_is_a_possible_duplicate(ctx, se
              "join": {"mode": "register", "url": "https://example.org/other"}}
     assert service.submit(other, actor=member(world, "b"),
                           organisation_id=world.org_b).state == "pending"
+
+
+def test_moderators_see_what_a_pending_new_group_may_duplicate(ctx, session, world):
+    first = service.submit(new_group(), actor=member(world), organisation_id=world.org_a)
+    second = service.submit(new_group(name="Leeds Miscarriage Circle"),
+                            actor=member(world, "b"), organisation_id=world.org_b)
+    assert second.state == "pending"  # nothing listed yet to duplicate
+    published = service.approve(first.submission_id, world.moderator)
+    row = session.get(Submission, second.submission_id)
+    assert [c.group_id for c in service.duplicates_of(row, session)] == [published.group_id]
+    assert service.duplicates_of(session.get(Submission, first.submission_id), session) == []

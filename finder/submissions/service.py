@@ -560,6 +560,22 @@ def change_diff(submission: Submission, session: Session | None = None) -> dict[
     return fields.diff(before, after)
 
 
+def duplicates_of(submission: Submission, session: Session | None = None
+                  ) -> list[duplicates.DuplicateCandidate]:
+    """For a moderator: listed groups a pending new group may duplicate (it may have been
+    published by someone else since it was sent, or its sender said "not the same")."""
+    session = _read_session(session)
+    if submission.kind != "create" or submission.state not in OPEN_STATES:
+        return []
+    try:
+        listing = prepare(session, submission.payload,
+                          organisation=_publisher_for(session, "create",
+                                                      submission.organisation_id, None))
+    except P.Invalid:
+        return []
+    return duplicates.find(session, listing)
+
+
 def submission_json(row: Submission) -> dict[str, Any]:
     """A submission as the API and the organisation's pages show it to its organisation."""
     return {
