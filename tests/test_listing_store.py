@@ -370,3 +370,26 @@ def test_bulk_create_audit_rows_are_the_key_fields_of_every_kind_of_listing(sess
         assert set(row.changes) == {"name", "format"}
         assert row.actor == {"kind": "system", "label": "demo"}
         assert row.note.startswith("listed by demo as ")
+
+
+def test_a_new_source_does_not_bring_back_a_group_a_person_withdrew(session):
+    write_listings(session, [ready(session, record())], now=NOW)
+    group_id = session.scalar(select(ListingSource.group_id))
+    withdraw_group(session, group_id, actor=MODERATOR, reason="closed for good")
+    assert write_listings(session, [ready(session, record("c1", source="charity"))],
+                          now=NOW) == ["merged"]
+    assert session.get(Group, group_id).status == "withdrawn"
+    assert audit_rows(session, group_id)[-1] == ("merge", "ingestion of charity", {})
+    # its sources withdrawing and listing it again does not either ...
+    withdraw(session, "hospital", [], allow_empty=True, now=NOW)
+    assert write_listings(session, [ready(session, record(name="Renamed"))],
+                          now=NOW) == ["updated"]
+    assert session.get(Group, group_id).status == "withdrawn"
+    # ... but a group its sources withdrew comes back when one lists it again
+    restore_group(session, group_id, actor=MODERATOR)
+    withdraw(session, "hospital", [], allow_empty=True, now=NOW)
+    withdraw(session, "charity", [], allow_empty=True, now=NOW)
+    assert session.get(Group, group_id).status == "withdrawn"
+    assert write_listings(session, [ready(session, record(name="Renamed"))],
+                          now=NOW) == ["updated"]
+    assert session.get(Group, group_id).status == "active"
