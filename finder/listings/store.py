@@ -638,10 +638,12 @@ def upsert(session: Session, listing: NormalisedListing, *, actor: Actor | None 
 
 
 def _reinstate(session: Session, ref: ListingSource, actor: Actor) -> None:
-    """The source lists it again: undo what `withdraw` did, and only that."""
+    """The source lists it again: undo what `withdraw` did, and only that (the group is
+    active again if its sources had withdrawn it: see `_REVIVABLE`)."""
     ref.withdrawn_at = None
     group = ref.group
-    if group.status == "withdrawn" and group.owner_organisation_id is None:
+    if (group.status == "withdrawn" and group.owner_organisation_id is None
+            and all(s.withdrawn_at is not None for s in group.sources if s is not ref)):
         group.status = "active"
         session.flush()
         audit.record(session, actor=actor, action="restore", group_id=group.id,
@@ -1045,10 +1047,10 @@ def _refresh_secondary(session: Session, ref, listing: NormalisedListing,
     """A second source changed its copy of a merged group: keep its provenance and the
     disagreements current, but leave the group's fields to its first source. A group
     withdrawn by its sources is active again (`_REVIVABLE`)."""
-    session.execute(update(LS).where(LS.c.id == ref.id).values(
-        content_hash=listing.content_hash, url=listing.url, last_seen_at=now, withdrawn_at=None))
     revived = session.execute(update(G).where(G.c.id == ref.group_id, _REVIVABLE)
                               .values(status="active").returning(G.c.id)).all()
+    session.execute(update(LS).where(LS.c.id == ref.id).values(
+        content_hash=listing.content_hash, url=listing.url, last_seen_at=now, withdrawn_at=None))
     session.execute(LC.delete().where(LC.c.group_id == ref.group_id,
                                       LC.c.source_b == listing.source))
     _record_conflicts(session, ref.group_id, listing)
@@ -1070,9 +1072,13 @@ def _by_actor(actor: Actor | None, rows: Iterable[tuple[NormalisedListing, Any]]
     return [(Actor.ingestion(source), found) for source, found in by_source.items()]
 
 
-# a withdrawn group that a source may bring back: one nobody manages (a claimed group's
-# status is its organisation's to change)
-_REVIVABLE = (G.c.status == "withdrawn") & G.c.owner_organisation_id.is_(None)
+# a withdrawn group that a source may bring back: one its sources withdrew (all of them
+# had: none still lists it), and that nobody manages (a claimed group's status is its
+# organisation's to change); a group a person withdrew while a source listed it stays
+# withdrawn until `restore_group`
+_REVIVABLE = ((G.c.status == "withdrawn") & G.c.owner_organisation_id.is_(None)
+              & ~select(LS.c.id).where(LS.c.group_id == G.c.id, LS.c.withdrawn_at.is_(None))
+              .exists())
 
 
 # ----------------------------------------------------------------------------- matching
@@ -1242,15 +1248,15 @@ def _merge(session: Session, merges: list[tuple[int, NormalisedListing]],
     none of what `dedupe.conflicts` compares, so the groups read for matching serve."""
     if not merges:
         return
+    group_ids = sorted({group_id for group_id, _ in merges})
+    revived = set(session.execute(  # before the new refs exist (see `_REVIVABLE`)
+        update(G).where(G.c.id == any_(_array_param("group_ids", Integer)), _REVIVABLE)
+        .values(status="active").returning(G.c.id), {"group_ids": _array(group_ids)}
+    ).scalars())
     session.execute(insert(LS), [
         {"group_id": group_id, "source": n.source, "external_id": n.external_id, "url": n.url,
          "content_hash": n.content_hash, "first_seen_at": now, "last_seen_at": now}
         for group_id, n in merges])
-    group_ids = sorted({group_id for group_id, _ in merges})
-    revived = set(session.execute(
-        update(G).where(G.c.id == any_(_array_param("group_ids", Integer)), _REVIVABLE)
-        .values(status="active").returning(G.c.id), {"group_ids": _array(group_ids)}
-    ).scalars())
     rows = []
     for group_id, n in merges:
         change = {"status": ["withdrawn", "active"]} if group_id in revived else {}
