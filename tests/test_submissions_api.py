@@ -230,7 +230,8 @@ def test_a_possible_duplicate_asks_and_can_be_confirmed_different(app, client, s
     assert r.status_code == 202
 
 
-def test_an_imported_group_is_claimed_through_a_moderator(app, client, session, world):
+def test_an_imported_group_is_claimed_through_a_moderator(app, client, session, world,
+                                                           mailbox):
     imported = make_group(session, "Imported circle", lat=53.80, lng=-1.52)
     session.add(ListingSource(group=imported, source="hospital-feed", external_id="7",
                               content_hash="x" * 64))
@@ -253,6 +254,10 @@ def test_an_imported_group_is_claimed_through_a_moderator(app, client, session, 
     session.expire_all()
     assert session.get(Group, gid).owner_organisation_id == world.org_a
     assert session.get(Submission, rival_id).state == "rejected"
+    assert mailbox.last_to("a@example.org")["Subject"] == "Approved: Imported circle"
+    rival_mail = mailbox.last_to("b@example.org")
+    assert rival_mail["Subject"] == "Not approved: Imported circle"
+    assert "Another organisation's claim" in rival_mail.get_content()
     with app.app_context():
         prov = service.provenance(gid, session)
     assert prov.kind == "imported" and prov.by == "hospital-feed"

@@ -256,12 +256,6 @@ def _apply(session: Session, row: Submission, actor: Actor) -> Outcome:
     if row.kind == "claim":
         _group(session, row.group_id, lock=True)
         store.set_owner(session, row.group_id, row.organisation_id, actor=actor)
-        # other organisations' claims on it are answered by this one
-        session.execute(update(Submission).where(
-            Submission.group_id == row.group_id, Submission.kind == "claim",
-            Submission.state == "pending", Submission.id != row.id,
-        ).values(state="rejected", decided_at=_now(), decided_by=actor.as_record(),
-                 decision_reason="Another organisation's claim on this group was approved."))
         return Outcome("published", row.id, row.group_id)
     if row.kind == "withdraw":
         store.withdraw_group(session, row.group_id, actor=actor, reason=row.note)
@@ -453,12 +447,22 @@ def approve(change_id: int, actor: Actor) -> Outcome:
         row = _submission(session, change_id, lock=True)
         if row.state != "pending":
             raise WrongState(f"submission {change_id} is {row.state}, not pending")
+        rivals = []
+        if row.kind == "claim":  # other organisations' claims are answered by this one
+            rivals = session.scalars(select(Submission).where(
+                Submission.group_id == row.group_id, Submission.kind == "claim",
+                Submission.state == "pending", Submission.id != row.id,
+            ).with_for_update()).all()
         outcome = _apply(session, row, actor)
         _decide(row, "approved", actor)
         if row.group_id is not None:
             audit.record(session, actor=actor, action="approve", group_id=row.group_id,
                          note=f"submission {row.id} ({row.kind})")
         mail = _outcome_mail(session, row)
+        for rival in rivals:
+            _decide(rival, "rejected", actor,
+                    "Another organisation's claim on this group was approved.")
+            mail += _outcome_mail(session, rival)
     _send(mail)
     return Outcome("approved", outcome.submission_id, outcome.group_id, outcome.changes)
 
