@@ -14,6 +14,7 @@ from flask_babel import gettext
 from finder import ROOT, geocode, helplines, search, vocab
 from finder.db import get_cursor, get_session
 from finder.groups import find_group
+from finder.keywords import get_index
 from finder.search.params import ParamError, SearchParams, parse_tz
 from finder.web import bp, links
 from finder.web.messages import FIELD_LABELS, FILTER_FIELDS, friendly
@@ -63,7 +64,8 @@ def run_search(args, session):
     params = with_local_unit(params, args, session)
     outcome = search.run(session, get_cursor(), params,
                          online_geocoder=current_app.config["ONLINE_GEOCODER"],
-                         user_agent=current_app.config["GEOCODER_USER_AGENT"])
+                         user_agent=current_app.config["GEOCODER_USER_AGENT"],
+                         keyword_index=get_index())
     return params, outcome
 
 
