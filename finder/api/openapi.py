@@ -196,11 +196,14 @@ SCHEMAS = {
                 "type": "object", "required": ["q", "answered_by", "did_you_mean"],
                 "properties": {
                     "q": {"type": "string"},
-                    "answered_by": {"type": "string", "enum": ["index", "database"],
+                    "answered_by": {"type": ["string", "null"],
+                                    "enum": ["index", "database", None],
                                     "description": "`index` (Whoosh) normally; `database` "
                                     "(PostgreSQL full-text search, without synonyms or typo "
                                     "tolerance) while the index is missing, stale or "
-                                    "unreadable."},
+                                    "unreadable; null when `q` has no word to look for (only "
+                                    "punctuation or words like \"and\"), which is then set "
+                                    "aside."},
                     "did_you_mean": {"type": ["string", "null"],
                                      "description": "A corrected `q` when few groups match."},
                 },

@@ -17,6 +17,7 @@ text) and shown on /healthz:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from finder.keywords import query, store
 log = logging.getLogger(__name__)
 DB_CHECK_EVERY_S = 30.0  # how often "are there changes the index lacks?" is asked
 CACHE_ENTRIES = 512
+_searcher_ids = itertools.count(1)  # one per opened or refreshed searcher: the cache key
 
 
 @dataclass(frozen=True)
@@ -61,20 +63,20 @@ class KeywordIndex:
         """This thread's searcher on the served generation, reopened when it changed."""
         local = self._local
         generation = store.current_dir(self.root)
-        if generation is None or not whoosh_index.exists_in(str(generation)):
+        if generation is None:
             raise FileNotFoundError("no keyword index")
         searcher = getattr(local, "searcher", None)
         if searcher is not None and local.generation == generation:
-            if not searcher.up_to_date():
-                fresh = searcher.refresh()
-                if fresh is not searcher:
-                    local.searcher, local.ids = fresh, None
-            return local.searcher, local
+            if searcher.up_to_date():
+                return searcher, local
+            # a new searcher, not `refresh()`: that reuses the reader of a segment whose
+            # deletions changed and still finds the deleted documents
         if searcher is not None:
             searcher.close()
             local.searcher = None
         ix = whoosh_index.open_dir(str(generation))
         local.searcher, local.generation, local.ids = ix.searcher(), generation, None
+        local.token = next(_searcher_ids)
         return local.searcher, local
 
     def _state(self, generation: Path) -> store.State:
@@ -91,7 +93,7 @@ class KeywordIndex:
             self.last_state = state
             if self._stale(cursor, state):
                 return self._fallback("stale")
-            key = (str(local.generation), searcher.ixreader.generation(), text)
+            key = (local.token, text)
             with self._lock:
                 if key in self._cache:
                     self._cache.move_to_end(key)
@@ -142,12 +144,14 @@ class KeywordIndex:
     def health(self, cursor: psycopg.Cursor | None = None) -> dict:
         """For /healthz: whether keyword searches use the index, and its last sync."""
         generation = store.current_dir(self.root)
-        if generation is None or not whoosh_index.exists_in(str(generation)):
+        if generation is None:
             return {"status": "missing", "fallback": "database"}
         try:
+            if not whoosh_index.exists_in(str(generation)):
+                return {"status": "missing", "fallback": "database"}
             state = self._state(generation)
             whoosh_index.open_dir(str(generation)).doc_count()
-        except Exception:
+        except Exception:  # a corrupt directory: Whoosh raises many kinds
             return {"status": "unreadable", "fallback": "database"}
         age = (dt.datetime.now(dt.UTC) - state.synced_at).total_seconds()
         status = "ok"
