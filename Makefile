@@ -6,7 +6,7 @@ GF := $(VENV)/bin/groupfinder
 PORT ?= 8000
 export PORT
 
-.PHONY: run test fuzz bench bench-search bench-ingest setup system-deps db-start db-stop lint translations
+.PHONY: run test fuzz bench bench-search bench-ingest bench-keywords setup system-deps db-start db-stop lint translations
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -39,6 +39,7 @@ run: setup db-start
 	$(GF) demo load
 	$(GF) demo accounts
 	$(GF) ingest run --all
+	$(GF) index sync
 	$(GF) serve --port $(PORT)
 
 test: setup db-start
@@ -49,13 +50,17 @@ fuzz: setup db-start
 	GROUPFINDER_TEST_DATABASE=groupfinder_fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} \
 	  $(PY) -m pytest -q -s tests/test_api_fuzz.py
 
-bench: bench-search bench-ingest
+bench: bench-search bench-ingest bench-keywords
 
 bench-search: setup db-start
 	$(PY) -m bench.run
 
 bench-ingest: setup db-start
 	$(PY) -m bench.ingest
+
+# keyword search at 100,000 groups: Whoosh vs PostgreSQL full-text, index build, sync
+bench-keywords: setup db-start
+	$(PY) -m bench.keywords
 
 lint: setup
 	$(VENV)/bin/ruff check finder ingest tests bench

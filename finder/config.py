@@ -63,6 +63,10 @@ class Config:
         "GROUPFINDER_INDEX_DIR", "var/keyword-index"))
     KEYWORD_INDEX_STALE_AFTER_S: float = field(default_factory=lambda: float(
         os.environ.get("GROUPFINDER_INDEX_STALE_AFTER", "3600")))
+    # "whoosh" (the index); "postgres" answers every keyword search with PostgreSQL's
+    # full-text search (websearch_to_tsquery): the benchmark's peer, not for production
+    KEYWORD_ENGINE: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_KEYWORD_ENGINE", "whoosh"))
     TESTING: bool = False
 
     def as_dict(self) -> dict:

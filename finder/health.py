@@ -37,7 +37,10 @@ def _keyword_details() -> dict:
     """Whether keyword searches use the index or fall back to the database, and why; a
     missing or stale index does not make the finder unhealthy (searches still answer)."""
     try:
-        return get_index().health(get_cursor())
+        index = get_index()
+        if index is None:
+            return {"status": "off", "fallback": "database"}
+        return index.health(get_cursor())
     except Exception:  # the report itself must not turn /healthz into a 500
         log.exception("could not read the keyword index state for /healthz")
         return {"status": "unknown"}

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from finder.keywords import reader, store, sync
-from finder.models import Group, Organisation
+from finder.models import Organisation
 from tests.factories import make_group, offset
 
 LONDON = (51.501009, -0.141588)  # SW1A 1AA
@@ -455,3 +455,20 @@ def test_cli_index_commands(app, session, index):
     assert result.exit_code == 1 and "out of date" in result.output
     assert "1 indexed" in runner.invoke(args=["index", "sync"]).output
     assert runner.invoke(args=["index", "rebuild"]).exit_code == 0
+
+
+def test_ingest_run_syncs_the_index(app, client, session, index, httpserver, tmp_path,
+                                    monkeypatch):
+    at(session, "Before the ingest", 1)
+    index.rebuild()
+    from finder.cli import command_group
+    from tests.test_ingest_runner import MG, THREE, feed, write_sources
+
+    sources = write_sources(tmp_path, httpserver, "good")
+    httpserver.expect_request("/feed.json").respond_with_data(feed(*THREE), content_type=MG)
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")  # the `groupfinder` group, with plugins
+    result = app.test_cli_runner().invoke(command_group(), args=[
+        "ingest", "run", "good", "--sources", str(sources)])
+    assert result.exit_code == 0, result.output
+    assert "Keyword index: 3 indexed, 0 removed." in result.output
+    assert index.check().ok

@@ -157,10 +157,12 @@ def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex |
     the text for the database's full-text search; None when `q` has no searchable word."""
     if not text or keyword_query.build(text)[0] is None:  # no words, or only stop words
         return None, None
-    lookup = index.lookup(cursor, text) if index is not None else None
-    if lookup is not None and not lookup.words:
+    if index is None:  # KEYWORD_ENGINE=postgres: PostgreSQL's full-text search, the peer
+        return query.Keywords("websearch", text=text), None
+    lookup = index.lookup(cursor, text)
+    if not lookup.words:
         return None, None
-    if lookup is None or lookup.match is None:
+    if lookup.match is None:  # the index cannot answer: the database matches the words
         return query.Keywords("database", text=text), None
     m = lookup.match
     return query.Keywords("index", tuple(m.ids), tuple(m.scores)), m
@@ -230,7 +232,7 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
             for stem in keyword_query.stems(word))
         for result in main + extra:
             result.snippet = keyword_query.snippet(result.description, terms)
-        outcome.keywords_by = kw.mode
+        outcome.keywords_by = "index" if kw.mode == "index" else "database"
         outcome.suggestion = matched.suggestion if matched else None
         outcome.facets = query.facets(
             cursor, params, now, kw, searcher_tz=searcher_tz,
