@@ -56,9 +56,10 @@ def document(row: tuple) -> dict | None:
     }
     fingerprint = hashlib.blake2b("\x1f".join(fields.values()).encode(),
                                   digest_size=8).hexdigest()
-    spell = " ".join(fields[f] for f in ("name", "description", "tags", "organisation",
-                                         "place"))
-    return {"id": str(gid), "fingerprint": fingerprint, "spell": spell, **fields}
+    # words for "did you mean": names, tags, organisation and place (the description's
+    # words too would make indexing half as fast again, for suggestions rarely needed)
+    spell = " ".join(fields[f] for f in ("name", "tags", "organisation", "place"))
+    return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "spell": spell, **fields}
 
 
 def rows(cursor, where: str = "", params: dict | None = None,

@@ -85,12 +85,9 @@ def build(text: str) -> tuple[Query | None, Query | None]:
 
 
 def group_ids(searcher: Searcher) -> list[int]:
-    """Group id per document number (-1 for deleted documents), read once per searcher."""
-    reader = searcher.reader()
-    out = [-1] * reader.doc_count_all()
-    for docnum, stored in reader.iter_docs():
-        out[docnum] = int(stored["id"])
-    return out
+    """Group id per document number (deleted documents included), read once per searcher
+    from the `gid` column."""
+    return list(searcher.reader().column_reader("gid"))
 
 
 def match(searcher: Searcher, text: str, ids_by_docnum: list[int] | None = None
