@@ -122,6 +122,30 @@ def measure_sync(url: str, root: Path, changed: int, seed: int) -> dict:
             "seconds": round(report.seconds, 3), "check_ok": check.ok}
 
 
+def measure_match(root: Path, repeat: int = 3) -> dict:
+    """Whoosh alone, uncached: `query.match` per word of the mix on one searcher (ms)."""
+    from whoosh import index as whoosh_index
+
+    from finder.keywords import query, store
+
+    ix = whoosh_index.open_dir(str(store.current_dir(root)))
+    out = {}
+    with ix.searcher() as searcher:
+        t0 = time.perf_counter()
+        ids = query.group_ids(searcher)
+        out["_group_ids_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        for kind, words in WORDS.items():
+            for word in words:
+                times = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    found = query.match(searcher, word, ids)
+                    times.append((time.perf_counter() - t0) * 1000)
+                out[f"{kind}: {word}"] = {"ms": round(min(times), 1),
+                                          "matches": len(found.ids) if found else 0}
+    return out
+
+
 def ensure_fts_index(url: str) -> float:
     """The peer's GIN index on the full-text document (made once per database)."""
     t0 = time.perf_counter()
@@ -177,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         synced = measure_sync(url, root, 1000, args.seed)
         log(f"  {synced['indexed']:,} indexed in {synced['seconds']} s "
             f"(check {'ok' if synced['check_ok'] else 'FAILED'})")
+        log("Whoosh alone, uncached, per word...")
+        matching = measure_match(root)
+        for word, m in matching.items():
+            log(f"  {word}: {m}")
         log("PostgreSQL full-text GIN index for the peer...")
         gin_s = ensure_fts_index(url)
         kinds_paths = keyword_mix(url, args.seed)
@@ -203,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = round(w["p50_ms"] / pg["p50_ms"], 2) if pg.get("p50_ms") else None
     out = {"started": started.isoformat(), "machine": info, "groups": N,
            "busy_share_end": round(busy_share(), 2), "build": build, "sync": synced,
-           "gin_index_s": gin_s, "mix": kinds_paths, "results": results,
+           "gin_index_s": gin_s, "whoosh_match_uncached": matching, "mix": kinds_paths,
+           "results": results,
            "ratio_p50_whoosh_over_postgres_single": ratio,
            "targets": {"p50_ms": 20.0, "ratio": 1.0, "build_groups_per_s": 3000,
                        "sync_1000_s": 2.0}}

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterator
 
 from finder import vocab
+from finder.keywords import analysis
 
 # the columns migration 0010 watches, and the organisation's and venue's names
 DOCUMENT_SQL = """
@@ -59,7 +60,10 @@ def document(row: tuple) -> dict | None:
     # words for "did you mean": names, tags, organisation and place (the description's
     # words too would make indexing half as fast again, for suggestions rarely needed)
     spell = " ".join(fields[f] for f in ("name", "tags", "organisation", "place"))
-    return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "spell": spell, **fields}
+    text = " \n ".join(" \n ".join([fields[part]] * times)
+                       for part, times in analysis.WEIGHTS.items() if fields[part])
+    return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "spell": spell,
+            "text": text}
 
 
 def rows(cursor, where: str = "", params: dict | None = None,

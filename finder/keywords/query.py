@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from whoosh import highlight
-from whoosh.query import And, FuzzyTerm, Or, Phrase, Query, Term
+from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
 from finder.keywords import analysis, synonyms
@@ -58,14 +58,15 @@ def _alternative(phrase: tuple[str, ...]) -> list[Query]:
     stems = _stems(phrase)
     if not stems:  # only stop words
         return []
-    if len(stems) > 1:
-        return [Phrase(f, list(stems)) for f in analysis.SEARCHED]
-    out: list[Query] = [Term(f, stems[0]) for f in analysis.SEARCHED]
+    field = analysis.FIELD
+    if len(stems) > 1:  # a multi-word synonym: all its words
+        return [And([Term(field, stem) for stem in stems])]
+    out: list[Query] = [Term(field, stems[0])]
     word = phrase[0] if len(phrase) == 1 else stems[0]
     if len(word) >= FUZZY_MIN:
         maxdist = 2 if len(word) >= 8 else 1
-        out += [FuzzyTerm(f, stems[0], boost=FUZZY_BOOST, maxdist=maxdist, prefixlength=1)
-                for f in analysis.FUZZY_FIELDS]
+        out.append(FuzzyTerm(field, stems[0], boost=FUZZY_BOOST, maxdist=maxdist,
+                             prefixlength=1))
     return out
 
 
@@ -120,8 +121,6 @@ def matched_words(searcher: Searcher, q: Query) -> frozenset[str]:
         if isinstance(leaf, FuzzyTerm):
             out.update(t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(
                 leaf.fieldname, leaf.text, leaf.maxdist, prefix=leaf.prefixlength))
-        elif isinstance(leaf, Phrase):
-            out.update(leaf.words)
         elif isinstance(leaf, Term):
             out.add(leaf.text)
     return frozenset(out)
