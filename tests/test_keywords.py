@@ -472,3 +472,14 @@ def test_ingest_run_syncs_the_index(app, client, session, index, httpserver, tmp
     assert result.exit_code == 0, result.output
     assert "Keyword index: 3 indexed, 0 removed." in result.output
     assert index.check().ok
+
+
+def test_sync_rebuilds_an_index_of_another_schema_version(client, session, index):
+    at(session, "Versioned", 1)
+    index.rebuild()
+    generation = store.current_dir(index.root)
+    old = store.read_state(generation)
+    store.write_state(generation, store.State(old.xmin, old.synced_at, old.groups, schema=1))
+    report = index.sync()
+    assert report.full and store.current_dir(index.root) != generation
+    assert index.check().ok

@@ -18,6 +18,7 @@ from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, Stem
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.support.charset import accent_map
 
+SCHEMA_VERSION = 2  # bump when the schema, analyzer or documents change: sync then rebuilds
 WEIGHTS = {"name": 3, "tags": 2, "organisation": 1, "place": 1, "when": 1, "description": 1}
 FIELD = "text"
 

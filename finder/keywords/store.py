@@ -39,16 +39,17 @@ class State:
     xmin: int  # changes from transactions at or after this id may not be in the index yet
     synced_at: dt.datetime
     groups: int = 0
+    schema: int = 0  # finder.keywords.analysis.SCHEMA_VERSION it was built with
 
     def to_json(self) -> str:
         return json.dumps({"xmin": self.xmin, "synced_at": self.synced_at.isoformat(),
-                           "groups": self.groups})
+                           "groups": self.groups, "schema": self.schema})
 
     @classmethod
     def from_json(cls, text: str) -> State:
         data = json.loads(text)
         return cls(int(data["xmin"]), dt.datetime.fromisoformat(data["synced_at"]),
-                   int(data.get("groups", 0)))
+                   int(data.get("groups", 0)), int(data.get("schema", 0)))
 
 
 def current_dir(root: Path) -> Path | None:

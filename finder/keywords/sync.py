@@ -90,7 +90,8 @@ def rebuild(engine: Engine, root: Path, *, crash_after: int | None = None,
             except BaseException:
                 writer.cancel()
                 raise
-            store.write_state(generation, store.State(xmin, dt.datetime.now(dt.UTC), count))
+            store.write_state(generation, store.State(xmin, dt.datetime.now(dt.UTC), count,
+                                                      analysis.SCHEMA_VERSION))
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
@@ -100,10 +101,12 @@ def rebuild(engine: Engine, root: Path, *, crash_after: int | None = None,
 
 
 def sync(engine: Engine, root: Path) -> SyncReport:
-    """Apply the groups changed since the last sync; a rebuild when there is no index."""
+    """Apply the groups changed since the last sync; a rebuild when there is no index, or
+    it was built by another version of the schema (`analysis.SCHEMA_VERSION`)."""
     started = dt.datetime.now(dt.UTC)
     generation = store.current_dir(root)
-    if generation is None or not whoosh_index.exists_in(str(generation)):
+    if generation is None or not whoosh_index.exists_in(str(generation)) \
+            or store.read_state(generation).schema != analysis.SCHEMA_VERSION:
         return rebuild(engine, root)
     with store.writer_lock(root, wait_s=WRITER_TIMEOUT_S):
         generation = store.current_dir(root)  # a rebuild may have switched meanwhile
@@ -136,7 +139,8 @@ def sync(engine: Engine, root: Path) -> SyncReport:
                 raise
         with ix.searcher() as searcher:
             total = searcher.doc_count()
-        store.write_state(generation, store.State(xmin, dt.datetime.now(dt.UTC), total))
+        store.write_state(generation, store.State(xmin, dt.datetime.now(dt.UTC), total,
+                                                  previous.schema))
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return report
 
