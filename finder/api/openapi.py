@@ -54,7 +54,8 @@ SEARCH_PARAMETERS = [
            "\"father\"), accents ignored, typos forgiven in words of five letters or more, "
            "and domain synonyms applied (TFMR and \"termination for medical reasons\"; dads, "
            "fathers and partners; stillborn and stillbirth; NICU and neonatal; ...). Plain "
-           "text: quotes, `*`, `:`, brackets and `AND` have no special meaning. Works with "
+           "text: quotes, `*`, `:`, brackets and `AND` have no special meaning; characters no "
+           "word has (control characters, unassigned code points) are a 422. Works with "
            "every other parameter. Without `near`, results are ordered by relevance; with "
            "`near`, groups that meet in a place by distance (relevance breaks ties) and online "
            "groups by relevance, then next meeting."),

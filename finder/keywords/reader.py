@@ -72,8 +72,11 @@ class KeywordIndex:
             # a new searcher, not `refresh()`: that reuses the reader of a segment whose
             # deletions changed and still finds the deleted documents
         if searcher is not None:
-            searcher.close()
             local.searcher = None
+            try:
+                searcher.close()
+            except Exception:  # its files may be gone (merged by a sync, an old generation)
+                pass
         ix = whoosh_index.open_dir(str(generation))
         local.searcher, local.generation, local.ids = ix.searcher(), generation, None
         local.token = next(_searcher_ids)
@@ -103,8 +106,9 @@ class KeywordIndex:
             found = query.match(searcher, text, local.ids)
         except FileNotFoundError:
             return self._fallback("missing")
-        except Exception:  # a corrupt or half-copied directory: never a 500
-            log.debug("keyword index unreadable", exc_info=True)
+        except Exception as exc:  # a corrupt or half-copied directory: never a 500
+            # the exception's type only: a message could quote the searcher's words
+            log.debug("keyword index unreadable (%s)", type(exc).__name__)
             self._local.searcher = None
             return self._fallback("unreadable")
         with self._lock:

@@ -218,7 +218,8 @@ def _keywords(args: MultiDict) -> str | None:
         # never the text itself in the message: it may say something personal
         raise ParamError("q", None, f"q is too long ({len(raw)} characters; at most "
                          f"{MAX_KEYWORDS})")
-    return clean_text("q", raw, max_len=MAX_KEYWORDS) or None
+    # characters no word has (controls, unassigned...): well formed, but nothing to search
+    return clean_text("q", raw, max_len=MAX_KEYWORDS, unreadable_status=422) or None
 
 
 def parse(args: MultiDict) -> SearchParams:
