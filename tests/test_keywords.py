@@ -102,6 +102,7 @@ def groups(session):
     ("grupo en español", "Grupo de apoyo en español"),
     ("stilbirth", "Stillborn babies remembered"),  # a typo in a long word
     ("miscarrage", "Miscarriage support"),
+    ("ectopik", "Ectopic pregnancy online"),  # one letter from the word, two from its stem
     ("ectopic online", "Ectopic pregnancy online"),
     ("remembering", "Stillborn babies remembered"),  # stemming
 ])

@@ -67,6 +67,10 @@ def _alternative(phrase: tuple[str, ...]) -> list[Query]:
         maxdist = 2 if len(word) >= 8 else 1
         out.append(FuzzyTerm(field, stems[0], boost=FUZZY_BOOST, maxdist=maxdist,
                              prefixlength=1))
+        # the word as typed against the unstemmed words too: "ectopik" is one letter from
+        # "ectopic" but two from its stem "ectop"
+        out.append(FuzzyTerm("spell", word, boost=FUZZY_BOOST, maxdist=maxdist,
+                             prefixlength=1))
     return out
 
 
