@@ -11,4 +11,4 @@ COPY demo demo
 # editable, so templates/, migrations/ and demo/ are found beside the package
 RUN pip install --no-cache-dir -e .
 EXPOSE 8000
-CMD ["sh", "-c", "groupfinder db upgrade && groupfinder places load-bundled && groupfinder demo load && groupfinder serve --host 0.0.0.0 --port 8000"]
+CMD ["sh", "-c", "groupfinder db upgrade && groupfinder places load-bundled && groupfinder demo load && groupfinder index sync && groupfinder serve --host 0.0.0.0 --port 8000"]

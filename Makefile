@@ -6,7 +6,7 @@ GF := $(VENV)/bin/groupfinder
 PORT ?= 8000
 export PORT
 
-.PHONY: run test fuzz bench bench-search bench-ingest setup system-deps db-start db-stop lint translations
+.PHONY: run test fuzz bench bench-search bench-ingest bench-keywords setup system-deps db-start db-stop lint translations
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -38,6 +38,7 @@ run: setup db-start
 	$(GF) places load-bundled
 	$(GF) demo load
 	$(GF) ingest run --all
+	$(GF) index sync
 	@# last, so the demo logins are what the terminal shows above the server's log
 	$(GF) demo accounts
 	$(GF) serve --port $(PORT)
@@ -50,13 +51,17 @@ fuzz: setup db-start
 	GROUPFINDER_TEST_DATABASE=groupfinder_fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} \
 	  $(PY) -m pytest -q -s tests/test_api_fuzz.py
 
-bench: bench-search bench-ingest
+bench: bench-search bench-ingest bench-keywords
 
 bench-search: setup db-start
 	$(PY) -m bench.run
 
 bench-ingest: setup db-start
 	$(PY) -m bench.ingest
+
+# keyword search at 100,000 groups: Whoosh vs PostgreSQL full-text, index build, sync
+bench-keywords: setup db-start
+	$(PY) -m bench.keywords
 
 lint: setup
 	$(VENV)/bin/ruff check finder ingest tests bench

@@ -24,10 +24,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     Database().init_app(app)  # one per app: a second app (tests) must not rebind the first
 
-    from finder import accounts, api, errors, web
+    from finder import accounts, api, errors, keywords, web
     from finder.cli import register_commands
     from finder.health import bp as health_bp
 
+    keywords.init_app(app)
     web.init_app(app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(health_bp)

@@ -7,6 +7,7 @@
     groupfinder demo accounts         demo organisation member and moderator (new passwords)
     groupfinder users create-moderator EMAIL   make a site moderator
     groupfinder schedules refresh     recompute cached upcoming meetings
+    groupfinder index rebuild|sync|check   the keyword index (finder.keywords)
     groupfinder serve                 run the production server (gunicorn)
     groupfinder sources list          the declared ingestion sources
     groupfinder ingest run|status     pull listings from the sources
@@ -32,6 +33,7 @@ def register_commands(app: Flask) -> None:
     from finder.accounts.cli import demo_accounts, users_cli
     from finder.demo import demo_cli
     from finder.geocode.cli import places_cli, postcodes_cli
+    from finder.keywords.cli import index_cli
     from finder.schedule_cache import schedules_cli
 
     app.cli.add_command(db_cli)
@@ -41,6 +43,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(schedules_cli)
     app.cli.add_command(serve)
     app.cli.add_command(users_cli)
+    app.cli.add_command(index_cli)
     demo_cli.add_command(demo_accounts)
 
 

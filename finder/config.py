@@ -57,6 +57,16 @@ class Config:
     DIRECTIONS_URL: str = field(default_factory=lambda: os.environ.get(
         "GROUPFINDER_DIRECTIONS_URL",
         "https://www.openstreetmap.org/directions?route=%3B{lat}%2C{lng}"))
+    # the keyword index (finder.keywords): where it lives, and after how long without a
+    # sync (while the database has changes) keyword searches fall back to the database
+    KEYWORD_INDEX_DIR: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_INDEX_DIR", "var/keyword-index"))
+    KEYWORD_INDEX_STALE_AFTER_S: float = field(default_factory=lambda: float(
+        os.environ.get("GROUPFINDER_INDEX_STALE_AFTER", "3600")))
+    # "whoosh" (the index); "postgres" answers every keyword search with PostgreSQL's
+    # full-text search (websearch_to_tsquery): the benchmark's peer, not for production
+    KEYWORD_ENGINE: str = field(default_factory=lambda: os.environ.get(
+        "GROUPFINDER_KEYWORD_ENGINE", "whoosh"))
     TESTING: bool = False
 
     def as_dict(self) -> dict:

@@ -14,7 +14,8 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from finder.db import UNAVAILABLE_ERRORS, get_session
+from finder.db import UNAVAILABLE_ERRORS, get_cursor, get_session
+from finder.keywords import get_index
 from finder.listings.sources_health import FAILING_AFTER, failing_sources
 
 bp = Blueprint("health", __name__)
@@ -28,7 +29,21 @@ def healthz():
         session.execute(text("SELECT 1"))
     except UNAVAILABLE_ERRORS:
         return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok", ingest=_ingest_details(session))
+    return jsonify(status="ok", database="ok", ingest=_ingest_details(session),
+                   keyword_index=_keyword_details())
+
+
+def _keyword_details() -> dict:
+    """Whether keyword searches use the index or fall back to the database, and why; a
+    missing or stale index does not make the finder unhealthy (searches still answer)."""
+    try:
+        index = get_index()
+        if index is None:
+            return {"status": "off", "fallback": "database"}
+        return index.health(get_cursor())
+    except Exception:  # the report itself must not turn /healthz into a 500
+        log.exception("could not read the keyword index state for /healthz")
+        return {"status": "unknown"}
 
 
 def _ingest_details(session) -> dict:

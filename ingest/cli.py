@@ -102,10 +102,12 @@ ingest_cli = click.Group("ingest", help="Pull listings from the declared sources
                    "source's options).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on long runs (default: when stderr is a terminal).")
+@click.option("--index/--no-index", "sync_index", default=True, show_default=True,
+              help="Bring the keyword index up to date afterwards (`groupfinder index sync`).")
 @sources_option
 @with_appcontext
 def ingest_run(names: tuple[str, ...], run_all: bool, due: bool, force: bool,
-               progress: bool | None, sources_file: Path | None) -> None:
+               progress: bool | None, sync_index: bool, sources_file: Path | None) -> None:
     from ingest.runner import due_sources, run_source
 
     if sum((bool(names), run_all, due)) != 1:
@@ -143,8 +145,27 @@ def ingest_run(names: tuple[str, ...], run_all: bool, due: bool, force: bool,
             click.echo(f"  ... and {report.rejected - SHOWN_REJECTIONS} more (see the "
                        f"rejections of ingest run {report.run_id})")
         failed += report.failed
+    if sync_index:
+        _sync_keyword_index()
     if failed:
         sys.exit(1)
+
+
+def _sync_keyword_index() -> None:
+    """The keyword index's sync after the runs; its failure never fails the ingest (the
+    timer's next `groupfinder index sync` applies the same changes)."""
+    from finder.keywords import index_dir, store, sync
+
+    try:
+        report = sync.sync(current_app.extensions["db"].engine, index_dir(current_app))
+    except store.WriterBusy:
+        click.echo("Keyword index: another sync is running; it will apply these changes.")
+        return
+    except Exception as exc:  # noqa: BLE001 - reported, and the next sync catches up
+        click.echo(f"Keyword index: sync failed ({type(exc).__name__}); run "
+                   f"`groupfinder index sync`.")
+        return
+    click.echo(f"Keyword index: {report.indexed:,} indexed, {report.removed:,} removed.")
 
 
 @ingest_cli.command("status", help="Last success, last error, consecutive failures, counts "

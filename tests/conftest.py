@@ -83,6 +83,8 @@ def app(database_urls, tmp_path_factory):
         # a key generated for this run, as development does; mail as .eml files to read back
         "SECRET_KEY": secrets.token_hex(32),
         "MAIL_BACKEND": "file", "MAIL_FILE_DIR": str(tmp_path_factory.mktemp("mail")),
+        # this run's own keyword index (tests build it with finder.keywords.sync)
+        "KEYWORD_INDEX_DIR": str(tmp_path_factory.mktemp("keyword-index")),
     })
     yield app
     app.extensions["db"].dispose()
@@ -101,7 +103,7 @@ def _fresh_rate_limits(app):
 WRITTEN_TABLES = ["submissions", "listing_audit", "listing_conflicts", "listing_sources",
                   "schedules", "groups", "locations", "organisations", "ingest_runs",
                   "source_states", "geocode_cache", "users", "memberships",
-                  "organisation_invitations", "api_tokens"]
+                  "organisation_invitations", "api_tokens", "keyword_index_tombstones"]
 
 
 class Live:

@@ -46,7 +46,8 @@ def test_search_response_matches_the_document(client, session, spec):
 
 def test_every_documented_parameter_is_accepted(client, spec):
     documented = {p["name"] for p in spec["paths"]["/api/v1/groups"]["get"]["parameters"]}
-    examples = {"near": NEAR, "radius": "10", "unit": "mi", "format": "any", "day": "tue",
+    examples = {"q": "support", "near": NEAR, "radius": "10", "unit": "mi", "format": "any",
+                "day": "tue",
                 "time": "evening", "within_days": "30", "loss": "miscarriage",
                 "audience": "couples", "language": "en", "cost": "free", "join": "drop_in",
                 "sort": "next", "page": "1", "per_page": "5", "tz": "Europe/Paris"}

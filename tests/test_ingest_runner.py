@@ -740,8 +740,9 @@ def test_cli_run_prints_one_line_per_source_and_exit_codes(tmp_path, httpserver,
     httpserver.expect_request("/feed.json").respond_with_data(feed(*THREE), content_type=MG)
     result = cli("ingest", "run", "good", "--sources", str(sources))
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [
-        line for line in result.stdout.splitlines() if line.startswith("good: success: ")]
+    lines = result.stdout.splitlines()
+    assert lines[-1].startswith("Keyword index: ")  # the keyword index is synced after the runs
+    assert lines[:-1] == [line for line in lines if line.startswith("good: success: ")]
     assert "3 created" in result.stdout
 
     broken = tmp_path / "broken.toml"
@@ -751,7 +752,8 @@ def test_cli_run_prints_one_line_per_source_and_exit_codes(tmp_path, httpserver,
     result = cli("ingest", "run", "--all", "--sources", str(broken))
     assert result.exit_code == 1
     out = result.stdout.splitlines()
-    assert len(out) == 2 and all(": FAILED: HTTP 404" in line for line in out)
+    assert out[-1].startswith("Keyword index: ")
+    assert len(out) == 3 and all(": FAILED: HTTP 404" in line for line in out[:-1])
 
 
 def test_cli_usage_errors_exit_2_with_one_line(tmp_path, httpserver, connection, cli):
@@ -789,7 +791,8 @@ def test_cli_due_runs_only_the_due_sources(tmp_path, httpserver, db, connection,
     result = cli("ingest", "run", "--due", "--sources", str(sources))
 
     assert result.exit_code == 0, result.output
-    assert sorted(line.split(":")[0] for line in result.stdout.splitlines()) == ["new", "stale"]
+    assert sorted(line.split(":")[0] for line in result.stdout.splitlines()) == [
+        "Keyword index", "new", "stale"]
     ran = connection.execute(select(IngestRun.source).order_by(IngestRun.source)).scalars()
     assert list(ran) == ["new", "stale"]
     again = cli("ingest", "run", "--due", "--sources", str(sources))

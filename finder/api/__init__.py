@@ -18,6 +18,7 @@ from finder.api.openapi import openapi_document
 from finder.db import get_cursor, get_session
 from finder.errors import json_error
 from finder.groups import find_group
+from finder.keywords import get_index
 from finder.search.params import parse_tz
 
 bp = Blueprint("api", __name__)
@@ -51,6 +52,7 @@ def list_groups():
         get_session(), get_cursor(), params,
         online_geocoder=current_app.config["ONLINE_GEOCODER"],
         user_agent=current_app.config["GEOCODER_USER_AGENT"], root=request.script_root,
+        keyword_index=get_index(),
     )
     return json_response(outcome.to_api())
 

@@ -47,6 +47,18 @@ TZ_PARAMETER = {
 }
 
 SEARCH_PARAMETERS = [
+    _query("q", {"type": "string", "maxLength": p.MAX_KEYWORDS},
+           f"Words to look for (at most {p.MAX_KEYWORDS} characters), in the group's name, "
+           "tags (kinds of loss, who it is for, languages), organisation, venue and town, "
+           "description, format and meeting days and times. Stemmed (\"fathers\" finds "
+           "\"father\"), accents ignored, typos forgiven in words of five letters or more, "
+           "and domain synonyms applied (TFMR and \"termination for medical reasons\"; dads, "
+           "fathers and partners; stillborn and stillbirth; NICU and neonatal; ...). Plain "
+           "text: quotes, `*`, `:`, brackets and `AND` have no special meaning; characters no "
+           "word has (control characters, unassigned code points) are a 422. Works with "
+           "every other parameter. Without `near`, results are ordered by relevance; with "
+           "`near`, groups that meet in a place by distance (relevance breaks ties) and online "
+           "groups by relevance, then next meeting."),
     _query("near", {"type": "string", "maxLength": p.MAX_TEXT},
            f"A postcode or ZIP, a town (\"Leeds\", \"Austin, TX\") or \"lat,lng\"; at most "
            f"{p.MAX_TEXT} characters. A place we cannot find, coordinates out of range or "
@@ -73,7 +85,8 @@ SEARCH_PARAMETERS = [
     _array_param("cost", vocab.COST, "Cost."),
     _array_param("join", vocab.JOIN, "How to join."),
     _query("sort", {"type": "string", "enum": list(p.SORTS)},
-           "`distance` (the default when `near` is given; without `near` it is a 422) or "
+           "`distance` (the default when `near` is given; without `near` it is a 422), "
+           "`relevance` (the default with `q` and no `near`; without `q` it is a 422) or "
            "`next` meeting (the default otherwise)."),
     _integer("page", 1, p.MAX_PAGE, "Page number; a page past the end of the results is a 422.",
              1),
@@ -144,6 +157,9 @@ SCHEMAS = {
             "last_confirmed": {"type": ["string", "null"], "format": "date"},
             "updated_at": {"type": "string", "format": "date-time"},
             "sources": {"type": "array", "items": {"type": "object"}},
+            "snippet": {"type": ["string", "null"],
+                        "description": "With `q`: the description's best passage as HTML, "
+                                       "escaped, the matched words in `<mark>`."},
             "links": {"type": "object", "required": ["self", "html"],
                       "properties": {"self": {"type": "string"}, "html": {"type": "string"}}},
         },
@@ -176,6 +192,32 @@ SCHEMAS = {
             "location": {"oneOf": [{"$ref": "#/components/schemas/Location"},
                                    {"type": "null"}]},
             "searcher_timezone": _str_or_null,
+            "keywords": {
+                "description": "With `q`: how the words were matched.",
+                "type": "object", "required": ["q", "answered_by", "did_you_mean"],
+                "properties": {
+                    "q": {"type": "string"},
+                    "answered_by": {"type": ["string", "null"],
+                                    "enum": ["index", "database", None],
+                                    "description": "`index` (Whoosh) normally; `database` "
+                                    "(PostgreSQL full-text search, without synonyms or typo "
+                                    "tolerance) while the index is missing, stale or "
+                                    "unreadable; null when `q` has no word to look for (only "
+                                    "punctuation or words like \"and\"), which is then set "
+                                    "aside."},
+                    "did_you_mean": {"type": ["string", "null"],
+                                     "description": "A corrected `q` when few groups match."},
+                },
+            },
+            "facets": {
+                "description": "With `q`: how many matching groups (every filter applied) "
+                               "have each format, meeting day (the group's own), kind of loss "
+                               "and audience.",
+                "type": ["object", "null"],
+                "properties": {name: {"type": "object",
+                                      "additionalProperties": {"type": "integer"}}
+                               for name in ("format", "day", "loss", "audience")},
+            },
             "online": {
                 "description": "With `near` and format `any`: online groups serving the "
                                "searcher's country, shown separately.",

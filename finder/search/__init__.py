@@ -27,6 +27,8 @@ import psycopg
 from sqlalchemy.orm import Session
 
 from finder import geocode
+from finder.keywords import query as keyword_query
+from finder.keywords.reader import KeywordIndex
 from finder.search import query, results
 from finder.search.params import ParamError, SearchParams, parse
 
@@ -46,6 +48,9 @@ class SearchOutcome:
     online_page: query.Page = query.Page([], 0)
     searcher_timezone: str | None = None
     root: str = ""  # the app's script root, for links
+    keywords_by: str | None = None  # "index" or "database": what matched the keywords
+    suggestion: str | None = None  # "did you mean ..."
+    facets: dict[str, dict[str, int]] | None = None
 
     @property
     def total(self) -> int:
@@ -79,6 +84,10 @@ class SearchOutcome:
             "location": self.location_dict(),
             "searcher_timezone": self.searcher_timezone,
         }
+        if params.q:
+            body["keywords"] = {"q": params.q, "answered_by": self.keywords_by,
+                                "did_you_mean": self.suggestion}
+            body["facets"] = self.facets
         if self.location is not None and params.format == "any":
             more = params.to_query(format="virtual", page=None, sort=None)
             body["online"] = {
@@ -142,22 +151,54 @@ def _online_key(params: SearchParams, country: str | None, searcher_tz: str | No
             params.cost, params.join, params.days, params.times, params.within_days, zone)
 
 
+def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex | None
+                 ) -> tuple[query.Keywords | None, keyword_query.Match | None]:
+    """What the SQL needs for `q`: the index's matches, or (when the index cannot answer)
+    the text for the database's full-text search; None when `q` has no searchable word."""
+    if not text or keyword_query.build(text)[0] is None:  # no words, or only stop words
+        return None, None
+    if index is None:  # KEYWORD_ENGINE=postgres: PostgreSQL's full-text search, the peer
+        return query.Keywords("websearch", text=text), None
+    lookup = index.lookup(cursor, text)
+    if not lookup.words:
+        return None, None
+    if lookup.match is None:  # the index cannot answer: the database matches the words
+        return query.Keywords("database", text=text), None
+    m = lookup.match
+    return query.Keywords("index", tuple(m.ids), tuple(m.scores)), m
+
+
 def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
         online_geocoder: bool = False, user_agent: str | None = None,
-        now: dt.datetime | None = None, root: str = "") -> SearchOutcome:
+        now: dt.datetime | None = None, root: str = "",
+        keyword_index: KeywordIndex | None = None) -> SearchOutcome:
     """Raises ParamError for a page past the end, geocode.LocationNotFound for an unknown place.
 
-    `session` is for geocoding; the lists are read with `cursor` (the same connection)."""
+    `session` is for geocoding; the lists are read with `cursor` (the same connection).
+    Keywords (`q`) are matched by `keyword_index`, or by the database when it cannot."""
     now = now or dt.datetime.now(dt.UTC)
     location = None
     if params.near:
         location = geocode.resolve(session, params.near, online=online_geocoder,
                                    user_agent=user_agent)
     searcher_tz = params.tz or (location.timezone if location else None)
+    kw, matched = keywords_for(cursor, params.q, keyword_index)
 
     online_page = query.Page([], 0)
     if location is None:
-        page = query.anywhere(cursor, params, now, searcher_tz=searcher_tz)
+        page = query.anywhere(cursor, params, now, searcher_tz=searcher_tz, keywords=kw)
+    elif kw is not None:  # keyword results are not cached: the index has its own cache
+        with_preview = params.format == "any" and params.page == 1
+        if params.format == "virtual":
+            page = query.online(cursor, params, location.country, now,
+                                searcher_tz=searcher_tz, keywords=kw)
+        else:
+            page, _ = query.nearby(cursor, params, location.lat, location.lng, now,
+                                   keywords=kw)
+        if with_preview:
+            online_page = query.online(cursor, params, location.country, now,
+                                       preview=ONLINE_PREVIEW, searcher_tz=searcher_tz,
+                                       keywords=kw)
     elif params.format == "virtual":
         key = _online_key(params, location.country, searcher_tz, query.change_counter(cursor),
                           (params.page, params.per_page))
@@ -184,4 +225,17 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
     main = results.from_rows(page.rows, now=now, searcher_tz=searcher_tz, unit=params.unit,
                              root=root)
     extra = results.from_rows(online_page.rows, now=now, searcher_tz=searcher_tz, root=root)
-    return SearchOutcome(params, location, main, page, extra, online_page, searcher_tz, root)
+    outcome = SearchOutcome(params, location, main, page, extra, online_page, searcher_tz, root)
+    if kw is not None:
+        terms = matched.terms if matched else frozenset(
+            stem for word in keyword_query.words(params.q or "")
+            for stem in keyword_query.stems(word))
+        for result in main + extra:
+            result.snippet = keyword_query.snippet(result.description, terms)
+        outcome.keywords_by = "index" if kw.mode == "index" else "database"
+        outcome.suggestion = matched.suggestion if matched else None
+        outcome.facets = query.facets(
+            cursor, params, now, kw, searcher_tz=searcher_tz,
+            point=(location.lat, location.lng) if location else None,
+            country=location.country if location else None)
+    return outcome

@@ -35,7 +35,8 @@ _INTEGER = re.compile(r"-?[0-9]{1,12}(\.0*)?")
 _NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]*)?([eE][+-]?[0-9]{1,3})?|\.[0-9]+([eE][+-]?[0-9]{1,3})?")
 
 FORMATS = ("any", "in_person", "virtual", "hybrid")
-SORTS = ("distance", "next")
+SORTS = ("distance", "next", "relevance")
+MAX_KEYWORDS = 200  # characters of `q`
 UNITS = ("km", "mi")
 DAY_NUMBERS = {code: i for i, code in enumerate(vocab.DAYS.codes)}  # mon = 0, as in Python
 
@@ -54,6 +55,7 @@ class ParamError(ValueError):
 
 @dataclass(frozen=True)
 class SearchParams:
+    q: str | None = None  # keywords (finder.keywords)
     near: str | None = None
     radius: float = DEFAULT_RADIUS
     unit: str = "km"
@@ -80,7 +82,7 @@ class SearchParams:
         """The canonical query-string form, for links (next page, widen radius...)."""
         days = [vocab.DAYS.codes[d] for d in self.days]
         out: dict[str, object] = {
-            "near": self.near, "radius": _num(self.radius), "unit": self.unit,
+            "q": self.q, "near": self.near, "radius": _num(self.radius), "unit": self.unit,
             "format": self.format, "day": days, "time": list(self.times),
             "within_days": self.within_days, "loss": list(self.loss),
             "audience": list(self.audience), "language": list(self.language),
@@ -90,8 +92,13 @@ class SearchParams:
         out.update(changes)
         defaults = {"radius": _num(DEFAULT_RADIUS), "unit": "km", "format": "any", "page": 1,
                     "per_page": DEFAULT_PER_PAGE,
-                    "sort": "distance" if out.get("near") else "next"}
+                    "sort": default_sort(bool(out.get("near")), bool(out.get("q")))}
         return {k: v for k, v in out.items() if v not in (None, [], "") and defaults.get(k) != v}
+
+
+def default_sort(near: bool, q: bool) -> str:
+    """Nearest first with a place; best match first with keywords only; else next meeting."""
+    return "distance" if near else ("relevance" if q else "next")
 
 
 def _num(x: float) -> int | float:
@@ -200,7 +207,23 @@ def parse_tz(args: MultiDict) -> str | None:
     return check_timezone(_one(args, "tz"))
 
 
+def _keywords(args: MultiDict) -> str | None:
+    values = args.getlist("q")
+    if len(values) > 1:
+        raise ParamError("q", values, "q can be given only once")
+    if not values:
+        return None
+    raw = values[0]
+    if len(raw) > MAX_KEYWORDS:
+        # never the text itself in the message: it may say something personal
+        raise ParamError("q", None, f"q is too long ({len(raw)} characters; at most "
+                         f"{MAX_KEYWORDS})")
+    # characters no word has (controls, unassigned...): well formed, but nothing to search
+    return clean_text("q", raw, max_len=MAX_KEYWORDS, unreadable_status=422) or None
+
+
 def parse(args: MultiDict) -> SearchParams:
+    q = _keywords(args)
     near = _one(args, "near", unreadable_status=422)  # no place is called that
     unit = _choice(args, "unit", UNITS, "km")
     radius_text = _one(args, "radius")
@@ -218,12 +241,14 @@ def parse(args: MultiDict) -> SearchParams:
             raise ParamError("radius", radius_text, f"radius must be at most {MAX_RADIUS_MI} mi "
                              f"({MAX_RADIUS_KM:g} km)", 422)
     days = tuple(sorted({DAY_NUMBERS[c] for c in _vocab_list(args, "day", vocab.DAYS)}))
-    sort_default = "distance" if near else "next"
-    sort = _choice(args, "sort", SORTS, sort_default)
+    sort = _choice(args, "sort", SORTS, default_sort(bool(near), bool(q)))
     if sort == "distance" and not near:
         raise ParamError("sort", sort, "sort=distance needs a location in “near”", 422)
+    if sort == "relevance" and not q:
+        raise ParamError("sort", sort, "sort=relevance needs words to search for in “q”", 422)
     tz = parse_tz(args)
     return SearchParams(
+        q=q,
         near=near,
         radius=radius,
         unit=unit,

@@ -40,6 +40,65 @@ IN_A_PLACE = ("in_person", "hybrid")
 BAND_HOURS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 21), "night": (21, 5)}
 
 
+ORIGIN = "ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography"
+
+# ----------------------------------------------------------------------------- keywords
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """A keyword search, as the SQL sees it.
+
+    `index`: the Whoosh index's matches (ids with scores) are joined in, so every filter,
+    the distance, the order and the page are still PostgreSQL's, over those groups only.
+    `database`: the index cannot answer (missing, stale, unreadable), so PostgreSQL's
+    full-text search matches the words itself (`FTS_DOCUMENT`, `plainto_tsquery`: every
+    word, punctuation ignored, any text read without error). `websearch`: the same with
+    `websearch_to_tsquery`, the benchmark's peer.
+    """
+
+    mode: str  # "index", "database" or "websearch"
+    ids: tuple[int, ...] = ()
+    scores: tuple[float, ...] = ()
+    text: str = ""
+
+    def values(self) -> dict[str, Any]:
+        if self.mode == "index":
+            return {"kw_ids": list(self.ids), "kw_scores": list(self.scores)}
+        return {"kw_text": self.text}
+
+
+# a group's words for PostgreSQL's full-text search (the fallback, and the benchmark's peer,
+# which indexes this very expression with GIN)
+FTS_DOCUMENT = ("(setweight(to_tsvector('english'::regconfig, coalesce(g.name, '')), 'A') || "
+                "setweight(to_tsvector('english'::regconfig, coalesce(g.description, '')), "
+                "'C'))")
+
+
+def _kw_join(mode: str | None) -> str:
+    if mode == "index":
+        return (" JOIN unnest(%(kw_ids)s::int[], %(kw_scores)s::real[]) AS kw(id, score) "
+                "ON kw.id = g.id")
+    if mode == "database":  # the words as plain words, as the index reads them
+        return " CROSS JOIN plainto_tsquery('english', %(kw_text)s) AS kwq"
+    if mode == "websearch":  # the benchmark's peer (quotes, "or", "-" have a meaning)
+        return " CROSS JOIN websearch_to_tsquery('english', %(kw_text)s) AS kwq"
+    return ""
+
+
+def _kw_where(mode: str | None) -> str:
+    return f" AND {FTS_DOCUMENT} @@ kwq" if mode in ("database", "websearch") else ""
+
+
+def _kw_score(mode: str | None) -> str:
+    """The relevance of a matching group (higher is better)."""
+    if mode == "index":
+        return "kw.score"
+    if mode in ("database", "websearch"):
+        return f"ts_rank({FTS_DOCUMENT}, kwq)"
+    return "0"
+
+
 # ----------------------------------------------------------------------------- filters
 
 
@@ -236,16 +295,25 @@ def _capped_count_sql(matching_sql: str) -> str:
     return f"SELECT count(*) FROM ({matching_sql} LIMIT %(cap)s) c"
 
 
-ORIGIN = "ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography"
 CHANGE_COUNTER = "(SELECT last_value FROM listing_changes)"
 
 
+def _nearby_matching(shape: tuple, kw: str | None) -> str:
+    return (f"FROM groups g{_kw_join(kw)} JOIN locations l ON l.id = g.location_id "
+            f"WHERE g.format = ANY(%(formats)s) AND {where_sql(shape)}{_kw_where(kw)}")
+
+
+IN_RADIUS = f"AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
+
+
 @lru_cache(maxsize=512)
-def _nearby_sql(shape: tuple, sort: str, with_counter: bool) -> tuple[str, str, str]:
-    """(capped count, KNN page, radius-driven page) for a filter shape."""
-    matching = ("FROM groups g JOIN locations l ON l.id = g.location_id "
-                f"WHERE g.format = ANY(%(formats)s) AND {where_sql(shape)}")
-    in_radius = f"AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
+def _nearby_sql(shape: tuple, sort: str, with_counter: bool,
+                kw: str | None = None) -> tuple[str, str, str]:
+    """(capped count, KNN page, radius-driven page) for a filter shape; with keywords,
+    relevance breaks ties of distance."""
+    matching = _nearby_matching(shape, kw)
+    tie = f"-{_kw_score(kw)}" if kw else "g.id"
+    in_radius = IN_RADIUS
     knn = f"l.point <-> {ORIGIN}"  # the GiST index's order: nearest first
     distance = f"ST_Distance(l.point, {ORIGIN}) AS distance_m"
     limit = PAGE
@@ -254,10 +322,12 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool) -> tuple[str, str, 
     if with_counter:
         count = f"SELECT ({count}), {CHANGE_COUNTER}"
     # nearest first, when the count says the radius holds the page: no radius test needed
-    knn_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, g.id AS k2 {matching} "
-                           f"ORDER BY {knn} {limit}", "p.k1, p.k2")
-    if sort == "distance":
-        radius_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, g.id AS k2 "
+    # without keywords, ORDER BY the KNN expression alone, so the GiST index gives the order
+    knn_order = f"{knn}, k2" if kw else knn
+    knn_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, {tie} AS k2 {matching} "
+                           f"ORDER BY {knn_order} {limit}", "p.k1, p.k2")
+    if sort != "next":  # distance (relevance only breaks ties with a place)
+        radius_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, {tie} AS k2 "
                                   f"{matching} {in_radius} ORDER BY k1, k2 {limit}",
                                   "p.k1, p.k2")
     else:  # next meeting first, then nearest
@@ -269,7 +339,8 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool) -> tuple[str, str, 
 
 
 def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
-           now: dt.datetime, *, with_counter: bool = False) -> tuple[Page, int | None]:
+           now: dt.datetime, *, with_counter: bool = False,
+           keywords: Keywords | None = None) -> tuple[Page, int | None]:
     """In-person and hybrid groups within the radius, nearest first; and the listing change
     counter when asked for (read in the same statement as the count).
 
@@ -280,32 +351,46 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
     """
     formats = IN_A_PLACE if params.format == "any" else (params.format,)
     f = filters(params, now, formats=formats)
-    count_sql, knn_sql, radius_sql = _nearby_sql(f.shape, params.sort, with_counter)
+    kw = keywords.mode if keywords else None
+    count_sql, knn_sql, radius_sql = _nearby_sql(f.shape, params.sort, with_counter, kw)
     offset = (params.page - 1) * params.per_page
     values = {**f.values, "formats": list(formats), "lat": lat, "lng": lng,
-              "radius_m": params.radius_m}
+              "radius_m": params.radius_m, **(keywords.values() if keywords else {})}
     counted = cur.execute(count_sql, values).fetchone()
     total, counter = (counted[0], counted[1]) if with_counter else (counted[0], None)
-    knn = params.sort == "distance" and total >= offset + params.per_page
+    knn = params.sort != "next" and total >= offset + params.per_page
     page_sql = _page_sql(knn_sql if knn else radius_sql, params.per_page, offset)
     rows = cur.execute(page_sql, values).fetchall()
     return _page(rows, total, offset, params), counter
 
 
+def _online_matching(shape: tuple, kw: str | None) -> str:
+    return (f"FROM groups g{_kw_join(kw)} WHERE g.format = 'virtual' "
+            f"AND g.service_countries && %(served)s::varchar[] AND {where_sql(shape)}"
+            f"{_kw_where(kw)}")
+
+
 @lru_cache(maxsize=512)
-def _online_sql(shape: tuple) -> tuple[str, str]:
-    """(page, capped count) of online groups serving some countries, for a filter shape."""
-    matching = ("FROM groups g WHERE g.format = 'virtual' "
-                f"AND g.service_countries && %(served)s::varchar[] AND {where_sql(shape)}")
-    page = _results_of(
-        "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.name AS k2 "
-        f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.name, g.id "
-        f"{PAGE}", "p.k1 NULLS LAST, p.k2, p.id")
+def _online_sql(shape: tuple, kw: str | None = None) -> tuple[str, str]:
+    """(page, capped count) of online groups serving some countries, for a filter shape;
+    with keywords, best match first and then next meeting."""
+    matching = _online_matching(shape, kw)
+    if kw:
+        page = _results_of(
+            f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
+            f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}",
+            "p.k1, p.k2 NULLS LAST, p.id")
+    else:
+        page = _results_of(
+            "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.name AS k2 "
+            f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.name, g.id "
+            f"{PAGE}", "p.k1 NULLS LAST, p.k2, p.id")
     return page, _capped_count_sql(f"SELECT g.id {matching}")
 
 
 def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: dt.datetime,
-           *, preview: int | None = None, searcher_tz: str | None = None) -> Page:
+           *, preview: int | None = None, searcher_tz: str | None = None,
+           keywords: Keywords | None = None) -> Page:
     """Virtual-only groups that serve `country` (or worldwide), next meeting first.
 
     Day and time filters are read in `searcher_tz` when given. A `preview` (the first n
@@ -313,8 +398,9 @@ def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: 
     counting every online group costs more than the page.
     """
     f = filters(params, now, formats=("virtual",), searcher_tz=searcher_tz)
-    page_sql, count_sql = _online_sql(f.shape)
-    values = {**f.values, "served": [WORLDWIDE] + ([country] if country else [])}
+    page_sql, count_sql = _online_sql(f.shape, keywords.mode if keywords else None)
+    values = {**f.values, "served": [WORLDWIDE] + ([country] if country else []),
+              **(keywords.values() if keywords else {})}
     if preview is not None:
         rows = cur.execute(_page_sql(page_sql, preview + 1, 0), values).fetchall()
         return Page(rows[:preview], min(len(rows), preview), exact=len(rows) <= preview)
@@ -326,28 +412,42 @@ def change_counter(cur: psycopg.Cursor) -> int:
     return cur.execute(f"SELECT {CHANGE_COUNTER}").fetchone()[0]
 
 
-@lru_cache(maxsize=512)
-def _anywhere_sql(shape: tuple, one_format: bool) -> tuple[str, str]:
-    matching = "FROM groups g WHERE " + where_sql(shape)
+def _anywhere_matching(shape: tuple, one_format: bool, kw: str | None) -> str:
+    matching = f"FROM groups g{_kw_join(kw)} WHERE {where_sql(shape)}{_kw_where(kw)}"
     if one_format:
         matching += " AND g.format = %(format)s"
-    page = _results_of(
-        "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.id AS k2 "
-        f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.id "
-        f"{PAGE}", "p.k1 NULLS LAST, p.k2")
+    return matching
+
+
+@lru_cache(maxsize=512)
+def _anywhere_sql(shape: tuple, one_format: bool, kw: str | None = None,
+                  relevance: bool = False) -> tuple[str, str]:
+    matching = _anywhere_matching(shape, one_format, kw)
+    if kw and relevance:
+        page = _results_of(
+            f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
+            f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}",
+            "p.k1, p.k2 NULLS LAST, p.id")
+    else:
+        page = _results_of(
+            "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.id AS k2 "
+            f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.id "
+            f"{PAGE}", "p.k1 NULLS LAST, p.k2")
     return page, _capped_count_sql(f"SELECT g.id {matching}")
 
 
 def anywhere(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime,
-             *, searcher_tz: str | None = None) -> Page:
+             *, searcher_tz: str | None = None, keywords: Keywords | None = None) -> Page:
     """No location given: every matching group of the chosen format, next meeting first.
 
     Day and time filters are read in `searcher_tz` for online groups when given.
     """
     formats = ALL_FORMATS if params.format == "any" else (params.format,)
     f = filters(params, now, formats=formats, searcher_tz=searcher_tz)
-    page_sql, count_sql = _anywhere_sql(f.shape, params.format != "any")
-    values = {**f.values, "format": params.format}
+    kw = keywords.mode if keywords else None
+    page_sql, count_sql = _anywhere_sql(f.shape, params.format != "any", kw,
+                                        params.sort == "relevance")
+    values = {**f.values, "format": params.format, **(keywords.values() if keywords else {})}
     return _paged(cur, page_sql, count_sql, values, params)
 
 
@@ -369,3 +469,55 @@ BY_IDS_SQL = _results_of("SELECT id, NULL::float8 AS distance_m, k1 "
 def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]:
     """Result rows for these groups, in this order (any status)."""
     return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()
+
+
+# ----------------------------------------------------------------------------- facets
+
+FACET_CAP = 5000  # groups counted per list at most
+
+
+@lru_cache(maxsize=256)
+def _facets_sql(parts: tuple[str, ...]) -> str:
+    """Counts per format, loss type, audience and meeting day over the groups `parts`
+    (matching clauses, FROM ... WHERE ...) select."""
+    columns = "g.id, g.format, g.loss_types, g.audiences, g.meeting_slots"
+    union = " UNION ".join(f"(SELECT {columns} {p} LIMIT {FACET_CAP})" for p in parts)
+    return f"""WITH m AS ({union})
+        SELECT 'format', format, count(*) FROM m GROUP BY 2
+        UNION ALL SELECT 'loss', x, count(*) FROM m, unnest(loss_types) x GROUP BY 2
+        UNION ALL SELECT 'audience', x, count(*) FROM m, unnest(audiences) x GROUP BY 2
+        UNION ALL SELECT 'day', split_part(x, ':', 1), count(*) FROM m, unnest(meeting_slots) x
+                  WHERE x LIKE '%%:*' AND x NOT LIKE '*%%' GROUP BY 2"""
+
+
+def facets(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime, keywords: Keywords,
+           *, point: tuple[float, float] | None = None, country: str | None = None,
+           searcher_tz: str | None = None) -> dict[str, dict[str, int]]:
+    """How many of the search's matches (every filter applied, up to FACET_CAP per list)
+    have each format, loss type, audience and meeting day (the group's own day), for the
+    counts beside the results of a keyword search."""
+    parts: list[str] = []
+    values: dict[str, Any] = {**keywords.values()}
+    kw = keywords.mode
+    if point is None:
+        formats = ALL_FORMATS if params.format == "any" else (params.format,)
+        f = filters(params, now, formats=formats, searcher_tz=searcher_tz)
+        parts.append(_anywhere_matching(f.shape, params.format != "any", kw))
+        values.update(f.values, format=params.format)
+    else:
+        if params.format != "virtual":
+            formats = IN_A_PLACE if params.format == "any" else (params.format,)
+            f = filters(params, now, formats=formats)
+            parts.append(f"{_nearby_matching(f.shape, kw)} {IN_RADIUS}")
+            values.update(f.values, formats=list(formats), lat=point[0], lng=point[1],
+                          radius_m=params.radius_m)
+        if params.format in ("any", "virtual"):
+            f = filters(params, now, formats=("virtual",), searcher_tz=searcher_tz)
+            parts.append(_online_matching(f.shape, kw))
+            values.update(f.values, served=[WORLDWIDE] + ([country] if country else []))
+    out: dict[str, dict[str, int]] = {"format": {}, "day": {}, "loss": {}, "audience": {}}
+    for facet, value, count in cur.execute(_facets_sql(tuple(parts)), values):
+        if facet == "day":
+            value = vocab.DAYS.codes[int(value)]
+        out[facet][value] = count
+    return out

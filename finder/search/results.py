@@ -69,6 +69,8 @@ class GroupResult:
     updated_at: str
     links: dict  # its JSON and HTML pages
     sources: list[dict] = field(default_factory=list)
+    # keyword searches: the description's best passage, HTML-escaped, matches in <mark>
+    snippet: str | None = None
 
     def to_dict(self) -> dict:
         """Plain data (the API serialises the object itself with orjson)."""

@@ -12,6 +12,7 @@ from finder.search.params import KM_PER_MILE, MAX_RADIUS_KM, ParamError
 
 # the boxes of the search form, by parameter name, as their labels read
 FIELD_LABELS = {
+    "q": lazy_gettext("What are you looking for?"),
     "near": lazy_gettext("Postcode, ZIP or town"),
     "radius": lazy_gettext("Within"),
     "unit": lazy_gettext("Units"),
@@ -51,6 +52,9 @@ def friendly(error: ParamError) -> str:
     if field == "page":
         return gettext("That page is past the end of the results. Start again from the "
                        "first page.")
+    if field == "q":
+        return gettext("Please use fewer words in “What are you looking for?” (up to 200 "
+                       "characters), or words without unusual characters.")
     if field == "tz":
         return gettext("We don't know the time zone “%(value)s”.", value=value)
     label = FIELD_LABELS.get(field)

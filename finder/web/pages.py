@@ -14,6 +14,7 @@ from finder import geocode, helplines, search, vocab
 from finder.accounts.access import is_member
 from finder.db import get_cursor, get_session
 from finder.groups import find_group
+from finder.keywords import get_index
 from finder.models import Group
 from finder.search.params import ParamError, SearchParams, parse_tz
 from finder.web import bp, links
@@ -64,7 +65,8 @@ def run_search(args, session):
     params = with_local_unit(params, args, session)
     outcome = search.run(session, get_cursor(), params,
                          online_geocoder=current_app.config["ONLINE_GEOCODER"],
-                         user_agent=current_app.config["GEOCODER_USER_AGENT"])
+                         user_agent=current_app.config["GEOCODER_USER_AGENT"],
+                         keyword_index=get_index())
     return params, outcome
 
 

@@ -5,14 +5,14 @@ by each ingestion run, so the web pages name a source from the database instead 
 ingestion's configuration.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 18:30:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

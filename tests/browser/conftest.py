@@ -73,12 +73,17 @@ def exit_site():
 
 
 @pytest.fixture(scope="session")
-def live_server(browser_database, exit_site):
+def live_server(browser_database, exit_site, tmp_path_factory):
     url, ids = browser_database
     (ARTIFACTS / "first-result-top.txt").unlink(missing_ok=True)
+    index_dir = tmp_path_factory.mktemp("browser-keyword-index")
     app = create_app({"DATABASE_URL": url, "ONLINE_GEOCODER": False,
                       "QUICK_EXIT_URL": exit_site.url_for("/weather"),
-                      "MAIL_BACKEND": "file", "MAIL_FILE_DIR": str(ARTIFACTS / "mail")})
+                      "MAIL_BACKEND": "file", "MAIL_FILE_DIR": str(ARTIFACTS / "mail"),
+                      "KEYWORD_INDEX_DIR": str(index_dir)})
+    from finder.keywords import sync
+
+    sync.rebuild(app.extensions["db"].engine, index_dir)  # as `groupfinder index sync` would
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

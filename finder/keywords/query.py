@@ -1,0 +1,162 @@
+"""A searcher's words -> a Whoosh query -> the matching groups with their scores.
+
+The text is never given to Whoosh's query parser: it is split into words by the index's
+own analyzer, so quotes, `*`, `:`, brackets, `AND` and the like are only characters (or
+stop words) and cannot raise. Each word, or phrase from the synonyms list, becomes a
+*concept*: any of its alternatives in any searched field, with typos allowed for words of
+five letters or more (edit distance 1, or 2 from eight letters, first letter fixed). Every
+concept must match; when that finds nothing, any may ("grupo en español" still finds the
+Spanish-language groups), more matches scoring higher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from whoosh import highlight
+from whoosh.query import And, FuzzyTerm, Or, Query, Term
+from whoosh.searching import Searcher
+
+from finder.keywords import analysis, synonyms
+
+FUZZY_MIN = 5  # letters
+FUZZY_BOOST = 0.4  # a typo's match counts less than the word itself
+SUGGEST_BELOW = 3  # "did you mean" when fewer matches than this
+MAX_WORDS = 12
+
+_analyzer = analysis.text_analyzer()
+_words = analysis.words_analyzer()
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the index found: group ids with their scores, best first."""
+
+    ids: list[int]
+    scores: list[float]
+    terms: frozenset[str]  # analysed words that matched, for highlighting
+    suggestion: str | None = None
+
+
+def words(text: str) -> list[str]:
+    """The searcher's words: lower case, accents folded, punctuation gone."""
+    return [t.text for t in _words(text)][:MAX_WORDS]
+
+
+@lru_cache(maxsize=4096)
+def _stems(phrase: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t.text for t in _analyzer(" ".join(phrase)))
+
+
+def stems(text: str) -> tuple[str, ...]:
+    """The analysed forms of `text`'s words, as the index holds them."""
+    return _stems((text,))
+
+
+def _alternative(phrase: tuple[str, ...]) -> list[Query]:
+    stems = _stems(phrase)
+    if not stems:  # only stop words
+        return []
+    field = analysis.FIELD
+    if len(stems) > 1:  # a multi-word synonym: all its words
+        return [And([Term(field, stem) for stem in stems])]
+    out: list[Query] = [Term(field, stems[0])]
+    word = phrase[0] if len(phrase) == 1 else stems[0]
+    if len(word) >= FUZZY_MIN:
+        maxdist = 2 if len(word) >= 8 else 1
+        out.append(FuzzyTerm(field, stems[0], boost=FUZZY_BOOST, maxdist=maxdist,
+                             prefixlength=1))
+        # the word as typed against the unstemmed words too: "ectopik" is one letter from
+        # "ectopic" but two from its stem "ectop"
+        out.append(FuzzyTerm("spell", word, boost=FUZZY_BOOST, maxdist=maxdist,
+                             prefixlength=1))
+    return out
+
+
+def build(text: str) -> tuple[Query | None, Query | None]:
+    """(every concept must match, any concept may) for the searcher's text; (None, None)
+    when it has no searchable word."""
+    parts = []
+    for concept in synonyms.concepts(words(text)):
+        alternatives = {repr(q): q for phrase in concept for q in _alternative(phrase)}
+        if alternatives:
+            parts.append(Or(list(alternatives.values())))
+    if not parts:
+        return None, None
+    if len(parts) == 1:
+        return parts[0], None
+    return And(parts), Or(parts)
+
+
+def group_ids(searcher: Searcher) -> list[int]:
+    """Group id per document number (deleted documents included), read once per searcher
+    from the `gid` column."""
+    return list(searcher.reader().column_reader("gid"))
+
+
+def match(searcher: Searcher, text: str, ids_by_docnum: list[int] | None = None
+          ) -> Match | None:
+    """Every group matching `text`, best first; None when the text has no searchable word.
+
+    `ids_by_docnum`: `group_ids(searcher)`, kept with the searcher by the caller."""
+    every, some = build(text)
+    if every is None:
+        return None
+    used = every
+    results = searcher.search(every, limit=None)
+    if results.scored_length() == 0 and some is not None:
+        used = some
+        results = searcher.search(some, limit=None)
+    id_of = ids_by_docnum if ids_by_docnum is not None else group_ids(searcher)
+    top = results.top_n
+    ids = [id_of[docnum] for _score, docnum in top]
+    scores = [float(score) for score, _docnum in top]
+    terms = matched_words(searcher, used)
+    suggestion = suggest(searcher, text) if len(ids) < SUGGEST_BELOW else None
+    return Match(ids, scores, terms, suggestion)
+
+
+def matched_words(searcher: Searcher, q: Query) -> frozenset[str]:
+    """The analysed words `q` looks for, typos expanded to the words the index has."""
+    reader = searcher.reader()
+    out: set[str] = set()
+    for leaf in q.leaves():
+        if isinstance(leaf, FuzzyTerm):
+            out.update(t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(
+                leaf.fieldname, leaf.text, leaf.maxdist, prefix=leaf.prefixlength))
+        elif isinstance(leaf, Term):
+            out.add(leaf.text)
+    return frozenset(out)
+
+
+def suggest(searcher: Searcher, text: str) -> str | None:
+    """The text with unknown words replaced by the nearest known ones, if that changes it."""
+    corrector = searcher.corrector("spell")
+    reader = searcher.reader()
+    out, changed = [], False
+    for word in words(text):
+        if len(word) < 3 or reader.doc_frequency("spell", word) > 0:
+            out.append(word)
+            continue
+        found = corrector.suggest(word, limit=1, maxdist=2)
+        if found and found[0] != word:
+            out.append(found[0])
+            changed = True
+        else:
+            out.append(word)
+    return " ".join(out) if changed else None
+
+
+_fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+
+
+def snippet(text: str, terms: frozenset[str]) -> str | None:
+    """The description's best passage with matched words in <mark>, HTML-escaped
+    throughout (the text comes from publishers); None when nothing in it matched."""
+    if not text or not terms:
+        return None
+    formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="t",
+                                        between=" … ")
+    out = highlight.highlight(text, terms, _analyzer, _fragmenter, formatter, top=2)
+    return out or None

@@ -1,0 +1,486 @@
+"""Keyword search: relevance, every filter with `q`, the index kept in step with the
+database (sync, rebuild, check), and the database answering when the index cannot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sqlalchemy import text
+
+from finder.keywords import reader, store, sync
+from finder.models import Organisation
+from tests.factories import make_group, offset
+
+LONDON = (51.501009, -0.141588)  # SW1A 1AA
+NEAR = f"{LONDON[0]},{LONDON[1]}"
+THURSDAY_MORNING = {"freq": "weekly", "weekday": 3, "start_time": dt.time(10, 0)}
+
+
+class Index:
+    """A test's own index directory, served to the app's requests; the index is written
+    from committed data, as `groupfinder index` does (so the test's setup is committed)."""
+
+    def __init__(self, app, root, live) -> None:
+        self.app, self.root, self.live = app, root, live
+        self.engine = app.extensions["db"].engine
+
+    def rebuild(self, **kw):
+        self.live.commit()
+        return sync.rebuild(self.engine, self.root, **kw)
+
+    def sync(self):
+        self.live.commit()
+        return sync.sync(self.engine, self.root)
+
+    def check(self):
+        self.live.commit()
+        return sync.check(self.engine, self.root)
+
+
+@pytest.fixture
+def index(app, client, live, tmp_path, monkeypatch):
+    """Requests' mode (`client`): the tests' data is committed, as the index needs."""
+    root = tmp_path / "index"
+    monkeypatch.setitem(app.config, "KEYWORD_INDEX_DIR", str(root))
+    monkeypatch.setitem(app.extensions, "keywords", reader.KeywordIndex(root, 3600))
+    return Index(app, root, live)
+
+
+def names(body):
+    return [r["name"] for r in body["results"]]
+
+
+def search(client, **args):
+    response = client.get("/api/v1/groups", query_string=args)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def at(session, name, km=1.0, **kw):
+    lat, lng = offset(*LONDON, north_km=km)
+    return make_group(session, name, lat=lat, lng=lng, **kw)
+
+
+@pytest.fixture
+def groups(session):
+    return {
+        "dads": at(session, "Fathers after loss", 2, audiences=["dads"],
+                   description="An evening circle for fathers."),
+        "tfmr": at(session, "Ending a wanted pregnancy", 3, loss_types=["tfmr"],
+                   description="For parents after termination for medical reasons."),
+        "still": at(session, "Stillborn babies remembered", 4, loss_types=["stillbirth"]),
+        "nicu": make_group(session, "After the NICU", format="virtual", loss_types=[
+            "neonatal_death"], description="Online, for parents whose baby died in neonatal "
+                                           "care."),
+        "rainbow": at(session, "Rainbow pregnancy group", 6,
+                      loss_types=["pregnancy_after_loss"]),
+        "spanish": make_group(session, "Grupo de apoyo en español", format="virtual",
+                              languages=["es"], description="Un grupo para familias."),
+        "ectopic": make_group(session, "Ectopic pregnancy online", format="virtual",
+                              loss_types=["ectopic"], schedules=[THURSDAY_MORNING]),
+        "plain": at(session, "Miscarriage support", 8,
+                    description="A group that sometimes welcomes fathers too."),
+    }
+
+
+# ----------------------------------------------------------------------------- relevance
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("TFMR", "Ending a wanted pregnancy"),  # the name does not say TFMR; tags and words do
+    ("termination for medical reasons", "Ending a wanted pregnancy"),
+    ("dads", "Fathers after loss"),
+    ("stillbirth", "Stillborn babies remembered"),
+    ("neonatal", "After the NICU"),
+    ("pregnancy after loss", "Rainbow pregnancy group"),
+    ("espanol", "Grupo de apoyo en español"),  # accents folded
+    ("grupo en español", "Grupo de apoyo en español"),
+    ("stilbirth", "Stillborn babies remembered"),  # a typo in a long word
+    ("miscarrage", "Miscarriage support"),
+    ("ectopik", "Ectopic pregnancy online"),  # one letter from the word, two from its stem
+    ("ectopic online", "Ectopic pregnancy online"),
+    ("remembering", "Stillborn babies remembered"),  # stemming
+])
+def test_relevance_cases(client, groups, index, q, expected):
+    index.rebuild()
+    body = search(client, q=q)
+    assert body["keywords"]["answered_by"] == "index"
+    assert names(body)[0] == expected, names(body)
+
+
+def test_a_name_match_ranks_above_a_description_match(client, groups, index):
+    index.rebuild()
+    found = names(search(client, q="fathers"))
+    assert found.index("Fathers after loss") < found.index("Miscarriage support")
+
+
+def test_did_you_mean_when_little_is_found(client, groups, index):
+    index.rebuild()
+    body = search(client, q="dadz")  # four letters: no typo matching, so a suggestion
+    assert body["keywords"]["did_you_mean"] == "dads"
+    assert search(client, q="dads")["keywords"]["did_you_mean"] is None
+
+
+@pytest.mark.parametrize("q", ['"', '*', ':', '(', ')', 'AND', 'OR NOT', 'name:dads', 'dads~2',
+                               '[a TO z]', '"fathers', 'fath*', '((', '-', '^2', '\\'])
+def test_whoosh_syntax_characters_never_raise(client, groups, index, q):
+    index.rebuild()
+    search(client, q=q)
+    search(client, q=q, near=NEAR)
+    assert client.get("/", query_string={"q": q}).status_code == 200
+
+
+def test_syntax_characters_in_the_database_fallback(client, groups, index):
+    for q in ['"', '*', ':(', 'AND', '!!']:  # no searchable word: q is set aside
+        assert search(client, q=q)["keywords"]["answered_by"] is None
+    for q in ['fathers OR', 'fathers:(', '"fathers', 'fathers AND (', '-(fathers']:
+        body = search(client, q=q)  # PostgreSQL answers, reading any text
+        assert body["keywords"]["answered_by"] == "database"
+        assert names(body)[0] == "Fathers after loss", (q, names(body))
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+def test_every_filter_combines_with_q(client, session, index):
+    near_evening = at(session, "Evening dads near", 2, audiences=["dads"])
+    at(session, "Morning dads near", 3, audiences=["dads"], schedules=[THURSDAY_MORNING])
+    at(session, "Evening dads far", 60, audiences=["dads"])
+    at(session, "Evening mums near", 2, audiences=["birthing_parents"])
+    at(session, "Paid dads near", 2, audiences=["dads"], cost="fee")
+    at(session, "Register dads near", 2, audiences=["dads"], join_mode="register",
+       join_url="https://example.org/r")
+    at(session, "Welsh dads near", 2, audiences=["dads"], languages=["cy"])
+    at(session, "Stillbirth dads near", 2, audiences=["dads"], loss_types=["stillbirth"])
+    make_group(session, "Online dads", format="virtual", audiences=["dads"])
+    index.rebuild()
+
+    def found(**args):
+        return set(names(search(client, q="dads", **args)))
+
+    assert "Evening dads far" not in found(near=NEAR, radius="10")
+    assert found(near=NEAR, radius="100") >= {"Evening dads far", "Evening dads near"}
+    assert found(near=NEAR, format="virtual") == {"Online dads"}
+    assert "Online dads" not in found(near=NEAR, format="in_person")
+    assert "Morning dads near" not in found(near=NEAR, day="tue")
+    assert "Morning dads near" in found(near=NEAR, day="thu")
+    assert "Morning dads near" in found(near=NEAR, time="morning")
+    assert "Evening dads near" not in found(near=NEAR, time="morning")
+    assert found(near=NEAR, within_days="7") >= {"Evening dads near", "Morning dads near"}
+    assert found(near=NEAR, loss="stillbirth") == {"Stillbirth dads near"}
+    assert found(near=NEAR, language="cy") == {"Welsh dads near"}
+    assert found(near=NEAR, cost="fee") == {"Paid dads near"}
+    assert found(near=NEAR, join="register") == {"Register dads near"}
+    assert "Evening mums near" not in found(near=NEAR)
+    assert found(audience="birthing_parents") == set()  # dads AND birthing parents: none
+    preview = search(client, q="dads", near=NEAR)["online"]["results"]
+    assert [r["name"] for r in preview] == ["Online dads"]
+    body = search(client, q="dads", near=NEAR, loss="stillbirth")
+    assert body["facets"]["loss"] == {"stillbirth": 1}
+    assert near_evening.id not in [r["id"] for r in body["results"]]
+
+
+def test_totals_and_pages_with_q(client, session, index):
+    for i in range(5):
+        at(session, f"Dads group {i}", 1 + i, audiences=["dads"])
+    at(session, "Not this one", 1)
+    index.rebuild()
+    first = search(client, q="dads", near=NEAR, per_page="2")
+    assert (first["total"], first["total_exact"], first["total_pages"]) == (5, True, 3)
+    seen = names(first)
+    seen += names(search(client, q="dads", near=NEAR, per_page="2", page="2"))
+    last = search(client, q="dads", near=NEAR, per_page="2", page="3")
+    seen += names(last)
+    assert seen == [f"Dads group {i}" for i in range(5)]  # nearest first
+    assert last["total"] == 5
+    assert client.get("/api/v1/groups", query_string={
+        "q": "dads", "near": NEAR, "per_page": "2", "page": "4"}).status_code == 422
+
+
+def test_order_relevance_without_near_distance_with_near(client, session, index):
+    at(session, "Support", 1, description="dads dads dads, for dads")
+    at(session, "Dads", 9, audiences=["dads"], description="For dads.")
+    index.rebuild()
+    assert names(search(client, q="dads"))[0] == "Dads"  # the name counts most
+    assert names(search(client, q="dads", near=NEAR)) == ["Support", "Dads"]  # nearest
+    assert search(client, q="dads")["results"][0]["snippet"].startswith(
+        'For <mark class="match t0">dads</mark>')
+
+
+def test_sort_relevance_needs_q(client):
+    response = client.get("/api/v1/groups", query_string={"sort": "relevance"})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "sort"
+
+
+def test_q_too_long_is_a_400_naming_the_field(client):
+    response = client.get("/api/v1/groups", query_string={"q": "x" * 201})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "q"
+
+
+# ----------------------------------------------------------------------------- kept in step
+
+
+def test_sync_after_create_update_withdraw_pause_and_delete(client, session, index):
+    kept = at(session, "Kept", 1, description="nothing special")
+    gone = at(session, "Deleted later", 2, description="hospital")
+    index.rebuild()
+    assert names(search(client, q="hospital")) == ["Deleted later"]
+
+    created = at(session, "Created after", 3, description="hospital")
+    kept.description = "now at the hospital"
+    session.commit()
+    assert set(names(search(client, q="hospital"))) == {"Deleted later"}  # not synced yet
+    report = index.sync()
+    assert (report.indexed, report.removed) == (2, 0)
+    assert set(names(search(client, q="hospital"))) == {"Deleted later", "Created after",
+                                                        "Kept"}
+
+    created.status = "withdrawn"
+    kept.status = "paused"
+    session.commit()
+    index.sync()
+    assert names(search(client, q="hospital")) == ["Deleted later"]
+
+    session.execute(text("DELETE FROM groups WHERE id = :id"), {"id": gone.id})
+    session.commit()
+    report = index.sync()
+    assert report.removed >= 1
+    assert names(search(client, q="hospital")) == []
+    assert index.check().ok
+
+
+def test_renaming_an_organisation_reindexes_its_groups(client, session, index):
+    org = Organisation(name="Tommy Trust")
+    session.add(org)
+    session.flush()
+    at(session, "Circle", 1, organisation_id=org.id)
+    index.rebuild()
+    assert names(search(client, q="tommy")) == ["Circle"]
+    org.name = "Harbour Trust"
+    session.commit()
+    index.sync()
+    assert names(search(client, q="harbour")) == ["Circle"]
+    assert names(search(client, q="tommy")) == []
+
+
+def test_a_change_committed_after_the_sync_began_is_not_skipped(app, client, session, index):
+    group = at(session, "Late", 1, description="before")
+    index.rebuild()
+    engine = app.extensions["db"].engine
+    with engine.connect() as late:  # a writer whose transaction started before the sync
+        late.execute(text("UPDATE groups SET description = 'lighthouse' WHERE id = :id"),
+                     {"id": group.id})
+        index.sync()  # does not see the uncommitted change
+        late.commit()
+    assert names(search(client, q="lighthouse")) == []
+    index.sync()
+    assert names(search(client, q="lighthouse")) == ["Late"]
+
+
+def test_an_unrelated_update_does_not_mark_the_group(session, index):
+    group = at(session, "Quiet", 1)
+    session.commit()
+    before = session.execute(text("SELECT index_xid::text FROM groups WHERE id = :id"),
+                             {"id": group.id}).scalar()
+    session.execute(text("UPDATE groups SET next_meeting_at = now() + interval '1 day', "
+                         "last_confirmed = current_date WHERE id = :id"), {"id": group.id})
+    session.commit()
+    after = session.execute(text("SELECT index_xid::text FROM groups WHERE id = :id"),
+                            {"id": group.id}).scalar()
+    assert before == after
+
+
+def test_check_reports_differences(client, session, index):
+    group = at(session, "Checked", 1)
+    index.rebuild()
+    assert index.check().ok
+    group.name = "Checked again"
+    at(session, "New", 2)
+    session.commit()
+    report = index.check()
+    assert report.outdated == [group.id] and len(report.missing) == 1
+    index.sync()
+    assert index.check().ok
+
+
+def test_an_interrupted_rebuild_leaves_the_old_index_serving(client, session, index):
+    for i in range(4):
+        at(session, f"Dads {i}", 1 + i, audiences=["dads"])
+    index.rebuild()
+    serving = store.current_dir(index.root)
+    at(session, "Dads new", 9, audiences=["dads"])
+    session.commit()
+    with pytest.raises(RuntimeError):
+        index.rebuild(crash_after=2)
+    assert store.current_dir(index.root) == serving
+    assert [p for p in index.root.glob("gen-*")] == [serving]  # the half-built one is gone
+    body = search(client, q="dads")
+    assert body["keywords"]["answered_by"] == "index" and body["total"] == 4
+    index.rebuild()
+    assert search(client, q="dads")["total"] == 5
+
+
+def test_two_writers_are_never_at_work(session, index):
+    at(session, "One", 1)
+    index.rebuild()
+    with store.writer_lock(index.root):
+        with pytest.raises(store.WriterBusy):
+            with store.writer_lock(index.root):
+                pass
+
+
+SEARCHER = textwrap.dedent("""
+    import sys, pathlib
+    from whoosh import index
+    from finder.keywords import query, store
+    root, stop = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    searches = 0
+    while not stop.exists() or searches < 20:
+        ix = index.open_dir(str(store.current_dir(root)))
+        with ix.searcher() as s:
+            m = query.match(s, "dads")
+            assert m is not None and len(m.ids) >= 3, m
+        searches += 1
+    print(searches)
+""")
+
+
+def test_two_processes_search_while_one_syncs(session, index, tmp_path):
+    groups = [at(session, f"Dads {i}", 1 + i, audiences=["dads"]) for i in range(3)]
+    index.rebuild()
+    stop = tmp_path / "stop"
+    searchers = [subprocess.Popen([sys.executable, "-c", SEARCHER, str(index.root), str(stop)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    try:
+        for round_ in range(6):
+            for g in groups:
+                g.description = f"round {round_}"
+            at(session, f"Dads extra {round_}", 20 + round_, audiences=["dads"])
+            session.commit()
+            index.sync()
+    finally:
+        stop.touch()
+    for p in searchers:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert int(out) >= 20
+    assert index.check().ok
+
+
+# ----------------------------------------------------------------------------- fallback
+
+
+def test_missing_index_falls_back_to_the_database(client, groups, index, caplog):
+    with caplog.at_level(logging.WARNING, logger="finder.keywords"):
+        body = search(client, q="stillborn")
+    assert body["keywords"]["answered_by"] == "database"
+    assert names(body) == ["Stillborn babies remembered"]
+    assert "missing" in caplog.text and "stillborn" not in caplog.text
+    health = client.get("/healthz").get_json()
+    assert health["keyword_index"]["status"] == "missing"
+    assert health["status"] == "ok"
+
+
+def test_a_corrupt_index_falls_back_and_says_so(client, groups, index, caplog):
+    index.rebuild()
+    for path in store.current_dir(index.root).iterdir():
+        if path.name != store.STATE:
+            path.write_bytes(b"\x00garbage")
+    with caplog.at_level(logging.WARNING, logger="finder.keywords"):
+        body = search(client, q="stillborn")
+        page = client.get("/", query_string={"q": "stillborn"})
+    assert body["keywords"]["answered_by"] == "database"
+    assert names(body) == ["Stillborn babies remembered"]
+    assert page.status_code == 200
+    assert "unreadable" in caplog.text and "stillborn" not in caplog.text
+    assert client.get("/healthz").get_json()["keyword_index"]["status"] == "unreadable"
+    index.rebuild()  # a rebuild repairs it
+    assert search(client, q="stillborn")["keywords"]["answered_by"] == "index"
+
+
+def test_a_stale_index_falls_back(app, client, session, index, monkeypatch):
+    at(session, "Harbour", 1)
+    index.rebuild()
+    monkeypatch.setattr(app.extensions["keywords"], "stale_after_s", 0)
+    assert search(client, q="harbour")["keywords"]["answered_by"] == "index"  # no changes
+    at(session, "Lighthouse", 2)
+    session.commit()
+    app.extensions["keywords"]._changes_checked = (0.0, -1, False)
+    body = search(client, q="lighthouse")
+    assert body["keywords"]["answered_by"] == "database" and names(body) == ["Lighthouse"]
+    assert client.get("/healthz").get_json()["keyword_index"]["status"] == "stale"
+    index.sync()
+    assert search(client, q="lighthouse")["keywords"]["answered_by"] == "index"
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def test_page_keyword_box_snippets_suggestion_and_facets(client, session, index):
+    at(session, "Dads <b>circle</b>", 1, audiences=["dads"],
+       description="<script>alert(1)</script> A place for dads & partners.")
+    at(session, "Another dads group", 2, audiences=["dads"], schedules=[THURSDAY_MORNING])
+    index.rebuild()
+    html = client.get("/", query_string={"q": "dads", "near": NEAR}).get_data(as_text=True)
+    assert 'id="q"' in html and 'value="dads"' in html
+    assert "<script>alert" not in html and "script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<mark class="match t0">dads</mark> &amp; <mark' in html
+    assert "Dads &lt;b&gt;circle&lt;/b&gt;" in html
+    assert 'class="facets"' in html and "Thursday</a> <span class=\"count\">(1)" in html
+    assert "Tuesday</a> <span class=\"count\">(1)" in html
+    missed = client.get("/", query_string={"q": "dadz"}).get_data(as_text=True)
+    assert 'Did you mean <a href="/?q=dads">dads</a>' in missed
+
+
+def test_cli_index_commands(app, session, index):
+    at(session, "Command line", 1)
+    session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["index", "check"])
+    assert result.exit_code == 1
+    result = runner.invoke(args=["index", "sync"])  # no index yet: builds one
+    assert result.exit_code == 0, result.output
+    assert "built one with 1 groups" in result.output
+    assert runner.invoke(args=["index", "check"]).exit_code == 0
+    session.execute(text("UPDATE groups SET name = 'Renamed'"))
+    session.commit()
+    result = runner.invoke(args=["index", "check"])
+    assert result.exit_code == 1 and "out of date" in result.output
+    assert "1 indexed" in runner.invoke(args=["index", "sync"]).output
+    assert runner.invoke(args=["index", "rebuild"]).exit_code == 0
+
+
+def test_ingest_run_syncs_the_index(app, client, session, index, httpserver, tmp_path,
+                                    monkeypatch):
+    at(session, "Before the ingest", 1)
+    index.rebuild()
+    from finder.cli import command_group
+    from tests.test_ingest_runner import MG, THREE, feed, write_sources
+
+    sources = write_sources(tmp_path, httpserver, "good")
+    httpserver.expect_request("/feed.json").respond_with_data(feed(*THREE), content_type=MG)
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")  # the `groupfinder` group, with plugins
+    result = app.test_cli_runner().invoke(command_group(), args=[
+        "ingest", "run", "good", "--sources", str(sources)])
+    assert result.exit_code == 0, result.output
+    assert "Keyword index: 3 indexed, 0 removed." in result.output
+    assert index.check().ok
+
+
+def test_sync_rebuilds_an_index_of_another_schema_version(client, session, index):
+    at(session, "Versioned", 1)
+    index.rebuild()
+    generation = store.current_dir(index.root)
+    old = store.read_state(generation)
+    store.write_state(generation, store.State(old.xmin, old.synced_at, old.groups, schema=1))
+    report = index.sync()
+    assert report.full and store.current_dir(index.root) != generation
+    assert index.check().ok
