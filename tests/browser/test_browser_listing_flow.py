@@ -36,11 +36,18 @@ def _mail_link(address: str) -> str:
     return urlsplit(url).path
 
 
+def _follow(page, target) -> None:
+    """Click something that loads a new page, and wait for that page: what follows must
+    not read the page the click left (a race a loaded machine loses)."""
+    with page.expect_navigation():
+        target.click()
+
+
 def _sign_in(page, address: str, password: str = STRONG) -> None:
     page.goto("/account/sign-in")
     page.get_by_label("Email address").fill(address)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    _follow(page, page.get_by_role("button", name="Sign in"))
     page.wait_for_url("**/account/")
 
 
@@ -70,33 +77,33 @@ def test_organisation_lists_two_groups_moderator_decides_search_shows_one(
     page.get_by_label("Email address").fill(ORGANISER)
     page.get_by_label("Password").fill(STRONG)
     page.get_by_label("Your organisation's name (optional)").fill(ORGANISATION)
-    page.get_by_role("button", name="Create account").click()
+    _follow(page, page.get_by_role("button", name="Create account"))
     assert "Check your email" in page.content()
     page.goto(_mail_link(ORGANISER))
     page.wait_for_url("**/account/sign-in")
     _sign_in(page, ORGANISER)
 
     # 2. the form: a first try with a mistake, the address checked, then sent for review
-    page.get_by_role("link", name="its listings").click()
-    page.get_by_role("link", name="List a new group").click()
+    _follow(page, page.get_by_role("link", name="its listings"))
+    _follow(page, page.get_by_role("link", name="List a new group"))
     _fill_group(page)
     page.locator("#schedules-0-start_time").fill("")
-    page.get_by_role("button", name="Check the address").click()
+    _follow(page, page.get_by_role("button", name="Check the address"))
     place = page.locator("#place-check")
     assert "LS2 9JT" in place.inner_text() and "approximate" not in place.inner_text()
-    page.get_by_role("button", name="Send for review").click()
+    _follow(page, page.get_by_role("button", name="Send for review"))
     summary = page.get_by_role("alert")
     assert "start" in summary.inner_text().lower()
     assert page.get_by_label("Name of the group").input_value() == FORM_GROUP  # kept
     page.locator("#schedules-0-start_time").fill("19:00")
-    page.get_by_role("button", name="Send for review").click()
+    _follow(page, page.get_by_role("button", name="Send for review"))
     page.wait_for_url("**/listings")
     assert "Sent for review" in page.content() and "Waiting for a moderator" in page.content()
 
     # 3. a token made in the UI, and the second group through the API
-    page.get_by_role("link", name=ORGANISATION).click()
+    _follow(page, page.get_by_role("link", name=ORGANISATION))
     page.get_by_label("What will use this token?").fill("Our rota spreadsheet")
-    page.get_by_role("button", name="Create a token").click()
+    _follow(page, page.get_by_role("button", name="Create a token"))
     token = page.get_by_label("Token", exact=True).input_value()
     api = organiser_ctx.request.post("/api/v1/groups", headers={
         "Authorization": f"Bearer {token}"}, data={
@@ -119,20 +126,20 @@ def test_organisation_lists_two_groups_moderator_decides_search_shows_one(
     mod = mod_ctx.new_page()
     mod.set_default_timeout(15_000)
     _sign_in(mod, "moderator@riverside.example.org")
-    mod.get_by_role("link", name="Moderation queue").click()
+    _follow(mod, mod.get_by_role("link", name="Moderation queue"))
     _no_violations(mod, "moderation-queue")
-    mod.get_by_role("link", name=FORM_GROUP).click()
+    _follow(mod, mod.get_by_role("link", name=FORM_GROUP))
     assert mod.locator("table.diff").get_by_text(FORM_GROUP).count() == 1
     _no_violations(mod, "moderation-change")
-    mod.get_by_role("button", name="Approve").click()
+    _follow(mod, mod.get_by_role("button", name="Approve"))
     mod.wait_for_url("**/moderation/")
-    mod.get_by_role("link", name=API_GROUP).click()
+    _follow(mod, mod.get_by_role("link", name=API_GROUP))
     mod.get_by_label("Reason (sent to the organisation)").fill(
         "Please give the meeting point inside the park.")
-    mod.get_by_role("button", name="Reject").click()
+    _follow(mod, mod.get_by_role("button", name="Reject"))
     mod.wait_for_url("**/moderation/")
     assert "Nothing is waiting" in mod.content()
-    mod.get_by_role("link", name="Organisations and trust").click()
+    _follow(mod, mod.get_by_role("link", name="Organisations and trust"))
     assert ORGANISATION in mod.content()
     _no_violations(mod, "moderation-organisations")
 
@@ -148,13 +155,13 @@ def test_organisation_lists_two_groups_moderator_decides_search_shows_one(
     assert FORM_GROUP in results and API_GROUP not in results
     search.goto("/?near=LS6+1AA")
     assert API_GROUP not in search.content()
-    search.get_by_role("link", name=FORM_GROUP).first.click()
+    _follow(search, search.get_by_role("link", name=FORM_GROUP).first)
     assert re.search(f"Submitted by {ORGANISATION} on \\d{{4}}-\\d\\d-\\d\\d",
                      search.content())
 
     # the moderator can read the published group's history from its page
     mod.goto(urlsplit(search.url).path)
-    mod.get_by_role("link", name="Its history (moderators)").click()
+    _follow(mod, mod.get_by_role("link", name="Its history (moderators)"))
     assert "create" in mod.content() and FORM_GROUP in mod.content()
     _no_violations(mod, "moderation-history")
 
@@ -187,11 +194,11 @@ def test_listing_pages_have_no_accessibility_violations(new_context, live_server
         page.goto(f"/account/organisations/{org_id}/listings/new")
         _no_violations(page, "listing-form")
         _fill_group(page)
-        page.get_by_role("button", name="Check the address").click()
+        _follow(page, page.get_by_role("button", name="Check the address"))
         _no_violations(page, "listing-form-place")
         page.get_by_label("Link to join or register (optional)").fill("javascript:alert(1)")
         page.locator("#schedules-0-start_time").fill("")
-        page.get_by_role("button", name="Send for review").click()
+        _follow(page, page.get_by_role("button", name="Send for review"))
         assert page.get_by_role("alert").is_visible()
         _no_violations(page, "listing-form-errors")
         page.goto(f"/account/organisations/{org_id}/listings")
