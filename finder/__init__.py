@@ -35,4 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     accounts.init_app(app)
     accounts.exempt_from_csrf(api.bp)  # the API authenticates by token, never by cookie
     register_commands(app)
+    from finder import freshness
+
+    freshness.init_app(app)
     return app

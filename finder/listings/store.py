@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -357,8 +358,11 @@ def _fill(session: Session, group: Group, listing: NormalisedListing,
     group.location = location
     for attr in ("name", "description", "format", "join_mode", "join_url", "join_phone",
                  "join_email", "join_notes", "cost", "facilitation", "accessibility_notes",
-                 "timezone", "last_confirmed"):
+                 "timezone"):
         setattr(group, attr, getattr(listing, attr))
+    # a confirmation never moves back (an older date, or none, from a publisher)
+    group.last_confirmed = max(filter(None, (group.last_confirmed, listing.last_confirmed)),
+                               default=None)
     for attr in ("loss_types", "audiences", "languages", "service_countries"):
         setattr(group, attr, list(getattr(listing, attr)))
     group.join_keys = join_keys(listing.join_url, listing.join_email, listing.join_phone)
@@ -850,6 +854,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
         outcomes[i] = "merged"
     _merge(session, merges, groups, now, actor)
     _insert_new(session, [listings[i] for i in to_insert], now, actor)
+    _record_reviews(session)
     for i in to_insert:
         outcomes[i] = "created"
     if context is not None and to_insert:
@@ -1131,6 +1136,8 @@ def _match_existing(session: Session, listings: list[NormalisedListing],
         found = dedupe.find_match(mine, [(g, stored[g]) for g in dict.fromkeys(group_ids)])
         if found is not None:
             matches[i] = found[0]
+        else:
+            _note_reviews(session, n, mine, [(g, stored[g]) for g in dict.fromkeys(group_ids)])
     return matches, groups
 
 
@@ -1277,6 +1284,7 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
                   "resolved_at": None},
         )
     )
+    resolve_decided_conflicts(session, group_id)
 
 
 # ----------------------------------------------------------------------------- bulk insert
@@ -1495,3 +1503,119 @@ _VENUE_UPDATE_SQL = (
     + ", ".join(f"{c} = :{c}" for c in _VENUE_COLUMNS)
     + ", point = CAST(ST_SetSRID(ST_MakePoint(:longitude, :latitude), 4326) AS geography)"
     " WHERE id = :id")
+
+
+# ------------------------------------------------------------------ freshness (issue 7)
+
+
+def confirm_group(session: Session, group_id: int, *, actor: Actor,
+                  today: dt.date | None = None) -> bool:
+    """Someone who may speak for the group says it still runs: `last_confirmed` becomes
+    today, and a listing paused for want of confirmation (or, by a moderator, any paused
+    listing) is active again. Audited as "confirm"; False when the group is withdrawn."""
+    from finder.freshness.rules import PAUSED_UNCONFIRMED
+
+    group = _group(session, group_id)
+    if group.status == "withdrawn":
+        return False
+    today = today or dt.date.today()
+    changes: dict[str, list] = {}
+    if group.last_confirmed is None or group.last_confirmed < today:
+        changes["last_confirmed"] = [_iso(group.last_confirmed), today.isoformat()]
+        group.last_confirmed = today
+    if group.status == "paused" and (group.pause_reason == PAUSED_UNCONFIRMED
+                                     or actor.is_moderator):
+        changes["status"] = ["paused", "active"]
+        group.status, group.pause_reason = "active", None
+    session.flush()
+    audit.record(session, actor=actor, action="confirm", group_id=group_id, changes=changes)
+    return True
+
+
+def pause_group(session: Session, group_id: int, *, actor: Actor, reason: str,
+                note: str | None = None) -> bool:
+    """Take an active group out of search for now (reversible: `confirm_group`); `reason`
+    is `freshness.rules.PAUSED_*`. Audited as "pause"; False unless it was active."""
+    group = _group(session, group_id)
+    if group.status != "active":
+        return False
+    group.status, group.pause_reason = "paused", reason
+    session.flush()
+    audit.record(session, actor=actor, action="pause", group_id=group_id,
+                 changes={"status": ["active", "paused"]}, note=note)
+    return True
+
+
+def confirm_listed(session: Session, source: str, *, actor: Actor,
+                   today: dt.date | None = None) -> int:
+    """A successful run of `source` confirms every group it still lists (one UPDATE);
+    groups it had paused for want of confirmation come back (audited each). How many
+    groups' dates moved."""
+    from finder.freshness.rules import PAUSED_UNCONFIRMED
+
+    today = today or dt.date.today()
+    listed = ("SELECT group_id FROM listing_sources WHERE source = :source "
+              "AND withdrawn_at IS NULL")
+    resumed = session.execute(text(
+        f"UPDATE groups SET status = 'active', pause_reason = NULL, last_confirmed = :today"
+        f" WHERE id IN ({listed}) AND status = 'paused' AND pause_reason = :reason"
+        f" RETURNING id"), {"source": source, "today": today, "reason": PAUSED_UNCONFIRMED}
+    ).scalars().all()
+    moved = session.execute(text(
+        f"UPDATE groups SET last_confirmed = :today WHERE id IN ({listed})"
+        f" AND (last_confirmed IS NULL OR last_confirmed < :today)"),
+        {"source": source, "today": today}).rowcount
+    audit.record_many(session, actor=actor, action="confirm", rows=[
+        (group_id, {"status": ["paused", "active"]}, f"{source} still lists it")
+        for group_id in resumed])
+    session.expire_all()
+    return moved + len(resumed)
+
+
+def set_reported_stale(session: Session, group_id: int, stale: bool) -> None:
+    """Enough open "didn't meet" reports mark the listing "may be out of date" (and the
+    resolution of one of them may clear it); not a change of the listing's fields."""
+    session.execute(update(G).where(G.c.id == group_id, G.c.reported_stale.is_not(stale))
+                    .values(reported_stale=stale))
+
+
+def resolve_decided_conflicts(session: Session, group_id: int) -> None:
+    """Conflicts a moderator already decided for the same two values stay resolved."""
+    session.execute(text(
+        "UPDATE listing_conflicts c SET resolved_at = d.decided_at FROM conflict_decisions d"
+        " WHERE c.group_id = :g AND c.resolved_at IS NULL AND d.group_id = c.group_id"
+        " AND d.field = c.field AND d.value_a IS NOT DISTINCT FROM c.value_a"
+        " AND d.value_b IS NOT DISTINCT FROM c.value_b"), {"g": group_id})
+
+
+def _note_reviews(session: Session, listing: NormalisedListing, mine: Any,
+                  others: list[tuple[int, Any]]) -> None:
+    """Candidates the matcher scored "review" for a listing it will insert as a new group:
+    kept on the session, recorded for moderators once the group exists
+    (`_record_reviews`, called by `write_listings`)."""
+    for group_id, other in others:
+        scored = dedupe.score(mine, other)
+        if scored.decision == "review":
+            session.info.setdefault("match_reviews", []).append(
+                (listing.source, listing.external_id, group_id, scored.confidence,
+                 list(scored.reasons)))
+
+
+def _record_reviews(session: Session) -> None:
+    """The noted "review" pairs as `match_reviews` rows (a pair already there, decided or
+    not, is left alone: decisions are remembered)."""
+    pending = session.info.pop("match_reviews", [])
+    if not pending:
+        return
+    session.execute(text(
+        "INSERT INTO match_reviews (group_id, candidate_id, source, external_id, confidence,"
+        " reasons) SELECT s.group_id, :candidate, :source, :external_id, :confidence,"
+        " CAST(:reasons AS jsonb) FROM listing_sources s"
+        " WHERE s.source = :source AND s.external_id = :external_id AND s.group_id <> :candidate"
+        " ON CONFLICT ON CONSTRAINT uq_match_reviews_pair DO NOTHING"),
+        [{"source": src, "external_id": ext, "candidate": cand, "confidence": conf,
+          "reasons": json.dumps(reasons)} for src, ext, cand, conf, reasons in pending])
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
