@@ -225,8 +225,8 @@ def test_a_link_dies_when_the_group_changes_owner(app, client, session, mailbox)
 
 
 def test_a_successful_run_confirms_what_the_source_still_lists(httpserver, app, connection):
-    from tests.test_ingest_runner import T0
     from ingest.fetch import FetchSettings
+    from tests.test_ingest_runner import T0
 
     db = app.extensions["db"]
     settings = FetchSettings(connect_timeout=1, read_timeout=1, retries=0)
@@ -248,8 +248,8 @@ def test_a_successful_run_confirms_what_the_source_still_lists(httpserver, app, 
 
 def test_a_run_brings_back_a_listing_paused_for_want_of_confirmation(httpserver, app,
                                                                        connection):
-    from tests.test_ingest_runner import T0
     from ingest.fetch import FetchSettings
+    from tests.test_ingest_runner import T0
 
     db = app.extensions["db"]
     settings = FetchSettings(connect_timeout=1, read_timeout=1, retries=0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 from finder.accounts.emails import _send, external_url
 from finder.freshness import links
 
@@ -27,10 +25,8 @@ def send_reminder(to: str, group_id: int, group_name: str, owner_id: int,
 
 def send_report(to: str, group_id: int, group_name: str, kind_label: str,
                 details: str | None, *, moderator: bool) -> None:
-    page = external_url("web.group_page", group_id=group_id) if _has("web.group_page") \
-        else f"/groups/{group_id}"
-    where = (external_url("listing_care.reports") if moderator
-             else page)
+    page = external_url("web.group_page", group_id=group_id)
+    where = external_url("listing_care.reports_page")
     _send(to, f"Problem reported with “{group_name}”",
           f"Someone reported a problem with the listing of “{group_name}”: {kind_label}."
           + (f"\n\nTheir words:\n{details}" if details else "")
@@ -38,7 +34,3 @@ def send_report(to: str, group_id: int, group_name: str, kind_label: str,
           + (f"Open reports: {where}\n" if moderator else
              "\nIf something needs changing, please edit the listing; a moderator will "
              "look at the report too.\n"))
-
-
-def _has(endpoint: str) -> bool:
-    return endpoint in current_app.view_functions
