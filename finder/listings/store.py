@@ -1609,9 +1609,11 @@ def _record_reviews(session: Session) -> None:
         return
     session.execute(text(
         "INSERT INTO match_reviews (group_id, candidate_id, source, external_id, confidence,"
-        " reasons) SELECT s.group_id, :candidate, :source, :external_id, :confidence,"
-        " CAST(:reasons AS jsonb) FROM listing_sources s"
-        " WHERE s.source = :source AND s.external_id = :external_id AND s.group_id <> :candidate"
+        " reasons) SELECT s.group_id, s2.candidate, s.source, s.external_id, s2.confidence,"
+        " s2.reasons FROM listing_sources s, (SELECT CAST(:candidate AS int) AS candidate,"
+        " CAST(:confidence AS float8) AS confidence, CAST(:reasons AS jsonb) AS reasons) s2"
+        " WHERE s.source = CAST(:source AS text) AND s.external_id = CAST(:external_id AS text)"
+        " AND s.group_id <> s2.candidate"
         " ON CONFLICT ON CONSTRAINT uq_match_reviews_pair DO NOTHING"),
         [{"source": src, "external_id": ext, "candidate": cand, "confidence": conf,
           "reasons": json.dumps(reasons)} for src, ext, cand, conf, reasons in pending])
