@@ -346,6 +346,8 @@ class SourceState(Base):
     last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # the publisher's name (the sources file's `organisation`), stored by each run, for pages
+    display_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class IngestRun(Base):

@@ -529,6 +529,7 @@ def _start(db: Database, source: Source, report: RunReport,
     """The run row (in its own transaction, so it survives a rollback) and the validators."""
     with db.transaction() as session:
         state = _state(session, source.name)
+        state.display_name = source.organisation  # how pages name the source
         stale = session.scalars(select(IngestRun).where(
             IngestRun.source == source.name, IngestRun.outcome == "running")).all()
         for run in stale:  # we hold the source's lock, so these processes are gone

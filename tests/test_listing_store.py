@@ -301,6 +301,7 @@ def test_the_batch_writer_audits_creates_merges_and_withdrawals(session):
     [row] = audit.history(session, group_a)
     assert (row.action, row.actor_kind, row.actor["ingest_run_id"]) == ("create", "ingestion", 5)
     assert row.changes == fields.created_changes(listing_fields(ready(session, record("a"))))
+    assert row.changes == fields.created_changes(group_fields(session, group_a))
     assert row.note == "listed by hospital as a"
 
     other = Actor.ingestion("charity", 6)
@@ -340,3 +341,30 @@ def test_a_created_listing_that_repeats_a_field_view_is_the_same_shape(session):
     again = dataclasses.replace(listing_from_fields(view), name="From a payload")
     group_id = create_group(session, again, actor=MEMBER)
     assert group_fields(session, group_id) == {**view, "name": "From a payload"}
+
+
+def test_an_organisations_new_details_are_kept_when_nothing_else_changed(session):
+    write_listings(session, [ready(session, record())], now=NOW)
+    changed = ready(session, record(organisation=OrganisationRecord(
+        "Leeds Loss Support", website="https://leedsloss.example.org/")))
+    assert write_listings(session, [changed], now=NOW) == ["updated"]
+    organisation = session.scalars(select(Organisation)).one()
+    assert organisation.website == "https://leedsloss.example.org/"
+    group_id = session.scalar(select(ListingSource.group_id))
+    assert len(audit.history(session, group_id)) == 1  # no field of the group changed
+
+
+def test_bulk_create_audit_rows_are_the_field_view_of_every_kind_of_listing(session):
+    """PostgreSQL builds the batch writer's "create" rows; they say what the Python field
+    view says, for every demo listing (online, hybrid, monthly, cancelled dates, end
+    dates...), and name the demo loader as the actor."""
+    from finder.demo import load_demo
+
+    counts = load_demo(session)
+    assert counts["created"] >= 150
+    rows = session.scalars(select(ListingAudit).where(ListingAudit.action == "create")).all()
+    assert len(rows) == counts["created"]
+    for row in rows:
+        assert row.changes == fields.created_changes(group_fields(session, row.group_id))
+        assert row.actor == {"kind": "system", "label": "demo"}
+        assert row.note.startswith("listed by demo as ")

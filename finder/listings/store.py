@@ -436,6 +436,9 @@ def update_group(session: Session, group_id: int, listing: NormalisedListing, *,
     _check_geocoded(listing)
     before = group_fields(session, group_id)
     if not fields.diff(before, fields.listing_fields(listing)):
+        if listing.organisation is not None:  # its details are not in the field view
+            _find_organisation(session, listing.organisation)
+            session.flush()
         return {}
     group = _group(session, group_id)
     organisation, location = _shared_rows(session, listing)
@@ -1326,13 +1329,6 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
     ))
-    # deferred, as the schedules below: the audit rows (the created field view, as listed)
-    for who, rows in _by_actor(actor, (
-            (n, (gid, fields.created_changes(fields.listing_fields(n)), _provenance_note(n)))
-            for gid, n in zip(group_ids, listings, strict=True))):
-        params = audit.bulk_params(actor=who, action="create", rows=rows)
-        if params is not None:
-            defer(session, audit.BULK_SQL, params)
     # deferred: PostgreSQL inserts the schedules while the run reads the next rows
     rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
@@ -1352,6 +1348,10 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         defer(session, _NEXT_MEETING_KNOWN.format("on"))
         defer(session, _SCHEDULES_SQL, values)
         defer(session, _NEXT_MEETING_KNOWN.format("off"))
+    # the audit rows, built by PostgreSQL from what was just written (also deferred)
+    for who, ids in _by_actor(actor, zip(listings, group_ids, strict=True)):
+        defer(session, audit.CREATED_SQL, audit.created_params(actor=who,
+                                                               group_ids=_array(ids)))
 
 
 # the groups were written with their next meeting (`_next_meeting`) and meeting slots: the

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tomllib
 from dataclasses import replace
-from functools import lru_cache
 
 from flask import abort, current_app, render_template, request, url_for
+from flask import g as request_globals
 from flask_babel import gettext
 
-from finder import ROOT, geocode, helplines, search, vocab
+from finder import geocode, helplines, search, vocab
 from finder.db import get_cursor, get_session
 from finder.groups import find_group
 from finder.search.params import ParamError, SearchParams, parse_tz
@@ -136,16 +134,14 @@ def helplines_page():
     return render_template("helplines.html", all_helplines=helplines.load())
 
 
-@lru_cache(maxsize=1)
 def _source_names() -> dict[str, str]:
-    """Publishers' names from the sources file (the ingestion configuration), if readable."""
-    path = os.environ.get("GROUPFINDER_SOURCES") or str(ROOT / "ingest" / "sources.toml")
-    try:
-        data = tomllib.loads(open(path, encoding="utf-8").read())
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    return {key: spec["organisation"] for key, spec in data.get("sources", {}).items()
-            if isinstance(spec, dict) and spec.get("organisation")}
+    """Publishers' names as ingestion runs stored them (`source_states.display_name`), read
+    once per request."""
+    names = request_globals.get("source_names")
+    if names is None:
+        names = request_globals.source_names = dict(get_cursor().execute(
+            "SELECT source, display_name FROM source_states WHERE display_name IS NOT NULL"))
+    return names
 
 
 def source_label(key: str) -> str:
