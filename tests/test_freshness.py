@@ -138,10 +138,10 @@ def test_the_command_says_what_it_did(app, session):
         result = app.test_cli_runner().invoke(
             args=["freshness", "run", "--now", days(100).isoformat()])
         assert result.exit_code == 0, result.output
-        assert "Reminded the owners of 1 listings (1 mails)" in result.output
+        assert "reminded the owners of 1 listings (1 mails)" in result.output
         again = app.test_cli_runner().invoke(
             args=["freshness", "run", "--now", days(100).isoformat()])
-        assert "Reminded the owners of 0 listings" in again.output
+        assert "reminded the owners of 0 listings" in again.output
         bad = app.test_cli_runner().invoke(args=["freshness", "run", "--now", "soon"])
         assert bad.exit_code == 2 and "'soon'" in bad.output
     finally:
@@ -260,3 +260,53 @@ def test_a_run_brings_back_a_listing_paused_for_want_of_confirmation(httpserver,
                                             pause_reason=rules.PAUSED_UNCONFIRMED))
     run(db, source, settings, now=T0 + dt.timedelta(days=1))
     assert {s for (s,) in connection.execute(select(Group.status))} == {"active"}
+
+
+# ------------------------------------------------------------- editing and moderators confirm
+
+
+def test_an_organisation_editing_its_listing_confirms_it(app, session):
+    from finder.accounts.actor import Actor
+    from finder.listings.fields import group_fields, listing_from_fields
+    from finder.listings.store import update_group
+
+    group, org, _ = owned_group(session)
+    imported = make_group(session, "Imported", lat=LEEDS[0], lng=LEEDS[1])
+    for g in (group, imported):
+        g.last_confirmed = TODAY - dt.timedelta(days=200)
+    session.flush()
+    for g, actor in ((group, Actor("user", user_id=1, organisation_id=org.id)),
+                     (imported, Actor.ingestion("hospital"))):
+        view = group_fields(session, g.id)
+        view["description"] = "Now with tea."
+        assert update_group(session, g.id, listing_from_fields(view), actor=actor)
+    summary = apply_rules(app, session, NOW)
+    assert summary.confirmed_by_edits == 1
+    session.expire_all()
+    assert session.get(Group, group.id).last_confirmed == NOW.date()
+    # an ingestion's write is not its organisation speaking (its runs confirm instead)
+    assert session.get(Group, imported.id).last_confirmed == TODAY - dt.timedelta(days=200)
+    assert audit.history(session, group.id)[0].action == "confirm"
+    assert apply_rules(app, session, NOW).confirmed_by_edits == 0
+
+
+def test_a_moderator_sees_stale_listings_and_confirms_one(app, client, session):
+    from tests.accounts_support import sign_in
+
+    mod = users.create_user(session, "mod@example.org", STRONG, verified=True, moderator=True)
+    old = make_group(session, "Forgotten Circle", lat=LEEDS[0], lng=LEEDS[1],
+                     last_confirmed=TODAY - dt.timedelta(days=400), status="paused",
+                     pause_reason=rules.PAUSED_UNCONFIRMED)
+    make_group(session, "Fresh Circle", lat=LEEDS[0], lng=LEEDS[1], last_confirmed=TODAY)
+    session.flush()
+    assert client.get("/moderation/stale").status_code == 302
+    sign_in(client, mod.email, STRONG)
+    page = client.get("/moderation/stale").get_data(as_text=True)
+    assert "Forgotten Circle" in page and "Fresh Circle" not in page
+    answer = client.post(f"/moderation/listings/{old.id}/confirm",
+                         data={"csrf_token": csrf_token(client, "/moderation/stale")})
+    assert answer.status_code == 303
+    session.expire_all()
+    group = session.get(Group, old.id)
+    assert (group.status, group.last_confirmed) == ("active", dt.datetime.now(dt.UTC).date())
+    assert "Forgotten Circle" not in client.get("/moderation/stale").get_data(as_text=True)

@@ -77,3 +77,8 @@ STALE_SQL = (f"(g.reported_stale OR coalesce(g.last_confirmed, g.created_at::dat
              f"<= (%(now)s::timestamptz)::date - {STALE_AFTER_DAYS})")
 ENDED_SQL = ("(g.meets_until IS NOT NULL "
              "AND g.meets_until < (%(now)s::timestamptz AT TIME ZONE g.timezone)::date)")
+
+
+def stale_before(today: dt.date) -> dt.date:
+    """Listings confirmed on or before this day are "may be out of date" today."""
+    return today - dt.timedelta(days=STALE_AFTER_DAYS)

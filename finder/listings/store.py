@@ -435,7 +435,7 @@ def update_group(session: Session, group_id: int, listing: NormalisedListing, *,
     written then). Status, owner and provenance are left alone. Audited as "update"."""
     _check_geocoded(listing)
     before = group_fields(session, group_id)
-    if not fields.diff(before, fields.listing_fields(listing)):
+    if not fields.diff(before, _keep_confirmation(before, fields.listing_fields(listing))):
         if listing.organisation is not None:  # its details are not in the field view
             _find_organisation(session, listing.organisation)
             session.flush()
@@ -561,8 +561,9 @@ def queue_import(session: Session, group_id: int, owner_id: int,
     overwritten; the change waits for a moderator as one pending `Submission(kind="import")`
     (an older pending import of the group is superseded). Its id; None when the group's
     field view already is what the source says (nothing to decide)."""
-    proposed = fields.listing_fields(listing)
-    changes = fields.diff(group_fields(session, group_id), proposed)
+    before = group_fields(session, group_id)
+    proposed = _keep_confirmation(before, fields.listing_fields(listing))
+    changes = fields.diff(before, proposed)
     session.execute(update(Submission).where(  # ORM-enabled: loaded rows see it too
         Submission.group_id == group_id, Submission.kind == "import",
         Submission.state == "pending").values(state="superseded", updated_at=func.now()))
@@ -1572,6 +1573,30 @@ def confirm_listed(session: Session, source: str, *, actor: Actor,
     return moved + len(resumed)
 
 
+def confirm_from_edits(session: Session, *, since: dt.datetime, actor: Actor) -> int:
+    """An organisation (or a moderator) that wrote a listing since `since` confirmed it:
+    `last_confirmed` moves to the day of its latest such write (audited rows by a user or
+    an API token). How many groups moved."""
+    moved = session.execute(text(
+        "SELECT g.id, g.last_confirmed, e.day FROM groups g JOIN ("
+        " SELECT group_id, max(at)::date AS day FROM listing_audit"
+        " WHERE at >= :since AND actor_kind IN ('user', 'api_token')"
+        " AND action IN ('create', 'update', 'restore', 'confirm') AND group_id IS NOT NULL"
+        " GROUP BY group_id) e ON e.group_id = g.id"
+        " WHERE g.last_confirmed IS NULL OR g.last_confirmed < e.day"), {"since": since}).all()
+    if not moved:
+        return 0
+    session.execute(text(
+        "UPDATE groups g SET last_confirmed = v.day FROM unnest(CAST(:ids AS int[]),"
+        " CAST(:days AS date[])) AS v(id, day) WHERE g.id = v.id"),
+        {"ids": [r.id for r in moved], "days": [r.day for r in moved]})
+    audit.record_many(session, actor=actor, action="confirm", rows=[
+        (r.id, {"last_confirmed": [_iso(r.last_confirmed), r.day.isoformat()]},
+         "confirmed by its organisation's edit") for r in moved])
+    session.expire_all()
+    return len(moved)
+
+
 def set_reported_stale(session: Session, group_id: int, stale: bool) -> None:
     """Enough open "didn't meet" reports mark the listing "may be out of date" (and the
     resolution of one of them may clear it); not a change of the listing's fields."""
@@ -1621,3 +1646,13 @@ def _record_reviews(session: Session) -> None:
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+def _keep_confirmation(before: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
+    """`proposed` (a field view) with the stored confirmation date when it has an older
+    one or none: a listing's date never moves a confirmation back (see `_fill`), so it is
+    no difference to write or to put to a moderator."""
+    stored, given = before.get("last_confirmed"), proposed.get("last_confirmed")
+    if stored is not None and (given is None or given < stored):  # ISO dates sort
+        proposed["last_confirmed"] = stored
+    return proposed

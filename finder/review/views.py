@@ -4,11 +4,17 @@ the review queue of what ingestion could not decide (blueprint `listing_care`, u
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
 
 from finder.accounts.access import moderator_required
 from finder.accounts.actor import current_actor
 from finder.db import get_session
+from finder.freshness import rules
+from finder.listings import store
+from finder.models import Group
 from finder.reports import service as reports
 from finder.review import service as review
 
@@ -71,3 +77,33 @@ def _decide(decide, item_id: int, choice: str | None):
         return redirect(url_for(".review_page")), 303
     flash("Decision saved.")
     return redirect(url_for(".review_page")), 303
+
+
+@bp.get("/stale")
+@moderator_required
+def stale_page():
+    """Listings that may be out of date, and those paused for want of confirmation."""
+    today = dt.datetime.now(dt.UTC).date()
+    confirmed = Group.last_confirmed
+    groups = get_session().scalars(select(Group).where(
+        or_(Group.status == "active", Group.pause_reason == rules.PAUSED_UNCONFIRMED),
+        Group.status != "withdrawn",
+        or_(Group.reported_stale, confirmed <= rules.stale_before(today),
+            confirmed.is_(None) & (Group.created_at < rules.stale_before(today)),
+            Group.status == "paused"))
+        .order_by(confirmed.nulls_first(), Group.id).limit(500)).all()
+    return render_template("moderation/care_stale.html", groups=groups)
+
+
+@bp.post("/listings/<int:group_id>/confirm")
+@moderator_required
+def confirm_listing(group_id: int):
+    try:
+        with current_app.extensions["db"].transaction() as session:
+            confirmed = store.confirm_group(session, group_id, actor=current_actor(),
+                                            today=dt.datetime.now(dt.UTC).date())
+    except LookupError:
+        abort(404)
+    flash(f"Listing {group_id} confirmed." if confirmed
+          else f"Listing {group_id} is withdrawn: restore it first.")
+    return redirect(url_for(".stale_page")), 303
