@@ -37,8 +37,9 @@ run: setup db-start
 	$(GF) db upgrade
 	$(GF) places load-bundled
 	$(GF) demo load
-	$(GF) demo accounts
 	$(GF) ingest run --all
+	@# last, so the demo logins are what the terminal shows above the server's log
+	$(GF) demo accounts
 	$(GF) serve --port $(PORT)
 
 test: setup db-start

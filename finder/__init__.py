@@ -33,7 +33,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
     errors.register(app)
     accounts.init_app(app)
+    from finder import moderation
+    from finder.submissions.views import bp as listings_bp
+
+    app.register_blueprint(listings_bp, url_prefix="/account")
+    moderation.init_app(app)
     accounts.exempt_from_csrf(api.bp)  # the API authenticates by token, never by cookie
+    from finder.submissions import api as submissions_api
+
+    app.register_blueprint(submissions_api.bp, url_prefix="/api/v1")
+    accounts.exempt_from_csrf(submissions_api.bp)
     register_commands(app)
     from finder import freshness
 

@@ -98,9 +98,10 @@ def _fresh_rate_limits(app):
 
 
 # Tables the tests write; the gazetteer (postcodes, places) comes from the template and stays.
-WRITTEN_TABLES = ["listing_conflicts", "listing_sources", "schedules", "groups", "locations",
-                  "organisations", "ingest_runs", "source_states", "geocode_cache",
-                  "users", "memberships", "organisation_invitations", "api_tokens"]
+WRITTEN_TABLES = ["submissions", "listing_audit", "listing_conflicts", "listing_sources",
+                  "schedules", "groups", "locations", "organisations", "ingest_runs",
+                  "source_states", "geocode_cache", "users", "memberships",
+                  "organisation_invitations", "api_tokens"]
 
 
 class Live:

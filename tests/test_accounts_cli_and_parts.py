@@ -70,6 +70,15 @@ def test_demo_accounts_are_idempotent_and_can_sign_in(app, session, new_client):
     first_password = next(ln for ln in first.output.splitlines()
                           if DEMO_MEMBER in ln).split("password ")[1]
     assert first_password != member_password  # never a password known in advance
+    # one demo change waits for the moderator, however often the command runs
+    from finder.models import Submission
+
+    pending = session.scalars(select(Submission).where(Submission.state == "pending")).all()
+    assert len(pending) == 1 and pending[0].kind == "create"
+    assert "the moderation queue (1 waiting): http://127.0.0.1:" in second.output
+    org_id = session.scalar(select(Organisation.id).where(
+        Organisation.name == DEMO_ORGANISATION))
+    assert f"/account/organisations/{org_id}/listings" in second.output
 
 
 def test_password_rules():

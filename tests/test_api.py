@@ -126,7 +126,7 @@ def test_an_empty_value_means_absent_everywhere(client, session):
 
 
 def test_api_errors_are_json(client, app, monkeypatch):
-    response = client.post("/api/v1/groups")
+    response = client.put("/api/v1/groups")  # POST submits a group (the write API)
     assert response.status_code == 405 and response.is_json
     assert "GET" in response.headers["Allow"] and response.get_json()["error"]["message"]
 

@@ -134,10 +134,65 @@ def demo_accounts() -> None:
             session, DEMO_MODERATOR, moderator_password, verified=True, moderator=True)
         users.set_password(moderator, moderator_password)
         moderator.is_moderator = True
+    pending = _demo_submission(_demo_organisation_id())
+    base = (current_app.config.get("PUBLIC_BASE_URL")
+            or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
     click.echo("Demo accounts (demo data only; new passwords each run):")
     click.echo(f"  organisation member of {DEMO_ORGANISATION}:")
     click.echo(f"    email {DEMO_MEMBER}  password {member_password}")
     click.echo("  site moderator:")
     click.echo(f"    email {DEMO_MODERATOR}  password {moderator_password}")
-    click.echo("  sign in at /account/sign-in; mail goes to "
+    click.echo(f"  sign in at {base}/account/sign-in; mail goes to "
                f"{current_app.config['MAIL_FILE_DIR']} (MAIL_BACKEND=file)")
+    organisation_id = _demo_organisation_id()
+    click.echo(f"  the organisation's listings (list a group, drafts, withdraw): "
+               f"{base}/account/organisations/{organisation_id}/listings")
+    click.echo(f"  the moderation queue ({pending} waiting): {base}/moderation/")
+
+
+DEMO_SUBMISSION = {
+    "name": "Riverside Evening Circle (demo, fictional)",
+    "description": "A demo submission waiting for a moderator: approve it or send it back.",
+    "format": "hybrid",
+    "join": {"mode": "register", "url": "https://demo.example.org/riverside"},
+    "location": {"venue_name": "Riverside Community Centre (fictional)",
+                 "address_line1": "3 Wharf Street", "town": "Leeds", "postcode": "LS2 7EH",
+                 "country": "GB"},
+    "service_countries": ["GB"],
+    "schedules": [{"freq": "monthly", "set_pos": -1, "weekday": 3, "start_time": "19:00"}],
+    "loss_types": ["miscarriage", "ectopic"],
+}
+
+
+def _demo_organisation_id() -> int:
+    from sqlalchemy import select
+
+    from finder.db import get_session
+
+    return get_session().scalar(
+        select(Organisation.id).where(Organisation.name == DEMO_ORGANISATION))
+
+
+def _demo_submission(organisation_id: int) -> int:
+    """One change from the demo organisation waiting in the moderation queue (sent through
+    the same service as the form and the API), so a moderator has something to decide.
+    Returns how many of its changes are waiting."""
+    from sqlalchemy import func, select
+
+    from finder.accounts.actor import Actor
+    from finder.db import get_session
+    from finder.models import Submission
+    from finder.submissions import service
+
+    def waiting() -> int:
+        return get_session().scalar(select(func.count()).select_from(Submission).where(
+            Submission.organisation_id == organisation_id, Submission.state == "pending"))
+
+    if waiting() == 0:
+        actor = Actor.system("groupfinder demo accounts")
+        try:
+            service.submit(DEMO_SUBMISSION, actor=actor, organisation_id=organisation_id)
+        except service.PossibleDuplicate as exc:  # a demo listing nearby: it is not the same
+            service.submit(DEMO_SUBMISSION, actor=actor, organisation_id=organisation_id,
+                           not_duplicate_of=[c.group_id for c in exc.candidates])
+    return waiting()

@@ -74,6 +74,10 @@ class AccountsConfig:
     RATELIMIT_INVITE: str = field(
         default_factory=lambda: _env("RATELIMIT_INVITE", "10 per minute;30 per hour")
     )
+    # the write API's submissions, changes and withdrawals (finder.submissions.api)
+    RATELIMIT_SUBMIT: str = field(
+        default_factory=lambda: _env("RATELIMIT_SUBMIT", "30 per minute;300 per hour")
+    )
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -335,6 +335,7 @@ def create_token(organisation_id: int):
 @login_required
 def back_to_organisation(organisation_id: int):
     """The address bar after a post shows these; opening it again leads back to the page."""
+    _member_organisation(organisation_id)  # another organisation's: 404, like its page
     return redirect(url_for("accounts.organisation", organisation_id=organisation_id))
 
 

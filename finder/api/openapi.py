@@ -222,8 +222,10 @@ ERRORS = {
 def openapi_document(server_url: str) -> dict:
     """`server_url` comes from configuration (GROUPFINDER_PUBLIC_URL), never from the
     request: the Host header is the client's to choose. "/" means relative to this document."""
+    from finder.submissions.openapi import add_to
+
     json_body = {"application/json": {"schema": {"type": "object"}}}
-    return {
+    return add_to({
         "openapi": "3.1.0",
         "info": {
             "title": "Pregnancy loss group finder API",
@@ -277,4 +279,4 @@ def openapi_document(server_url: str) -> dict:
             }},
         },
         "components": {"schemas": {**SCHEMAS, "Timezone": TIMEZONE}},
-    }
+    })

@@ -8,10 +8,13 @@ from dataclasses import replace
 from flask import abort, current_app, render_template, request, url_for
 from flask import g as request_globals
 from flask_babel import gettext
+from flask_login import current_user
 
 from finder import geocode, helplines, search, vocab
+from finder.accounts.access import is_member
 from finder.db import get_cursor, get_session
 from finder.groups import find_group
+from finder.models import Group
 from finder.search.params import ParamError, SearchParams, parse_tz
 from finder.web import bp, links
 from finder.web.messages import FIELD_LABELS, FILTER_FIELDS, friendly
@@ -122,11 +125,37 @@ def group_page(group_id: int):
     group = find_group(get_cursor(), group_id, now=dt.datetime.now(dt.UTC), searcher_tz=tz)
     if group is None:
         abort(404)
+    row = get_session().get(Group, group_id)
+    if group.status != "active" and not _manages(row):
+        abort(404)  # only what is published and running is public
     back = links.back_to_search(request.args.get("back"), tz)
     return render_template("group.html", group=group, vocab=vocab, visitor_tz=tz,
                            back_url=back, source_label=source_label,
+                           provenance=_provenance(group_id),
+                           claimable=_claimable(row),
                            country_helplines=helplines.for_country(
                                group.location["country"] if group.location else None))
+
+
+def _manages(row: Group | None) -> bool:
+    """A moderator, or a member of the organisation that manages the listing."""
+    if row is None or not current_user.is_authenticated:
+        return False
+    return bool(current_user.is_moderator) or (
+        row.owner_organisation_id is not None and is_member(row.owner_organisation_id))
+
+
+def _claimable(row: Group | None) -> bool:
+    """An imported listing nobody manages, seen by someone signed in."""
+    return bool(row is not None and current_user.is_authenticated
+                and row.owner_organisation_id is None and row.status == "active")
+
+
+def _provenance(group_id: int):
+    """ "Submitted by <organisation>" or "imported from <source>", and when."""
+    from finder.submissions import service
+
+    return service.provenance(group_id, get_session())
 
 
 @bp.get("/helplines")
