@@ -179,11 +179,15 @@ def test_still_running_link_confirms_without_signing_in(app, client, session, ma
 
 
 def test_we_have_stopped_link_withdraws_the_listing(app, client, session, mailbox):
-    group, _, stopped = reminder_links(app, client, session, mailbox)
-    client.post(stopped, data={"csrf_token": csrf_token(client, stopped)})
+    group, confirm, stopped = reminder_links(app, client, session, mailbox)
+    token = csrf_token(client, stopped)
+    client.post(stopped, data={"csrf_token": token})
     session.expire_all()
     assert session.get(Group, group.id).status == "withdrawn"
     assert client.get(f"/groups/{group.id}").status_code == 404
+    # the links of that reminder are spent
+    again = client.post(confirm, data={"csrf_token": token})
+    assert again.status_code == 400 and "taken down" in again.get_data(as_text=True)
 
 
 def test_a_tampered_link_is_refused_and_changes_nothing(app, client, session, mailbox):

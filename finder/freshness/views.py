@@ -33,6 +33,8 @@ def _checked(action: str, token: str) -> tuple[Group | None, str | None, bool]:
     group = get_session().get(Group, group_id)
     if group is None or group.owner_organisation_id != owner_id:
         return None, "This link is for a listing your organisation no longer manages.", False
+    if group.status == "withdrawn":
+        return None, "This listing has been taken down. Sign in to list the group again.", False
     return group, None, False
 
 
