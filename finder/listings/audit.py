@@ -62,46 +62,24 @@ def bulk_params(*, actor: Actor, action: str,
             "g": groups, "c": changes, "n": notes}
 
 
-# A new group's "create" row for each group id, as `fields.created_changes(group_fields())`
-# would give it, built by PostgreSQL from the stored rows (so in the batch writer it costs
-# the ingesting process nothing: it runs while the next rows are read). The key order of a
-# JSONB object is its own; tests compare it with the Python field view.
-_FIELD_SQL = {
-    "name": "g.name", "description": "g.description", "format": "g.format",
-    "organisation": "o.name", "venue_name": "l.venue_name",
-    "address_line1": "l.address_line1", "address_line2": "l.address_line2",
-    "town": "l.town", "region": "l.region", "postcode": "l.postcode", "country": "l.country",
-    "latitude": "round(CAST(ST_Y(CAST(l.point AS geometry)) AS numeric), 6)",
-    "longitude": "round(CAST(ST_X(CAST(l.point AS geometry)) AS numeric), 6)",
-    "geocode_precision": "l.geocode_precision", "timezone": "g.timezone",
-    "service_countries": "to_jsonb(g.service_countries)",
-    "schedules": (
-        "(SELECT jsonb_agg(jsonb_build_object('freq', s.freq, 'interval', s.interval,"
-        " 'weekday', s.weekday, 'set_pos', s.set_pos, 'start_time', CAST(s.start_time AS text),"
-        " 'duration_minutes', s.duration_minutes, 'timezone', s.timezone,"
-        " 'valid_from', CAST(s.valid_from AS text), 'valid_until', CAST(s.valid_until AS text),"
-        " 'cancelled_dates', (SELECT coalesce(jsonb_agg(CAST(d AS text) ORDER BY d), '[]')"
-        " FROM unnest(s.cancelled_dates) AS d)) ORDER BY s.id)"
-        " FROM schedules s WHERE s.group_id = g.id)"),
-    "join_mode": "g.join_mode", "join_url": "g.join_url", "join_phone": "g.join_phone",
-    "join_email": "g.join_email", "join_notes": "g.join_notes",
-    "loss_types": "to_jsonb(g.loss_types)", "audiences": "to_jsonb(g.audiences)",
-    "languages": "to_jsonb(g.languages)", "cost": "g.cost", "facilitation": "g.facilitation",
-    "accessibility_notes": "g.accessibility_notes",
-    "last_confirmed": "CAST(g.last_confirmed AS text)",
-}
+# The batch writer's "create" rows: each new group's name and format (`CREATED_KEYS`, as
+# `[null, value]`) and which source listed it as what, built by PostgreSQL from the rows
+# just written, in a statement that runs while the next rows are read. Not the whole
+# field view: that cost PostgreSQL about ten times as much per group (the JSON of every
+# field and schedule, TOASTed), and the key fields with the venue's and organisation's
+# joins about 1.5 times as much as these. Nothing is lost: every later change records its
+# `before`, so the group as created is its field view now with the later changes undone.
+# (One-listing writes, `create_group`, record the whole view.)
+CREATED_KEYS = ("name", "format")
 CREATED_SQL = (
     "INSERT INTO listing_audit (group_id, action, actor_kind, actor, changes, note)"
     " SELECT g.id, 'create', %(kind)s, CAST(%(actor)s AS jsonb),"
-    " (SELECT coalesce(jsonb_object_agg(e.key, jsonb_build_array(NULL, e.value)), '{}')"
-    "  FROM jsonb_each(jsonb_build_object("
-    + ", ".join(f"'{key}', {sql}" for key, sql in _FIELD_SQL.items())
-    + ")) AS e WHERE e.value NOT IN ('null', '\"\"', '[]')),"
+    " jsonb_build_object("
+    + ", ".join(f"'{key}', jsonb_build_array(NULL, g.{key})" for key in CREATED_KEYS)
+    + "),"
     " (SELECT 'listed by ' || ls.source || ' as ' || ls.external_id FROM listing_sources ls"
     "  WHERE ls.group_id = g.id ORDER BY ls.id LIMIT 1)"
-    " FROM groups g LEFT JOIN organisations o ON o.id = g.organisation_id"
-    " LEFT JOIN locations l ON l.id = g.location_id"
-    " WHERE g.id = ANY(CAST(%(ids)s AS int[]))")
+    " FROM groups g WHERE g.id = ANY(CAST(%(ids)s AS int[]))")
 
 
 def created_params(*, actor: Actor, group_ids: str) -> dict[str, Any]:

@@ -1,10 +1,21 @@
 """The write path for listings: every write to organisations, locations, groups, schedules
-and provenance goes through here. None of it commits: the caller owns the transaction.
-`finder.listings.normalise` is the pure step before it.
+and provenance goes through here, whoever makes it (ingestion, the demo, submissions,
+moderation), and each is audited (`finder.listings.audit`: who, what, `{field: [before,
+after]}` in the field view of `finder.listings.fields`). None of it commits: the caller
+owns the transaction. `finder.listings.normalise` is the pure step before it.
 
-One listing at a time: `geocode` (a missing point and zone from the postcode gazetteer),
-`upsert` (one listing, for the demo and tests, and for changed listings in a batch) and
-`withdraw` (what a source no longer lists).
+The same rules on every path: one venue rule (`venue_update`: a shared venue takes a
+listing's details when its fix is at least as good as the stored one) and one "unchanged"
+rule (`unchanged`: the stored content hash matches). A group an organisation manages
+(`owner_organisation_id`) is not overwritten by its sources: their changes wait in
+moderation (`queue_import`).
+
+Group-level writes: `create_group`, `update_group`, `withdraw_group`, `restore_group`,
+`merge_groups`, `set_owner`.
+
+One source listing at a time: `geocode` (a missing point and zone from the postcode
+gazetteer), `upsert` (`create_group` / `update_group` plus provenance; for changed
+listings in a batch) and `withdraw` (what a source no longer lists).
 
 In batches, the path every ingestion run takes (`write_listings`). Per batch it costs a
 handful of statements, whatever the size:
@@ -15,7 +26,8 @@ handful of statements, whatever the size:
 - new listings are matched against groups other sources already list (`finder.listings.match`):
   a match becomes one more `ListingSource` on that group (and any disagreements become
   `ListingConflict`s for moderators); the rest are inserted with COPY (venues, groups,
-  provenance, schedules with their upcoming meetings);
+  provenance, schedules with their upcoming meetings), and their audit rows are built by
+  PostgreSQL from those rows in one deferred statement;
 - changed listings go through `upsert` one by one (they are few in a steady feed),
   unless the listing is a second source of a merged group: then only its provenance and the
   conflicts are refreshed, so two sources never overwrite each other's fields back and forth.
@@ -631,10 +643,12 @@ def upsert(session: Session, listing: NormalisedListing, *, actor: Actor | None 
 
 
 def _reinstate(session: Session, ref: ListingSource, actor: Actor) -> None:
-    """The source lists it again: undo what `withdraw` did, and only that."""
+    """The source lists it again: undo what `withdraw` did, and only that (the group is
+    active again if its sources had withdrawn it: see `_REVIVABLE`)."""
     ref.withdrawn_at = None
     group = ref.group
-    if group.status == "withdrawn" and group.owner_organisation_id is None:
+    if (group.status == "withdrawn" and group.owner_organisation_id is None
+            and all(s.withdrawn_at is not None for s in group.sources if s is not ref)):
         group.status = "active"
         session.flush()
         audit.record(session, actor=actor, action="restore", group_id=group.id,
@@ -1039,10 +1053,10 @@ def _refresh_secondary(session: Session, ref, listing: NormalisedListing,
     """A second source changed its copy of a merged group: keep its provenance and the
     disagreements current, but leave the group's fields to its first source. A group
     withdrawn by its sources is active again (`_REVIVABLE`)."""
-    session.execute(update(LS).where(LS.c.id == ref.id).values(
-        content_hash=listing.content_hash, url=listing.url, last_seen_at=now, withdrawn_at=None))
     revived = session.execute(update(G).where(G.c.id == ref.group_id, _REVIVABLE)
                               .values(status="active").returning(G.c.id)).all()
+    session.execute(update(LS).where(LS.c.id == ref.id).values(
+        content_hash=listing.content_hash, url=listing.url, last_seen_at=now, withdrawn_at=None))
     session.execute(LC.delete().where(LC.c.group_id == ref.group_id,
                                       LC.c.source_b == listing.source))
     _record_conflicts(session, ref.group_id, listing)
@@ -1064,9 +1078,13 @@ def _by_actor(actor: Actor | None, rows: Iterable[tuple[NormalisedListing, Any]]
     return [(Actor.ingestion(source), found) for source, found in by_source.items()]
 
 
-# a withdrawn group that a source may bring back: one nobody manages (a claimed group's
-# status is its organisation's to change)
-_REVIVABLE = (G.c.status == "withdrawn") & G.c.owner_organisation_id.is_(None)
+# a withdrawn group that a source may bring back: one its sources withdrew (all of them
+# had: none still lists it), and that nobody manages (a claimed group's status is its
+# organisation's to change); a group a person withdrew while a source listed it stays
+# withdrawn until `restore_group`
+_REVIVABLE = ((G.c.status == "withdrawn") & G.c.owner_organisation_id.is_(None)
+              & ~select(LS.c.id).where(LS.c.group_id == G.c.id, LS.c.withdrawn_at.is_(None))
+              .exists())
 
 
 # ----------------------------------------------------------------------------- matching
@@ -1238,15 +1256,15 @@ def _merge(session: Session, merges: list[tuple[int, NormalisedListing]],
     none of what `dedupe.conflicts` compares, so the groups read for matching serve."""
     if not merges:
         return
+    group_ids = sorted({group_id for group_id, _ in merges})
+    revived = set(session.execute(  # before the new refs exist (see `_REVIVABLE`)
+        update(G).where(G.c.id == any_(_array_param("group_ids", Integer)), _REVIVABLE)
+        .values(status="active").returning(G.c.id), {"group_ids": _array(group_ids)}
+    ).scalars())
     session.execute(insert(LS), [
         {"group_id": group_id, "source": n.source, "external_id": n.external_id, "url": n.url,
          "content_hash": n.content_hash, "first_seen_at": now, "last_seen_at": now}
         for group_id, n in merges])
-    group_ids = sorted({group_id for group_id, _ in merges})
-    revived = set(session.execute(
-        update(G).where(G.c.id == any_(_array_param("group_ids", Integer)), _REVIVABLE)
-        .values(status="active").returning(G.c.id), {"group_ids": _array(group_ids)}
-    ).scalars())
     rows = []
     for group_id, n in merges:
         change = {"status": ["withdrawn", "active"]} if group_id in revived else {}
