@@ -230,3 +230,20 @@ def test_a_group_that_is_not_active_is_404_to_the_public(client, session, new_cl
     owner = signed_in(new_client(), "owner@example.org")
     # its organisation still sees a paused group's page (a withdrawn one is gone for all)
     assert owner.get(f"/groups/{group.id}").status_code == (200 if status == "paused" else 404)
+
+
+def test_is_this_the_same_group(organiser, session):
+    """A new group like one already listed asks first; saying it is different sends it."""
+    client, org_id = organiser
+    listed = make_group(session, "Tuesday Circle", lat=53.8014, lng=-1.5517)
+    page = _new(org_id)
+    r = post_page(client, page, {**GROUP_FORM, "action": "submit"}, form_page=page)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 409
+    assert "Is this the same group?" in html and f'href="/groups/{listed.id}"' in html
+    assert _value(html, "not_duplicate") == str(listed.id)
+    assert _count(session, Submission) == 0
+    r = post_page(client, page, {**GROUP_FORM, "not_duplicate": str(listed.id),
+                                 "action": "submit"}, form_page=page)
+    assert r.status_code == 302
+    assert session.scalars(select(Submission.state)).all() == ["pending"]

@@ -97,10 +97,11 @@ def test_an_edit_shows_only_what_changes(people, session):
     assert r.status_code == 302
     change = session.scalars(select(Submission)).one()
     html = moderator.get(f"/moderation/changes/{change.id}").get_data(as_text=True)
-    assert "18:30" in html and "Changes to a group" in html
+    assert "Every Tuesday, 6:30pm to 8:00pm (Europe/London)" in html  # the pattern, in words
+    assert "Changes to a group" in html
     assert _decide(moderator, change.id, "approve").status_code == 302
     history = moderator.get(f"/moderation/groups/{group.id}/history").get_data(as_text=True)
-    assert "18:30" in history and "approve" in history
+    assert "6:30pm" in history and "approve" in history
 
 
 def test_trusted_organisations_publish_at_once(people, session):
@@ -147,3 +148,11 @@ def test_a_claim_and_an_import_for_the_claimed_listing(people, session):
     assert "Import differs from a claimed listing" in queue
     html = moderator.get(f"/moderation/changes/{imported.id}").get_data(as_text=True)
     assert "Hospital Group (new)" in html and "leeds-hospitals" in html
+    # the organisation sees it waiting, but cannot dismiss it: a moderator decides
+    listing = organiser.get(f"/account/organisations/{org_id}/listings").get_data(as_text=True)
+    assert "Import differences" in listing
+    assert f"/submissions/{imported.id}/cancel" not in listing
+    # moderators reach a group's history from its page; nobody else sees the link
+    history = f"/moderation/groups/{group.id}/history"
+    assert history in moderator.get(f"/groups/{group.id}").get_data(as_text=True)
+    assert history not in organiser.get(f"/groups/{group.id}").get_data(as_text=True)

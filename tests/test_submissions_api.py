@@ -230,7 +230,8 @@ def test_a_possible_duplicate_asks_and_can_be_confirmed_different(app, client, s
     assert r.status_code == 202
 
 
-def test_an_imported_group_is_claimed_through_a_moderator(app, client, session, world):
+def test_an_imported_group_is_claimed_through_a_moderator(app, client, session, world,
+                                                           mailbox):
     imported = make_group(session, "Imported circle", lat=53.80, lng=-1.52)
     session.add(ListingSource(group=imported, source="hospital-feed", external_id="7",
                               content_hash="x" * 64))
@@ -253,6 +254,10 @@ def test_an_imported_group_is_claimed_through_a_moderator(app, client, session, 
     session.expire_all()
     assert session.get(Group, gid).owner_organisation_id == world.org_a
     assert session.get(Submission, rival_id).state == "rejected"
+    assert mailbox.last_to("a@example.org")["Subject"] == "Approved: Imported circle"
+    rival_mail = mailbox.last_to("b@example.org")
+    assert rival_mail["Subject"] == "Not approved: Imported circle"
+    assert "Another organisation's claim" in rival_mail.get_content()
     with app.app_context():
         prov = service.provenance(gid, session)
     assert prov.kind == "imported" and prov.by == "hospital-feed"
@@ -382,3 +387,16 @@ def test_a_pending_change_is_not_on_the_group_page(app, client, session, world):
     page = client.get(f"/groups/{gid}").get_data(as_text=True)
     assert "Renamed, unapproved" not in page and "Leeds miscarriage circle" in page
     assert "Renamed, unapproved" not in client.get(NEAR_LEEDS).get_data(as_text=True)
+
+
+def test_a_trusted_organisations_change_publishes_at_once(app, client, session, world):
+    gid = _published(app, client, world)
+    with app.app_context():
+        service.set_trusted(world.org_a, True, actor=world.moderator)
+    r = client.patch(f"/api/v1/groups/{gid}", json={"description": "Now with tea."},
+                     headers=world.auth("a"))
+    assert r.status_code == 200 and r.get_json()["state"] == "published"
+    assert client.get(f"/api/v1/groups/{gid}").get_json()["description"] == "Now with tea."
+    same = client.patch(f"/api/v1/groups/{gid}", json={"description": "Now with tea."},
+                        headers=world.auth("a"))
+    assert same.status_code == 200 and same.get_json()["state"] == "unchanged"

@@ -216,3 +216,49 @@ def test_a_draft_with_characters_postgresql_cannot_store_is_kept_without_them(ct
     with pytest.raises(P.Invalid):
         service.save_draft({"description": "x" * 300_000}, actor=member(world),
                            organisation_id=world.org_a)
+
+
+def test_a_mail_server_that_is_down_does_not_undo_a_decision(app, ctx, session, world,
+                                                              monkeypatch, caplog):
+    sub = service.submit(new_group(), actor=member(world), organisation_id=world.org_a)
+
+    def down(message):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(app.extensions["mailer"], "send", down)
+    outcome = service.reject(sub.submission_id, world.moderator, "Not a support group")
+    assert outcome.state == "rejected"
+    session.expire_all()
+    assert session.get(Submission, sub.submission_id).state == "rejected"
+    assert "could not mail the decision" in caplog.text
+
+
+def test_an_online_group_with_the_same_join_link_is_a_possible_duplicate(ctx, session, world):
+    online = new_group(name="Evening online circle", format="virtual", location=None,
+                       timezone="Europe/London", service_countries=["GB"],
+                       join={"mode": "register", "url": "https://zoom.us/j/123456789"})
+    service.set_trusted(world.org_a, True, actor=world.moderator)
+    first = service.submit(online, actor=member(world), organisation_id=world.org_a)
+    assert first.state == "published"
+    before = written(session)
+    same_link = {**online, "name": "Online evening circle",
+                 "join": {"mode": "register", "url": "https://zoom.us/j/123456789?utm_source=x"}}
+    with pytest.raises(service.PossibleDuplicate) as asked:
+        service.submit(same_link, actor=member(world, "b"), organisation_id=world.org_b)
+    assert [c.group_id for c in asked.value.candidates] == [first.group_id]
+    assert written(session) == before
+    other = {**online, "name": "Stillbirth daytime group",
+             "join": {"mode": "register", "url": "https://example.org/other"}}
+    assert service.submit(other, actor=member(world, "b"),
+                          organisation_id=world.org_b).state == "pending"
+
+
+def test_moderators_see_what_a_pending_new_group_may_duplicate(ctx, session, world):
+    first = service.submit(new_group(), actor=member(world), organisation_id=world.org_a)
+    second = service.submit(new_group(name="Leeds Miscarriage Circle"),
+                            actor=member(world, "b"), organisation_id=world.org_b)
+    assert second.state == "pending"  # nothing listed yet to duplicate
+    published = service.approve(first.submission_id, world.moderator)
+    row = session.get(Submission, second.submission_id)
+    assert [c.group_id for c in service.duplicates_of(row, session)] == [published.group_id]
+    assert service.duplicates_of(session.get(Submission, first.submission_id), session) == []

@@ -15,6 +15,13 @@ from finder.submissions.forms import ActionForm, RejectForm
 
 bp = Blueprint("moderation", __name__)
 
+
+@bp.app_template_filter("readable")
+def _readable(value, key: str):
+    from finder.moderation.values import readable
+
+    return readable(key, value)
+
 INVALID = 422
 
 
@@ -73,13 +80,14 @@ def _change_page(submission: Submission, reject_form: RejectForm | None = None,
         diff = _service().change_diff(submission, session)
     except Invalid as exc:  # it no longer validates: say why, and it can only be rejected
         diff, problems = {}, exc.as_list()
+    duplicates = _service().duplicates_of(submission, session)
     groups = _group_names([submission.group_id])
     organisation = session.get(Organisation, submission.organisation_id) \
         if submission.organisation_id else None
     return render_template(
         "moderation/change.html", change=submission, diff=diff, labels=_labels(),
         organisation=organisation, name=submission_name(submission, groups),
-        problems=problems, action=ActionForm(),
+        problems=problems, duplicates=duplicates, action=ActionForm(),
         reject_form=reject_form or RejectForm(formdata=None),
     ), status
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,8 @@ from finder.listings.records import OrganisationRecord
 from finder.models import Group, ListingSource, Organisation, Submission
 from finder.submissions import duplicates
 from finder.submissions import payload as P
+
+log = logging.getLogger(__name__)
 
 OPEN_STATES = ("draft", "pending")
 MAX_REASON = 2000
@@ -253,12 +256,6 @@ def _apply(session: Session, row: Submission, actor: Actor) -> Outcome:
     if row.kind == "claim":
         _group(session, row.group_id, lock=True)
         store.set_owner(session, row.group_id, row.organisation_id, actor=actor)
-        # other organisations' claims on it are answered by this one
-        session.execute(update(Submission).where(
-            Submission.group_id == row.group_id, Submission.kind == "claim",
-            Submission.state == "pending", Submission.id != row.id,
-        ).values(state="rejected", decided_at=_now(), decided_by=actor.as_record(),
-                 decision_reason="Another organisation's claim on this group was approved."))
         return Outcome("published", row.id, row.group_id)
     if row.kind == "withdraw":
         store.withdraw_group(session, row.group_id, actor=actor, reason=row.note)
@@ -450,12 +447,22 @@ def approve(change_id: int, actor: Actor) -> Outcome:
         row = _submission(session, change_id, lock=True)
         if row.state != "pending":
             raise WrongState(f"submission {change_id} is {row.state}, not pending")
+        rivals = []
+        if row.kind == "claim":  # other organisations' claims are answered by this one
+            rivals = session.scalars(select(Submission).where(
+                Submission.group_id == row.group_id, Submission.kind == "claim",
+                Submission.state == "pending", Submission.id != row.id,
+            ).with_for_update()).all()
         outcome = _apply(session, row, actor)
         _decide(row, "approved", actor)
         if row.group_id is not None:
             audit.record(session, actor=actor, action="approve", group_id=row.group_id,
                          note=f"submission {row.id} ({row.kind})")
         mail = _outcome_mail(session, row)
+        for rival in rivals:
+            _decide(rival, "rejected", actor,
+                    "Another organisation's claim on this group was approved.")
+            mail += _outcome_mail(session, rival)
     _send(mail)
     return Outcome("approved", outcome.submission_id, outcome.group_id, outcome.changes)
 
@@ -555,6 +562,22 @@ def change_diff(submission: Submission, session: Session | None = None) -> dict[
     if row.kind == "create" and row.group_id is not None:
         return fields.diff({}, after)
     return fields.diff(before, after)
+
+
+def duplicates_of(submission: Submission, session: Session | None = None
+                  ) -> list[duplicates.DuplicateCandidate]:
+    """For a moderator: listed groups a pending new group may duplicate (it may have been
+    published by someone else since it was sent, or its sender said "not the same")."""
+    session = _read_session(session)
+    if submission.kind != "create" or submission.state not in OPEN_STATES:
+        return []
+    try:
+        listing = prepare(session, submission.payload,
+                          organisation=_publisher_for(session, "create",
+                                                      submission.organisation_id, None))
+    except P.Invalid:
+        return []
+    return duplicates.find(session, listing)
 
 
 def submission_json(row: Submission) -> dict[str, Any]:
@@ -671,7 +694,12 @@ def _outcome_mail(session: Session, row: Submission) -> list[tuple[str, str, str
 
 
 def _send(mails: list[tuple[str, str, str]]) -> None:
+    """After the decision has committed: a mail server that is down must not turn the
+    moderator's decision into an error page (it stands; the failure is logged)."""
     from finder.submissions import emails
 
     for to, subject, body in mails:
-        emails.send(to, subject, body)
+        try:
+            emails.send(to, subject, body)
+        except Exception:  # noqa: BLE001 -- any mailer's failure, logged and survived
+            log.exception("could not mail the decision on a submission (%s)", subject)

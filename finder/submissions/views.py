@@ -9,6 +9,7 @@ organisations' pages and changes answer 404, so their ids are not even confirmed
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -135,9 +136,19 @@ def _form_data(form: GroupForm) -> dict[str, Any]:
 
 
 def _show_errors(form: GroupForm, errors: list[dict[str, str]], rows: list[int]) -> None:
+    """Each error by its box, the API's field path in its message said as the box's label
+    ("schedules[0].start_time is required" -> "Starts at (meeting time 1) is required")."""
     for error in errors:
-        form.add_field_error(form_payload.form_target(error.get("field", ""), rows),
-                             error.get("message", ""))
+        path, message = error.get("field", ""), error.get("message", "")
+        target = form_payload.form_target(path, rows)
+        box = form.box(target) if target else None
+        if box is not None and path and path in message:
+            label = str(box.label.text).removesuffix(" (optional)")
+            row = re.match(r"schedules-(\d+)-", target)
+            if row:
+                label = _("%(box)s (meeting time %(n)d)", box=label, n=int(row.group(1)) + 1)
+            message = message.replace(path, label)
+        form.add_field_error(target, message)
 
 
 def _render_form(org: Organisation, form: GroupForm, *, submission=None, group=None,
@@ -211,12 +222,9 @@ def _ids(text: str | None) -> list[int]:
 
 
 def _candidates(candidates) -> list[dict[str, Any]]:
-    """The groups a new one may duplicate, with their names, for "is this the same group?"."""
-    ids = [c.group_id for c in candidates]
-    names = dict(get_session().execute(
-        select(Group.id, Group.name).where(Group.id.in_(ids))).all()) if ids else {}
-    return [{"group_id": c.group_id, "name": names.get(c.group_id, f"#{c.group_id}"),
-             "reason": getattr(c, "reason", None)} for c in candidates]
+    """The groups a new one may duplicate, for "is this the same group?"."""
+    return [{"group_id": c.group_id, "name": c.name, "reason": ", ".join(c.reasons)}
+            for c in candidates]
 
 
 @bp.route("/organisations/<int:organisation_id>/listings/new", methods=["GET", "POST"])
