@@ -63,23 +63,20 @@ def bulk_params(*, actor: Actor, action: str,
 
 
 # The batch writer's "create" rows: each new group's name and format (`CREATED_KEYS`, as
-# `[null, value]`) and which source listed it as what, built by PostgreSQL from the rows
-# just written, in a statement that runs while the next rows are read. Not the whole
-# field view: that cost PostgreSQL about ten times as much per group (the JSON of every
-# field and schedule, TOASTed), and the key fields with the venue's and organisation's
-# joins about 1.5 times as much as these. Nothing is lost: every later change records its
-# `before`, so the group as created is its field view now with the later changes undone.
-# (One-listing writes, `create_group`, record the whole view.)
+# `[null, value]`), built by PostgreSQL from the rows just written, in a statement that
+# runs while the next rows are read; the actor names the source and the run, and the
+# group's `listing_sources` row its id there. Not the whole field view: that cost
+# PostgreSQL about ten times as much per group (the JSON of every field and schedule,
+# TOASTed). Nothing is lost: every later change records its `before`, so the group as
+# created is its field view now with the later changes undone. (One-listing writes,
+# `create_group`, record the whole view.)
 CREATED_KEYS = ("name", "format")
 CREATED_SQL = (
-    "INSERT INTO listing_audit (group_id, action, actor_kind, actor, changes, note)"
+    "INSERT INTO listing_audit (group_id, action, actor_kind, actor, changes)"
     " SELECT g.id, 'create', %(kind)s, CAST(%(actor)s AS jsonb),"
     " jsonb_build_object("
     + ", ".join(f"'{key}', jsonb_build_array(NULL, g.{key})" for key in CREATED_KEYS)
-    + "),"
-    " (SELECT 'listed by ' || ls.source || ' as ' || ls.external_id FROM listing_sources ls"
-    "  WHERE ls.group_id = g.id ORDER BY ls.id LIMIT 1)"
-    " FROM groups g WHERE g.id = ANY(CAST(%(ids)s AS int[]))")
+    + ") FROM groups g WHERE g.id = ANY(CAST(%(ids)s AS int[]))")
 
 
 def created_params(*, actor: Actor, group_ids: str) -> dict[str, Any]:
