@@ -156,3 +156,22 @@ def test_a_claim_and_an_import_for_the_claimed_listing(people, session):
     history = f"/moderation/groups/{group.id}/history"
     assert history in moderator.get(f"/groups/{group.id}").get_data(as_text=True)
     assert history not in organiser.get(f"/groups/{group.id}").get_data(as_text=True)
+
+
+def test_a_change_sent_back_can_be_corrected_and_sent_again(people, session):
+    organiser, org_id, moderator = people
+    _submit(organiser, org_id, name="First Try Group")
+    first = session.scalars(select(Submission)).one()
+    _decide(moderator, first.id, "reject", {"reason": "Which room?"})
+    page = f"/account/organisations/{org_id}/submissions/{first.id}"
+    html = organiser.get(page).get_data(as_text=True)
+    assert "A moderator sent this back" in html and "Which room?" in html
+    assert 'value="First Try Group"' in html
+    r = post_page(organiser, page, {**GROUP_FORM, "name": "First Try Group",
+                                    "venue_name": "Room 2, St Mary's Hall", "action": "submit"},
+                  form_page=page)
+    assert r.status_code == 302
+    session.expire_all()
+    rows = session.scalars(select(Submission).order_by(Submission.id)).all()
+    assert [(s.id, s.state) for s in rows] == [(first.id, "rejected"), (rows[1].id, "pending")]
+    assert rows[1].payload["location"]["venue_name"] == "Room 2, St Mary's Hall"

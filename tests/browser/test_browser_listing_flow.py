@@ -132,6 +132,9 @@ def test_organisation_lists_two_groups_moderator_decides_search_shows_one(
     mod.get_by_role("button", name="Reject").click()
     mod.wait_for_url("**/moderation/")
     assert "Nothing is waiting" in mod.content()
+    mod.get_by_role("link", name="Organisations and trust").click()
+    assert ORGANISATION in mod.content()
+    _no_violations(mod, "moderation-organisations")
 
     # the organisation is told why
     assert "Please give the meeting point inside the park." in _mail_body(ORGANISER)
@@ -148,6 +151,12 @@ def test_organisation_lists_two_groups_moderator_decides_search_shows_one(
     search.get_by_role("link", name=FORM_GROUP).first.click()
     assert re.search(f"Submitted by {ORGANISATION} on \\d{{4}}-\\d\\d-\\d\\d",
                      search.content())
+
+    # the moderator can read the published group's history from its page
+    mod.goto(urlsplit(search.url).path)
+    mod.get_by_role("link", name="Its history (moderators)").click()
+    assert "create" in mod.content() and FORM_GROUP in mod.content()
+    _no_violations(mod, "moderation-history")
 
 
 def _mail_body(address: str) -> str:
