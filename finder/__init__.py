@@ -45,4 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(submissions_api.bp, url_prefix="/api/v1")
     accounts.exempt_from_csrf(submissions_api.bp)
     register_commands(app)
+    from finder import freshness
+
+    freshness.init_app(app)
     return app

@@ -175,6 +175,14 @@ class Group(Timestamps, Base):
     owner_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
+    # freshness (issue 7, `finder.freshness`): the last day its schedules can meet (NULL
+    # while one is open-ended; kept by a trigger on schedules, migration 0012), when its
+    # owner was last reminded to confirm it, why it is paused, three open "didn't meet"
+    # reports
+    meets_until: Mapped[dt.date | None] = mapped_column(Date)
+    confirm_reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    pause_reason: Mapped[str | None] = mapped_column(String(20))
+    reported_stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     organisation: Mapped[Organisation | None] = relationship(
         back_populates="groups", foreign_keys=[organisation_id]
@@ -466,3 +474,5 @@ class Submission(Base):
 
 # The accounts tables share this metadata (Alembic and the tests' template see them here).
 import finder.accounts.models  # noqa: E402, F401
+import finder.reports.models  # noqa: E402, F401
+import finder.review.models  # noqa: E402, F401

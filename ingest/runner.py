@@ -65,6 +65,7 @@ from finder.listings.records import ListingRecord, OrganisationRecord
 from finder.listings.sources_health import FAILING_AFTER
 from finder.listings.store import (
     Unchanged,
+    confirm_listed,
     defer,
     end_run,
     geocode_many,
@@ -564,6 +565,9 @@ def _finish_success(session: Session, report: RunReport, result: FetchResult,
                     now: dt.datetime, clock: float) -> None:
     _stamp(report, now, clock)
     _record(session, report)
+    # a successful run (an unchanged feed included) confirms every group it still lists
+    confirm_listed(session, report.source, actor=Actor.ingestion(report.source, report.run_id),
+                   today=now.date())
     state = _state(session, report.source)
     state.etag, state.last_modified = result.etag, result.last_modified
     state.last_run_at = state.last_success_at = now

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from finder.accounts import api_tokens
 from finder.accounts.models import ApiToken, Invitation
@@ -40,6 +40,9 @@ class World:
     draft: int
     pending: int
     token: int
+    report: int = 0  # issue 7: a problem report, a review pair, a conflict
+    review: int = 0
+    conflict: int = 0
     clients: dict = field(default_factory=dict)
 
 
@@ -58,7 +61,8 @@ def world(session, new_client) -> World:
                              group_id=owned.id, payload={**GROUP_JSON, "name": "A renamed"})
     token, _ = api_tokens.issue(session, org_a.id, "A's website", a.id)
     session.flush()
-    w = World(org_a.id, org_b.id, owned.id, imported.id, draft.id, pending.id, token.id)
+    w = World(org_a.id, org_b.id, owned.id, imported.id, draft.id, pending.id, token.id,
+              *_listing_care_rows(session, owned.id, imported.id))
     w.clients = {
         "anonymous": new_client(),
         "member_a": signed_in(new_client(), "a@example.org"),  # through the real form
@@ -66,6 +70,23 @@ def world(session, new_client) -> World:
         "moderator": session_of(new_client(), moderator),
     }
     return w
+
+
+def _listing_care_rows(session, owned: int, imported: int) -> tuple[int, int, int]:
+    """A problem report, an undecided match and a conflict (issue 7's moderator pages)."""
+    from finder.models import ListingConflict
+    from finder.reports.models import ListingReport
+    from finder.review.models import MatchReview
+
+    report = ListingReport(group_id=owned, kind="didnt_meet")
+    review = MatchReview(group_id=imported, candidate_id=owned, source="leeds-feed",
+                         external_id="1", confidence=0.8, reasons=["similar name"])
+    conflict = ListingConflict(group_id=imported, field="join_url", source_a="leeds-feed",
+                               value_a="https://a.example", source_b="other",
+                               value_b="https://b.example")
+    session.add_all([report, review, conflict])
+    session.flush()
+    return report.id, review.id, conflict.id
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,18 @@ PAGES = [
     Page("moderation.set_trusted", "POST", "/moderation/organisations/{org_a}/trusted/on",
          "moderation"),
     Page("moderation.history", "GET", "/moderation/groups/{owned}/history", "moderation"),
+    # issue 7: problem reports, the review queue, stale listings
+    Page("listing_care.reports_page", "GET", "/moderation/reports", "moderation"),
+    Page("listing_care.resolve_report", "POST", "/moderation/reports/{report}/resolve",
+         "moderation", (("resolution", "fixed"),)),
+    Page("listing_care.review_page", "GET", "/moderation/review", "moderation"),
+    Page("listing_care.decide_match", "POST", "/moderation/review/matches/{review}",
+         "moderation", (("decision", "apart"),)),
+    Page("listing_care.decide_conflict", "POST", "/moderation/review/conflicts/{conflict}",
+         "moderation", (("chosen", "a"),)),
+    Page("listing_care.stale_page", "GET", "/moderation/stale", "moderation"),
+    Page("listing_care.confirm_listing", "POST", "/moderation/listings/{owned}/confirm",
+         "moderation"),
 ]
 
 # pages for everyone (signing in, the public site): nothing to authorise
@@ -147,6 +180,10 @@ def _snapshot(session) -> tuple:
                                       Organisation.trusted)).all()),
         sorted(session.execute(select(ApiToken.id, ApiToken.revoked_at)).all()),
         sorted(session.execute(select(Invitation.id)).all()),
+        sorted(session.execute(text("SELECT id, state FROM listing_reports")).all()),
+        sorted(session.execute(text("SELECT id, decision FROM match_reviews")).all()),
+        sorted(session.execute(text("SELECT id, resolved_at FROM listing_conflicts")).all()),
+        sorted(session.execute(select(Group.id, Group.last_confirmed)).all()),
     )
 
 
@@ -251,7 +288,8 @@ def test_every_page_that_needs_signing_in_is_in_the_matrix(app):
     missing = []
     for rule in app.url_map.iter_rules():
         area = rule.endpoint.split(".")[0]
-        if area not in ("accounts", "listings", "moderation") or rule.endpoint in PUBLIC:
+        if (area not in ("accounts", "listings", "moderation", "listing_care")
+                or rule.endpoint in PUBLIC):
             continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if (rule.endpoint, method) not in covered:

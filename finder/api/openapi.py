@@ -120,7 +120,7 @@ SCHEMAS = {
     "Group": {
         "type": "object",
         "required": ["id", "name", "format", "status", "join", "timezone", "next_meeting",
-                     "schedules", "distance", "links"],
+                     "schedules", "distance", "links", "last_confirmed", "stale", "ended"],
         "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"},
             "format": {"type": "string", "enum": list(vocab.FORMAT.codes)},
@@ -154,7 +154,17 @@ SCHEMAS = {
             "languages": {"type": "array", "items": _coded},
             "cost": _coded, "facilitation": _coded,
             "accessibility_notes": _str_or_null,
-            "last_confirmed": {"type": ["string", "null"], "format": "date"},
+            "last_confirmed": {"type": ["string", "null"], "format": "date",
+                               "description": "When a source still listing the group, its "
+                                              "organisation or a moderator last confirmed "
+                                              "it runs."},
+            "stale": {"type": "boolean",
+                      "description": "\"May be out of date\": not confirmed for 180 days, "
+                                     "or three open reports that it did not meet. Ranked "
+                                     "below confirmed groups at equal distance."},
+            "ended": {"type": "boolean",
+                      "description": "Every schedule has ended; such groups are left out "
+                                     "of lists and shown only by id."},
             "updated_at": {"type": "string", "format": "date-time"},
             "sources": {"type": "array", "items": {"type": "object"}},
             "snippet": {"type": ["string", "null"],

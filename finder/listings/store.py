@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -369,8 +370,11 @@ def _fill(session: Session, group: Group, listing: NormalisedListing,
     group.location = location
     for attr in ("name", "description", "format", "join_mode", "join_url", "join_phone",
                  "join_email", "join_notes", "cost", "facilitation", "accessibility_notes",
-                 "timezone", "last_confirmed"):
+                 "timezone"):
         setattr(group, attr, getattr(listing, attr))
+    # a confirmation never moves back (an older date, or none, from a publisher)
+    group.last_confirmed = max(filter(None, (group.last_confirmed, listing.last_confirmed)),
+                               default=None)
     for attr in ("loss_types", "audiences", "languages", "service_countries"):
         setattr(group, attr, list(getattr(listing, attr)))
     group.join_keys = join_keys(listing.join_url, listing.join_email, listing.join_phone)
@@ -443,7 +447,7 @@ def update_group(session: Session, group_id: int, listing: NormalisedListing, *,
     written then). Status, owner and provenance are left alone. Audited as "update"."""
     _check_geocoded(listing)
     before = group_fields(session, group_id)
-    if not fields.diff(before, fields.listing_fields(listing)):
+    if not fields.diff(before, _keep_confirmation(before, fields.listing_fields(listing))):
         if listing.organisation is not None:  # its details are not in the field view
             _find_organisation(session, listing.organisation)
             session.flush()
@@ -569,8 +573,9 @@ def queue_import(session: Session, group_id: int, owner_id: int,
     overwritten; the change waits for a moderator as one pending `Submission(kind="import")`
     (an older pending import of the group is superseded). Its id; None when the group's
     field view already is what the source says (nothing to decide)."""
-    proposed = fields.listing_fields(listing)
-    changes = fields.diff(group_fields(session, group_id), proposed)
+    before = group_fields(session, group_id)
+    proposed = _keep_confirmation(before, fields.listing_fields(listing))
+    changes = fields.diff(before, proposed)
     session.execute(update(Submission).where(  # ORM-enabled: loaded rows see it too
         Submission.group_id == group_id, Submission.kind == "import",
         Submission.state == "pending").values(state="superseded", updated_at=func.now()))
@@ -867,6 +872,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
         outcomes[i] = "merged"
     _merge(session, merges, groups, now, actor)
     _insert_new(session, [listings[i] for i in to_insert], now, actor)
+    _record_reviews(session)
     for i in to_insert:
         outcomes[i] = "created"
     if context is not None and to_insert:
@@ -1152,6 +1158,8 @@ def _match_existing(session: Session, listings: list[NormalisedListing],
         found = dedupe.find_match(mine, [(g, stored[g]) for g in dict.fromkeys(group_ids)])
         if found is not None:
             matches[i] = found[0]
+        else:
+            _note_reviews(session, n, mine, [(g, stored[g]) for g in dict.fromkeys(group_ids)])
     return matches, groups
 
 
@@ -1298,6 +1306,7 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
                   "resolved_at": None},
         )
     )
+    resolve_decided_conflicts(session, group_id)
 
 
 # ----------------------------------------------------------------------------- bulk insert
@@ -1513,3 +1522,155 @@ _VENUE_UPDATE_SQL = (
     + ", ".join(f"{c} = :{c}" for c in _VENUE_COLUMNS)
     + ", point = CAST(ST_SetSRID(ST_MakePoint(:longitude, :latitude), 4326) AS geography)"
     " WHERE id = :id")
+
+
+# ------------------------------------------------------------------ freshness (issue 7)
+
+
+def confirm_group(session: Session, group_id: int, *, actor: Actor,
+                  today: dt.date | None = None) -> bool:
+    """Someone who may speak for the group says it still runs: `last_confirmed` becomes
+    today, and a listing paused for want of confirmation (or, by a moderator, any paused
+    listing) is active again. Audited as "confirm"; False when the group is withdrawn."""
+    from finder.freshness.rules import PAUSED_UNCONFIRMED
+
+    group = _group(session, group_id)
+    if group.status == "withdrawn":
+        return False
+    today = today or dt.date.today()
+    changes: dict[str, list] = {}
+    if group.last_confirmed is None or group.last_confirmed < today:
+        changes["last_confirmed"] = [_iso(group.last_confirmed), today.isoformat()]
+        group.last_confirmed = today
+    if group.status == "paused" and (group.pause_reason == PAUSED_UNCONFIRMED
+                                     or actor.is_moderator):
+        changes["status"] = ["paused", "active"]
+        group.status, group.pause_reason = "active", None
+    session.flush()
+    audit.record(session, actor=actor, action="confirm", group_id=group_id, changes=changes)
+    return True
+
+
+def pause_group(session: Session, group_id: int, *, actor: Actor, reason: str,
+                note: str | None = None) -> bool:
+    """Take an active group out of search for now (reversible: `confirm_group`); `reason`
+    is `freshness.rules.PAUSED_*`. Audited as "pause"; False unless it was active."""
+    group = _group(session, group_id)
+    if group.status != "active":
+        return False
+    group.status, group.pause_reason = "paused", reason
+    session.flush()
+    audit.record(session, actor=actor, action="pause", group_id=group_id,
+                 changes={"status": ["active", "paused"]}, note=note)
+    return True
+
+
+def confirm_listed(session: Session, source: str, *, actor: Actor,
+                   today: dt.date | None = None) -> int:
+    """A successful run of `source` confirms every group it still lists (one UPDATE);
+    groups it had paused for want of confirmation come back (audited each). How many
+    groups' dates moved."""
+    from finder.freshness.rules import PAUSED_UNCONFIRMED
+
+    today = today or dt.date.today()
+    listed = ("SELECT group_id FROM listing_sources WHERE source = :source "
+              "AND withdrawn_at IS NULL")
+    resumed = session.execute(text(
+        f"UPDATE groups SET status = 'active', pause_reason = NULL, last_confirmed = :today"
+        f" WHERE id IN ({listed}) AND status = 'paused' AND pause_reason = :reason"
+        f" RETURNING id"), {"source": source, "today": today, "reason": PAUSED_UNCONFIRMED}
+    ).scalars().all()
+    moved = session.execute(text(
+        f"UPDATE groups SET last_confirmed = :today WHERE id IN ({listed})"
+        f" AND (last_confirmed IS NULL OR last_confirmed < :today)"),
+        {"source": source, "today": today}).rowcount
+    audit.record_many(session, actor=actor, action="confirm", rows=[
+        (group_id, {"status": ["paused", "active"]}, f"{source} still lists it")
+        for group_id in resumed])
+    session.expire_all()
+    return moved + len(resumed)
+
+
+def confirm_from_edits(session: Session, *, since: dt.datetime, actor: Actor) -> int:
+    """An organisation (or a moderator) that wrote a listing since `since` confirmed it:
+    `last_confirmed` moves to the day of its latest such write (audited rows by a user or
+    an API token). How many groups moved."""
+    moved = session.execute(text(
+        "SELECT g.id, g.last_confirmed, e.day FROM groups g JOIN ("
+        " SELECT group_id, max(at)::date AS day FROM listing_audit"
+        " WHERE at >= :since AND actor_kind IN ('user', 'api_token')"
+        " AND action IN ('create', 'update', 'restore', 'confirm') AND group_id IS NOT NULL"
+        " GROUP BY group_id) e ON e.group_id = g.id"
+        " WHERE g.last_confirmed IS NULL OR g.last_confirmed < e.day"), {"since": since}).all()
+    if not moved:
+        return 0
+    session.execute(text(
+        "UPDATE groups g SET last_confirmed = v.day FROM unnest(CAST(:ids AS int[]),"
+        " CAST(:days AS date[])) AS v(id, day) WHERE g.id = v.id"),
+        {"ids": [r.id for r in moved], "days": [r.day for r in moved]})
+    audit.record_many(session, actor=actor, action="confirm", rows=[
+        (r.id, {"last_confirmed": [_iso(r.last_confirmed), r.day.isoformat()]},
+         "confirmed by its organisation's edit") for r in moved])
+    session.expire_all()
+    return len(moved)
+
+
+def set_reported_stale(session: Session, group_id: int, stale: bool) -> None:
+    """Enough open "didn't meet" reports mark the listing "may be out of date" (and the
+    resolution of one of them may clear it); not a change of the listing's fields."""
+    session.execute(update(G).where(G.c.id == group_id, G.c.reported_stale.is_not(stale))
+                    .values(reported_stale=stale))
+
+
+def resolve_decided_conflicts(session: Session, group_id: int) -> None:
+    """Conflicts a moderator already decided for the same two values stay resolved."""
+    session.execute(text(
+        "UPDATE listing_conflicts c SET resolved_at = d.decided_at FROM conflict_decisions d"
+        " WHERE c.group_id = :g AND c.resolved_at IS NULL AND d.group_id = c.group_id"
+        " AND d.field = c.field AND d.value_a IS NOT DISTINCT FROM c.value_a"
+        " AND d.value_b IS NOT DISTINCT FROM c.value_b"), {"g": group_id})
+
+
+def _note_reviews(session: Session, listing: NormalisedListing, mine: Any,
+                  others: list[tuple[int, Any]]) -> None:
+    """Candidates the matcher scored "review" for a listing it will insert as a new group:
+    kept on the session, recorded for moderators once the group exists
+    (`_record_reviews`, called by `write_listings`)."""
+    for group_id, other in others:
+        scored = dedupe.score(mine, other)
+        if scored.decision == "review":
+            session.info.setdefault("match_reviews", []).append(
+                (listing.source, listing.external_id, group_id, scored.confidence,
+                 list(scored.reasons)))
+
+
+def _record_reviews(session: Session) -> None:
+    """The noted "review" pairs as `match_reviews` rows (a pair already there, decided or
+    not, is left alone: decisions are remembered)."""
+    pending = session.info.pop("match_reviews", [])
+    if not pending:
+        return
+    session.execute(text(
+        "INSERT INTO match_reviews (group_id, candidate_id, source, external_id, confidence,"
+        " reasons) SELECT s.group_id, s2.candidate, s.source, s.external_id, s2.confidence,"
+        " s2.reasons FROM listing_sources s, (SELECT CAST(:candidate AS int) AS candidate,"
+        " CAST(:confidence AS float8) AS confidence, CAST(:reasons AS jsonb) AS reasons) s2"
+        " WHERE s.source = CAST(:source AS text) AND s.external_id = CAST(:external_id AS text)"
+        " AND s.group_id <> s2.candidate"
+        " ON CONFLICT ON CONSTRAINT uq_match_reviews_pair DO NOTHING"),
+        [{"source": src, "external_id": ext, "candidate": cand, "confidence": conf,
+          "reasons": json.dumps(reasons)} for src, ext, cand, conf, reasons in pending])
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _keep_confirmation(before: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
+    """`proposed` (a field view) with the stored confirmation date when it has an older
+    one or none: a listing's date never moves a confirmation back (see `_fill`), so it is
+    no difference to write or to put to a moderator."""
+    stored, given = before.get("last_confirmed"), proposed.get("last_confirmed")
+    if stored is not None and (given is None or given < stored):  # ISO dates sort
+        proposed["last_confirmed"] = stored
+    return proposed

@@ -29,6 +29,7 @@ from typing import Any
 import psycopg
 
 from finder import vocab
+from finder.freshness.rules import ENDED_SQL, STALE_SQL
 from finder.search.params import SearchParams
 
 WORLDWIDE = "*"
@@ -198,7 +199,7 @@ def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
 def where_sql(shape: tuple) -> str:
     """The WHERE conditions on `groups g` for a filter shape."""
     names, times, within, local, in_searcher_zone, professionals = shape
-    where = ["g.status = 'active'"]
+    where = ["g.status = 'active'", f"NOT {ENDED_SQL}"]  # ended groups are not offered
     if "loss" in names:
         where.append("g.loss_types && %(loss)s::text[]")
     if "audience" in names:
@@ -227,7 +228,7 @@ def where_sql(shape: tuple) -> str:
 
 # What a result shows, one row per group: the group, its organisation and venue, and its
 # schedules with the first cached meeting from now on (JSON; `results.from_row` reads it).
-RESULT_COLUMNS = """
+RESULT_COLUMNS = f"""
     g.id, g.name, g.format, g.status, g.description, g.join_mode, g.join_url, g.join_phone,
     g.join_email, g.join_notes, g.timezone, g.service_countries, g.loss_types, g.audiences,
     g.languages, g.cost, g.facilitation, g.accessibility_notes, g.last_confirmed,
@@ -240,7 +241,8 @@ RESULT_COLUMNS = """
                                       (SELECT min(u) FROM unnest(s.upcoming) u
                                        WHERE u >= %(now)s))
                      ORDER BY s.id)
-       FROM schedules s WHERE s.group_id = g.id)"""
+       FROM schedules s WHERE s.group_id = g.id),
+    {STALE_SQL}, {ENDED_SQL}"""  # issue 7: "may be out of date", ended
 
 RESULTS_FROM = """
       JOIN groups g ON g.id = p.id
@@ -322,14 +324,18 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool,
     if with_counter:
         count = f"SELECT ({count}), {CHANGE_COUNTER}"
     # nearest first, when the count says the radius holds the page: no radius test needed
-    # without keywords, ORDER BY the KNN expression alone, so the GiST index gives the order
+    # without keywords, ORDER BY the KNN expression alone, so the GiST index gives the order;
+    # at equal distance (groups at one venue), "may be out of date" after confirmed: in the
+    # page's own order only, so the page is still a plain walk of the GiST index (a second
+    # sort key there makes PostgreSQL sort every group instead)
     knn_order = f"{knn}, k2" if kw else knn
-    knn_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, {tie} AS k2 {matching} "
-                           f"ORDER BY {knn_order} {limit}", "p.k1, p.k2")
+    stale = f"{STALE_SQL} AS stale"
+    knn_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, {stale}, {tie} AS k2 "
+                           f"{matching} ORDER BY {knn_order} {limit}", "p.k1, p.stale, p.k2")
     if sort != "next":  # distance (relevance only breaks ties with a place)
-        radius_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, {tie} AS k2 "
+        radius_page = _results_of(f"SELECT g.id, {distance}, {knn} AS k1, {stale}, {tie} AS k2 "
                                   f"{matching} {in_radius} ORDER BY k1, k2 {limit}",
-                                  "p.k1, p.k2")
+                                  "p.k1, p.stale, p.k2")
     else:  # next meeting first, then nearest
         radius_page = _results_of(f"SELECT g.id, {distance}, g.next_meeting_at AS k1, "
                                   f"{knn} AS k2 {matching} {in_radius} "

@@ -71,6 +71,9 @@ class GroupResult:
     sources: list[dict] = field(default_factory=list)
     # keyword searches: the description's best passage, HTML-escaped, matches in <mark>
     snippet: str | None = None
+    # issue 7: not confirmed for 180 days (or reported as not meeting): "may be out of date"
+    stale: bool = False
+    ended: bool = False  # every schedule has ended (only on its own page: search drops it)
 
     def to_dict(self) -> dict:
         """Plain data (the API serialises the object itself with orjson)."""
@@ -171,7 +174,7 @@ def from_rows(rows: list[tuple], *, now: dt.datetime, searcher_tz: str | None = 
          join_notes, timezone, service_countries, loss, audiences, languages, cost,
          facilitation, accessibility, last_confirmed, updated_at, org_name, org_website,
          org_email, org_phone, venue, line1, line2, town, region, postcode, country,
-         precision, lat, lng, schedule_items, distance_m) = r
+         precision, lat, lng, schedule_items, stale, ended, distance_m) = r
         views, next_meeting = _schedules(schedule_items, now, today, searcher_tz)
         distance = None if distance_m is None else round(distance_m / per_unit, 1)
         out.append(GroupResult(
@@ -196,7 +199,7 @@ def from_rows(rows: list[tuple], *, now: dt.datetime, searcher_tz: str | None = 
             cost=_one_coded("cost", cost), facilitation=_one_coded("facilitation", facilitation),
             accessibility_notes=accessibility,
             last_confirmed=last_confirmed.isoformat() if last_confirmed else None,
-            updated_at=updated_at.isoformat(),
+            updated_at=updated_at.isoformat(), stale=stale, ended=ended,
             links={"self": f"{root}/api/v1/groups/{gid}", "html": f"{root}/groups/{gid}"},
         ))
     return out

@@ -25,6 +25,7 @@ PAGES = {
     "place-not-found": "/?near=Qwxzzy+Nowhere",
     "group": "/groups/{monthly}",
     "group-online": "/groups/{online_new_york}?tz=Europe/London",
+    "report": "/groups/{monthly}/report",
     "helplines": "/helplines",
     "embed": "/embed?near=SW1A+1AA&format=in_person",
     "not-found": "/groups/999999",

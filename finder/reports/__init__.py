@@ -1,0 +1,1 @@
+"""Problem reports: anyone can say a listing is wrong; owners and moderators hear of it."""
