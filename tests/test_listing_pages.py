@@ -221,15 +221,19 @@ def test_group_page_provenance_and_no_claim_for_anonymous(client, session):
     assert "Claim this listing" not in html
 
 
-@pytest.mark.parametrize("status", ["paused", "withdrawn"])
-def test_a_group_that_is_not_active_is_404_to_the_public(client, session, new_client, status):
+def test_a_withdrawn_group_is_gone_and_a_paused_one_says_so(client, session, new_client):
     _, org = member(session, "owner@example.org", "Owner Org")
-    group = make_group(session, "Quiet Group", lat=LEEDS[0], lng=LEEDS[1], status=status,
-                       owner_organisation_id=org.id)
-    assert client.get(f"/groups/{group.id}").status_code == 404
+    withdrawn = make_group(session, "Quiet Group", lat=LEEDS[0], lng=LEEDS[1],
+                           status="withdrawn", owner_organisation_id=org.id)
+    paused = make_group(session, "Resting Group", lat=LEEDS[0], lng=LEEDS[1],
+                        status="paused", owner_organisation_id=org.id)
     owner = signed_in(new_client(), "owner@example.org")
-    # its organisation still sees a paused group's page (a withdrawn one is gone for all)
-    assert owner.get(f"/groups/{group.id}").status_code == (200 if status == "paused" else 404)
+    for visitor in (client, owner):  # a withdrawn group is gone for all, its owner too
+        assert visitor.get(f"/groups/{withdrawn.id}").status_code == 404
+    page = client.get(f"/groups/{paused.id}")
+    assert page.status_code == 200 and "This group is paused" in page.get_data(as_text=True)
+    assert client.get(f"/api/v1/groups/{paused.id}").get_json()["status"] == "paused"
+    assert "Resting Group" not in client.get(f"/?near={LEEDS[0]},{LEEDS[1]}").get_data(as_text=True)
 
 
 def test_is_this_the_same_group(organiser, session):

@@ -11,7 +11,6 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from finder import geocode, helplines, search, vocab
-from finder.accounts.access import is_member
 from finder.db import get_cursor, get_session
 from finder.groups import find_group
 from finder.keywords import get_index
@@ -128,8 +127,8 @@ def group_page(group_id: int):
     if group is None:
         abort(404)
     row = get_session().get(Group, group_id)
-    if group.status != "active" and not _manages(row):
-        abort(404)  # only what is published and running is public
+    # withdrawn groups are gone for everyone (`find_group`); a paused one keeps its page, as
+    # in the API, saying it is paused, so a saved link explains itself instead of vanishing
     back = links.back_to_search(request.args.get("back"), tz)
     return render_template("group.html", group=group, vocab=vocab, visitor_tz=tz,
                            back_url=back, source_label=source_label,
@@ -137,14 +136,6 @@ def group_page(group_id: int):
                            claimable=_claimable(row),
                            country_helplines=helplines.for_country(
                                group.location["country"] if group.location else None))
-
-
-def _manages(row: Group | None) -> bool:
-    """A moderator, or a member of the organisation that manages the listing."""
-    if row is None or not current_user.is_authenticated:
-        return False
-    return bool(current_user.is_moderator) or (
-        row.owner_organisation_id is not None and is_member(row.owner_organisation_id))
 
 
 def _claimable(row: Group | None) -> bool:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import brotli
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, screenshot
 
@@ -204,9 +205,9 @@ def test_a_form_error_takes_focus_and_leads_to_the_box(new_context):
     page.get_by_label("Within", exact=True).fill("abc")
     page.get_by_label("Postcode, ZIP or town").fill("Leeds")
     page.get_by_role("button", name="Search", exact=True).click()
-    page.wait_for_selector(".error-summary")
-    assert page.evaluate("document.activeElement.className") == "error-summary"
+    # the page's script moves focus once the page has loaded: wait for that, not the element
+    expect(page.locator(".error-summary")).to_be_focused()
     assert page.get_by_label("Within", exact=True).input_value() == "abc"
     page.get_by_role("link", name="“abc” isn't a distance. Enter a number, like 10.").click()
-    assert page.evaluate("location.hash") == "#radius"
+    expect(page).to_have_url(re.compile("#radius$"))
     assert page.locator(".error-summary").count() == 1
