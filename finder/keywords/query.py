@@ -18,7 +18,7 @@ from whoosh import highlight
 from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
-from finder.keywords import analysis, synonyms
+from finder.keywords import analysis, scoring, synonyms
 
 FUZZY_MIN = 5  # letters
 FUZZY_BOOST = 0.4  # a typo's match counts less than the word itself
@@ -89,29 +89,21 @@ def build(text: str) -> tuple[Query | None, Query | None]:
     return And(parts), Or(parts)
 
 
-def group_ids(searcher: Searcher) -> list[int]:
-    """Group id per document number (deleted documents included), read once per searcher
-    from the `gid` column."""
-    return list(searcher.reader().column_reader("gid"))
-
-
-def match(searcher: Searcher, text: str, ids_by_docnum: list[int] | None = None
+def match(searcher: Searcher, text: str, scorer: scoring.Scorer | None = None
           ) -> Match | None:
     """Every group matching `text`, best first; None when the text has no searchable word.
 
-    `ids_by_docnum`: `group_ids(searcher)`, kept with the searcher by the caller."""
+    `scorer`: `scoring.Scorer(searcher)`, kept with the searcher by the caller (it caches
+    the group ids, field lengths and the terms' scores of that searcher)."""
     every, some = build(text)
     if every is None:
         return None
+    scorer = scorer if scorer is not None else scoring.Scorer(searcher)
     used = every
-    results = searcher.search(every, limit=None)
-    if results.scored_length() == 0 and some is not None:
+    ids, scores = scorer.ranked(every)
+    if not ids and some is not None:
         used = some
-        results = searcher.search(some, limit=None)
-    id_of = ids_by_docnum if ids_by_docnum is not None else group_ids(searcher)
-    top = results.top_n
-    ids = [id_of[docnum] for _score, docnum in top]
-    scores = [float(score) for score, _docnum in top]
+        ids, scores = scorer.ranked(some)
     terms = matched_words(searcher, used)
     suggestion = suggest(searcher, text) if len(ids) < SUGGEST_BELOW else None
     return Match(ids, scores, terms, suggestion)
