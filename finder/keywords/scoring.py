@@ -16,6 +16,7 @@ from math import log
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.columns import NumericColumn
 from whoosh.matching import FilterMatcher
 from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
@@ -51,8 +52,7 @@ class Scorer:
                 n = reader.doc_count_all()
                 if column is None:
                     continue
-                raw = np.fromiter((column[d] for d in range(n)), dtype=np.uint8, count=n)
-                out[offset:offset + n] = table[raw]
+                out[offset:offset + n] = table[_bytes_column(column, n)]
             self._lengths[field] = out
         return self._lengths[field]
 
@@ -137,6 +137,17 @@ class Scorer:
         s = scores[docs]
         order = np.lexsort((docs, -s))
         return self.gids[docs[order]].tolist(), s[order].tolist()
+
+
+def _bytes_column(column, n: int) -> np.ndarray:
+    """A segment's one-byte-per-document column (field lengths) as an array: read in one
+    piece when it is Whoosh's fixed-width numeric column, else document by document."""
+    if isinstance(column, NumericColumn.Reader) and column._fixedlen == 1:
+        raw = column._dbfile.get(column._basepos, column._count)
+        out = np.full(n, column._default, dtype=np.uint8)
+        out[:column._count] = np.frombuffer(raw, dtype=np.uint8)[:n]
+        return out
+    return np.fromiter((column[d] for d in range(n)), dtype=np.uint8, count=n)
 
 
 def _byte_to_length(b: int) -> int:
