@@ -22,7 +22,7 @@ from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
 B, K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults, the searcher's weighting
-TERM_CACHE = 2048  # terms kept per searcher
+TERM_CACHE_BYTES = 48 << 20  # postings kept per searcher (each web thread has one)
 
 
 class Scorer:
@@ -38,7 +38,14 @@ class Scorer:
         self.live[np.fromiter(searcher.reader().all_doc_ids(), dtype=np.int64)] = True
         self._lengths: dict[str, np.ndarray] = {}
         self._terms: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._term_bytes = 0
         self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Drop the terms' scores (the benchmark's cold searches)."""
+        with self._lock:
+            self._terms.clear()
+            self._term_bytes = 0
 
     # ------------------------------------------------------------------ statistics
 
@@ -75,7 +82,7 @@ class Scorer:
             while m.is_active():
                 m._read_ids()
                 m._read_weights()
-                ids.append(np.asarray(m._ids, dtype=np.int64) + offset)
+                ids.append(np.asarray(m._ids, dtype=np.int32) + offset)
                 weights.append(np.asarray(m._weights, dtype=np.float64))
                 m._next_block()
         if ids:
@@ -86,11 +93,14 @@ class Scorer:
             fl = self.lengths(field)[docs]
             scores = idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
         else:
-            docs, scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            docs, scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float64)
         with self._lock:
-            if len(self._terms) >= TERM_CACHE:
+            size = docs.nbytes + scores.nbytes
+            if self._term_bytes + size > TERM_CACHE_BYTES:
                 self._terms.clear()
+                self._term_bytes = 0
             self._terms[key] = (docs, scores)
+            self._term_bytes += size
         return docs, scores
 
     # ------------------------------------------------------------------ queries
