@@ -104,19 +104,19 @@ def match(searcher: Searcher, text: str, scorer: scoring.Scorer | None = None
     if not ids and some is not None:
         used = some
         ids, scores = scorer.ranked(some)
-    terms = matched_words(searcher, used)
+    terms = matched_words(searcher, used, scorer)
     suggestion = suggest(searcher, text) if len(ids) < SUGGEST_BELOW else None
     return Match(ids, scores, terms, suggestion)
 
 
-def matched_words(searcher: Searcher, q: Query) -> frozenset[str]:
+def matched_words(searcher: Searcher, q: Query, scorer: scoring.Scorer | None = None
+                  ) -> frozenset[str]:
     """The analysed words `q` looks for, typos expanded to the words the index has."""
-    reader = searcher.reader()
+    scorer = scorer if scorer is not None else scoring.Scorer(searcher)
     out: set[str] = set()
     for leaf in q.leaves():
         if isinstance(leaf, FuzzyTerm):
-            out.update(t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(
-                leaf.fieldname, leaf.text, leaf.maxdist, prefix=leaf.prefixlength))
+            out.update(scorer.expand(leaf))
         elif isinstance(leaf, Term):
             out.add(leaf.text)
     return frozenset(out)

@@ -22,6 +22,7 @@ from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
 B, K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults, the searcher's weighting
+EXPANSIONS = 4096  # typos' expansions kept per searcher
 TERM_CACHE_BYTES = 48 << 20  # postings kept per searcher (each web thread has one)
 
 
@@ -39,6 +40,7 @@ class Scorer:
         self._lengths: dict[str, np.ndarray] = {}
         self._terms: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._term_bytes = 0
+        self._expanded: dict[tuple, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def forget(self) -> None:
@@ -46,6 +48,22 @@ class Scorer:
         with self._lock:
             self._terms.clear()
             self._term_bytes = 0
+            self._expanded.clear()
+
+    def expand(self, q: FuzzyTerm) -> tuple[str, ...]:
+        """The index's words within the typo's distance (Whoosh walks its whole word list
+        for this: cached per searcher)."""
+        key = (q.fieldname, q.text, q.maxdist, q.prefixlength)
+        found = self._expanded.get(key)
+        if found is None:
+            found = tuple(w.decode() if isinstance(w, bytes) else w for w in
+                          self.searcher.reader().terms_within(q.fieldname, q.text, q.maxdist,
+                                                              prefix=q.prefixlength))
+            with self._lock:
+                if len(self._expanded) >= EXPANSIONS:
+                    self._expanded.clear()
+                self._expanded[key] = found
+        return found
 
     # ------------------------------------------------------------------ statistics
 
@@ -108,9 +126,7 @@ class Scorer:
     def evaluate(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
         """(matches, scores) over all document numbers, as Whoosh would score `q`."""
         if isinstance(q, FuzzyTerm):
-            words = [w.decode() if isinstance(w, bytes) else w for w in
-                     self.searcher.reader().terms_within(q.fieldname, q.text, q.maxdist,
-                                                         prefix=q.prefixlength)]
+            words = self.expand(q)
             if len(words) == 1:  # Whoosh then uses the plain term, without the boost
                 return self.evaluate(Term(q.fieldname, words[0]))
             return self._combine([Term(q.fieldname, w) for w in words], every=False,
