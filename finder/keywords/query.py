@@ -12,7 +12,7 @@ Spanish-language groups), more matches scoring higher.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from whoosh import highlight
 from whoosh.query import And, FuzzyTerm, Or, Query, Term
@@ -37,6 +37,14 @@ class Match:
     scores: list[float]
     terms: frozenset[str]  # analysed words that matched, for highlighting
     suggestion: str | None = None
+
+    @cached_property
+    def sql_arrays(self) -> tuple[str, str]:
+        """`ids` and `scores` as PostgreSQL array literals, made once per match (it is
+        cached with the searcher): psycopg's array dumping of tens of thousands of numbers,
+        for each of a search's queries, took longer than the search itself."""
+        return ("{" + ",".join(map(str, self.ids)) + "}",
+                "{" + ",".join(map(repr, self.scores)) + "}")
 
 
 def words(text: str) -> list[str]:
