@@ -484,3 +484,29 @@ def test_sync_rebuilds_an_index_of_another_schema_version(client, session, index
     report = index.sync()
     assert report.full and store.current_dir(index.root) != generation
     assert index.check().ok
+
+
+def test_array_scoring_equals_whoosh_scoring(session, groups, index):
+    """`scoring.Scorer` answers with Whoosh's own matches, scores and order, also on an
+    index of several segments with deleted documents (after syncs)."""
+    from whoosh import index as whoosh_index
+
+    from finder.keywords import query, scoring
+
+    index.rebuild()
+    groups["plain"].description = "Fathers and mothers, evenings, online too."
+    at(session, "Dads evening online", 9, audiences=["dads"], description="stillbirth")
+    groups["rainbow"].status = "withdrawn"
+    index.sync()
+    ix = whoosh_index.open_dir(str(store.current_dir(index.root)))
+    with ix.searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) > 1  # the sync wrote a segment of its own
+        scorer = scoring.Scorer(searcher)
+        ids = list(searcher.reader().column_reader("gid"))
+        for q in ("dads", "fathers evening", "stilbirth", "ectopik online", "tfmr",
+                  "grupo en español", "pregnancy after loss", "miscarrage", "online"):
+            for built in filter(None, query.build(q)):
+                want = searcher.search(built, limit=None).top_n
+                got_ids, got_scores = scorer.ranked(built)
+                assert got_ids == [ids[d] for _s, d in want], q
+                assert got_scores == pytest.approx([s for s, _d in want]), q

@@ -12,13 +12,13 @@ Spanish-language groups), more matches scoring higher.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from whoosh import highlight
 from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
-from finder.keywords import analysis, synonyms
+from finder.keywords import analysis, scoring, synonyms
 
 FUZZY_MIN = 5  # letters
 FUZZY_BOOST = 0.4  # a typo's match counts less than the word itself
@@ -37,6 +37,14 @@ class Match:
     scores: list[float]
     terms: frozenset[str]  # analysed words that matched, for highlighting
     suggestion: str | None = None
+
+    @cached_property
+    def sql_arrays(self) -> tuple[str, str]:
+        """`ids` and `scores` as PostgreSQL array literals, made once per match (it is
+        cached with the searcher): psycopg's array dumping of tens of thousands of numbers,
+        for each of a search's queries, took longer than the search itself."""
+        return ("{" + ",".join(map(str, self.ids)) + "}",
+                "{" + ",".join(map(repr, self.scores)) + "}")
 
 
 def words(text: str) -> list[str]:
@@ -89,42 +97,34 @@ def build(text: str) -> tuple[Query | None, Query | None]:
     return And(parts), Or(parts)
 
 
-def group_ids(searcher: Searcher) -> list[int]:
-    """Group id per document number (deleted documents included), read once per searcher
-    from the `gid` column."""
-    return list(searcher.reader().column_reader("gid"))
-
-
-def match(searcher: Searcher, text: str, ids_by_docnum: list[int] | None = None
+def match(searcher: Searcher, text: str, scorer: scoring.Scorer | None = None
           ) -> Match | None:
     """Every group matching `text`, best first; None when the text has no searchable word.
 
-    `ids_by_docnum`: `group_ids(searcher)`, kept with the searcher by the caller."""
+    `scorer`: `scoring.Scorer(searcher)`, kept with the searcher by the caller (it caches
+    the group ids, field lengths and the terms' scores of that searcher)."""
     every, some = build(text)
     if every is None:
         return None
+    scorer = scorer if scorer is not None else scoring.Scorer(searcher)
     used = every
-    results = searcher.search(every, limit=None)
-    if results.scored_length() == 0 and some is not None:
+    ids, scores = scorer.ranked(every)
+    if not ids and some is not None:
         used = some
-        results = searcher.search(some, limit=None)
-    id_of = ids_by_docnum if ids_by_docnum is not None else group_ids(searcher)
-    top = results.top_n
-    ids = [id_of[docnum] for _score, docnum in top]
-    scores = [float(score) for score, _docnum in top]
-    terms = matched_words(searcher, used)
+        ids, scores = scorer.ranked(some)
+    terms = matched_words(searcher, used, scorer)
     suggestion = suggest(searcher, text) if len(ids) < SUGGEST_BELOW else None
     return Match(ids, scores, terms, suggestion)
 
 
-def matched_words(searcher: Searcher, q: Query) -> frozenset[str]:
+def matched_words(searcher: Searcher, q: Query, scorer: scoring.Scorer | None = None
+                  ) -> frozenset[str]:
     """The analysed words `q` looks for, typos expanded to the words the index has."""
-    reader = searcher.reader()
+    scorer = scorer if scorer is not None else scoring.Scorer(searcher)
     out: set[str] = set()
     for leaf in q.leaves():
         if isinstance(leaf, FuzzyTerm):
-            out.update(t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(
-                leaf.fieldname, leaf.text, leaf.maxdist, prefix=leaf.prefixlength))
+            out.update(scorer.expand(leaf))
         elif isinstance(leaf, Term):
             out.add(leaf.text)
     return frozenset(out)

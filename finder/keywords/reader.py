@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 from whoosh import index as whoosh_index
 
-from finder.keywords import query, store
+from finder.keywords import query, scoring, store
 
 log = logging.getLogger(__name__)
 DB_CHECK_EVERY_S = 30.0  # how often "are there changes the index lacks?" is asked
@@ -78,7 +78,7 @@ class KeywordIndex:
             except Exception:  # its files may be gone (merged by a sync, an old generation)
                 pass
         ix = whoosh_index.open_dir(str(generation))
-        local.searcher, local.generation, local.ids = ix.searcher(), generation, None
+        local.searcher, local.generation, local.scorer = ix.searcher(), generation, None
         local.token = next(_searcher_ids)
         return local.searcher, local
 
@@ -101,9 +101,9 @@ class KeywordIndex:
                 if key in self._cache:
                     self._cache.move_to_end(key)
                     return self._ok(self._cache[key])
-            if local.ids is None:
-                local.ids = query.group_ids(searcher)
-            found = query.match(searcher, text, local.ids)
+            if local.scorer is None:
+                local.scorer = scoring.Scorer(searcher)
+            found = query.match(searcher, text, local.scorer)
         except FileNotFoundError:
             return self._fallback("missing")
         except Exception as exc:  # a corrupt or half-copied directory: never a 500

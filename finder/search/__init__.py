@@ -165,7 +165,7 @@ def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex |
     if lookup.match is None:  # the index cannot answer: the database matches the words
         return query.Keywords("database", text=text), None
     m = lookup.match
-    return query.Keywords("index", tuple(m.ids), tuple(m.scores)), m
+    return query.Keywords("index", *m.sql_arrays), m
 
 
 def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,

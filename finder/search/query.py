@@ -59,13 +59,13 @@ class Keywords:
     """
 
     mode: str  # "index", "database" or "websearch"
-    ids: tuple[int, ...] = ()
-    scores: tuple[float, ...] = ()
+    ids: str = "{}"  # the index's matches as PostgreSQL array literals (int[], real[])
+    scores: str = "{}"
     text: str = ""
 
     def values(self) -> dict[str, Any]:
         if self.mode == "index":
-            return {"kw_ids": list(self.ids), "kw_scores": list(self.scores)}
+            return {"kw_ids": self.ids, "kw_scores": self.scores}
         return {"kw_text": self.text}
 
 
