@@ -376,16 +376,21 @@ def _online_matching(shape: tuple, kw: str | None) -> str:
             f"{_kw_where(kw)}")
 
 
+def _best_match_page(kw: str, matching: str) -> str:
+    """A page of keyword matches: best match first, then the next meeting."""
+    return _results_of(
+        f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
+        f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}",
+        "p.k1, p.k2 NULLS LAST, p.id")
+
+
 @lru_cache(maxsize=512)
 def _online_sql(shape: tuple, kw: str | None = None) -> tuple[str, str]:
     """(page, capped count) of online groups serving some countries, for a filter shape;
     with keywords, best match first and then next meeting."""
     matching = _online_matching(shape, kw)
     if kw:
-        page = _results_of(
-            f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
-            f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}",
-            "p.k1, p.k2 NULLS LAST, p.id")
+        page = _best_match_page(kw, matching)
     else:
         page = _results_of(
             "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.name AS k2 "
@@ -430,10 +435,7 @@ def _anywhere_sql(shape: tuple, one_format: bool, kw: str | None = None,
                   relevance: bool = False) -> tuple[str, str]:
     matching = _anywhere_matching(shape, one_format, kw)
     if kw and relevance:
-        page = _results_of(
-            f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
-            f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}",
-            "p.k1, p.k2 NULLS LAST, p.id")
+        page = _best_match_page(kw, matching)
     else:
         page = _results_of(
             "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.id AS k2 "
