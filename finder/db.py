@@ -26,6 +26,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from finder import pgarrays
+
 CONNECT_TIMEOUT_S = 2  # libpq's minimum; an unreachable server fails a request this fast
 # Request connections run short queries: JIT compilation (tens of ms, triggered by a high
 # cost estimate such as a 200 km radius: 83 ms -> 8 ms) and parallel workers cost more than
@@ -36,6 +38,8 @@ POOL_TIMEOUT_S = 3  # waiting for a free pooled connection
 
 # json columns (the search's schedules) are read with orjson, several times faster
 psycopg.types.json.set_json_loads(orjson.loads)
+# numpy arrays as binary int4[] / real[] parameters (keyword search's ids and scores)
+pgarrays.register()
 
 
 class DatabaseUnavailable(Exception):

@@ -508,5 +508,144 @@ def test_array_scoring_equals_whoosh_scoring(session, groups, index):
             for built in filter(None, query.build(q)):
                 want = searcher.search(built, limit=None).top_n
                 got_ids, got_scores = scorer.ranked(built)
-                assert got_ids == [ids[d] for _s, d in want], q
-                assert got_scores == pytest.approx([s for s, _d in want]), q
+                assert got_ids.tolist() == [ids[d] for _s, d in want], q
+                assert got_scores.tolist() == pytest.approx([s for s, _d in want]), q
+
+
+# ----------------------------------------------------------------------------- walks
+
+
+@pytest.fixture
+def many(session):
+    """Forty groups matching "dads" to different degrees (many tied), of every format, at
+    every distance up to 30 km, with every filter's values spread among them."""
+    days = [{"freq": "weekly", "weekday": d, "start_time": dt.time(h, 0)}
+            for d, h in ((1, 19), (3, 10), (5, 14), (2, 20))]
+    for i in range(40):
+        fmt = ("in_person", "hybrid", "virtual", "in_person")[i % 4]
+        fields = dict(
+            audiences=["dads"] if i % 5 else ["partners", "dads"],
+            loss_types=["stillbirth"] if i % 3 == 0 else ["miscarriage"],
+            languages=["cy"] if i % 7 == 0 else ["en"], cost="fee" if i % 6 == 0 else "free",
+            join_mode="register" if i % 8 == 0 else "drop_in",
+            join_url="https://example.org/r" if i % 8 == 0 else None,
+            description="For dads. " * (1 + i % 3) + ("Evening circle." if i % 2 else ""),
+            schedules=[days[i % 4]], service_countries=["*"] if i % 9 == 0 else None)
+        name = f"Dads group {i % 6}"  # names repeat: equal scores, ties for the walk
+        if fmt == "virtual":
+            make_group(session, name, format=fmt, **fields)
+        else:
+            at(session, name, 0.5 + 0.75 * i, format=fmt, **fields)
+    for k in range(12):  # the same words, so the same score: meeting earlier goes first
+        # (in neither the order they were made nor its reverse)
+        make_group(session, "Fathers online circle", format="virtual", audiences=["dads"],
+                   description="For dads.", schedules=[
+                       {"freq": "weekly", "weekday": 1, "start_time": dt.time(20, k * 7 % 12 * 4)}])
+    at(session, "Mums only", 1, audiences=["birthing_parents"])
+
+
+WALKED_SEARCHES = [
+    {}, {"format": "virtual"}, {"format": "in_person"}, {"day": "thu"}, {"sort": "next"},
+    {"near": NEAR}, {"near": NEAR, "radius": "10"}, {"near": NEAR, "format": "in_person"},
+    {"near": NEAR, "format": "hybrid"}, {"near": NEAR, "format": "virtual"},
+    {"near": NEAR, "day": "tue"}, {"near": NEAR, "time": "evening"},
+    {"near": NEAR, "within_days": "7"}, {"near": NEAR, "loss": "stillbirth"},
+    {"near": NEAR, "audience": "partners"}, {"near": NEAR, "language": "cy"},
+    {"near": NEAR, "cost": "fee"}, {"near": NEAR, "join": "register"},
+    {"near": NEAR, "sort": "next"}, {"near": NEAR, "format": "virtual", "day": "fri"},
+]
+
+
+def _walked_answers(client, q):
+    """What the API says for each search (pages 1 to 4 of 3): results, totals, the online
+    groups beside them, facets."""
+    out = []
+    for args in WALKED_SEARCHES:
+        for page in (1, 2, 3, 4):
+            response = client.get("/api/v1/groups", query_string={
+                "q": q, "per_page": "3", "page": str(page), **args})
+            body = response.get_json()
+            if response.status_code == 422:  # past the end
+                out.append((args, page, body["error"]["field"]))
+                continue
+            assert response.status_code == 200, body
+            assert body["keywords"]["answered_by"] == "index"
+            online = body.get("online") or {}
+            out.append((args, page, [r["id"] for r in body["results"]], body["total"],
+                        body["total_exact"], [r["id"] for r in online.get("results", [])],
+                        online.get("has_more"), body["facets"]))
+    return out
+
+
+@pytest.mark.parametrize("q", ["dads", "evening dads"])
+def test_walking_the_matches_in_small_steps_answers_as_joining_them_all(
+        client, many, index, monkeypatch, q):
+    """Chunks of one match (ties kept whole) and nearest-first walks of two groups give the
+    same pages, totals, online groups and facets, with every filter, as one statement over
+    all the matches (chunks and walks larger than the data)."""
+    from finder.search import query
+
+    index.rebuild()
+    monkeypatch.setattr(query, "COUNT_CAP", 4)  # counted, and facets, over a few only
+    monkeypatch.setattr(query, "FACET_CAP", 4)
+    for name, value in (("FIRST_CHUNK", 10**6), ("FIRST_NEAREST", 10**6)):
+        monkeypatch.setattr(query, name, value)
+    whole = _walked_answers(client, q)
+    sent: list[int] = []
+    real = query.pgarrays.int4s
+    monkeypatch.setattr(query.pgarrays, "int4s", lambda a: sent.append(len(a)) or real(a))
+    for name, value in (("FIRST_CHUNK", 1), ("FIRST_TIMES", 0), ("FIRST_NEAREST", 1),
+                        ("GROWTH", 2)):
+        monkeypatch.setattr(query, name, value)
+    stepped = _walked_answers(client, q)
+    assert stepped == whole
+    assert sum(1 for a in whole if len(a) > 3 and a[3]) > 20  # most searches found some
+    assert min(sent) < 5 < max(sent)  # small chunks went, and larger ones after them
+
+
+def test_a_walk_keeps_ties_whole_and_intersects_in_order():
+    import numpy as np
+
+    from finder.search.query import Keywords
+
+    kw = Keywords("index", np.array([5, 3, 9, 4, 7], dtype=np.int32),
+                  np.array([3, 2, 2, 2, 1], dtype=np.float32),
+                  formats=np.array([0, 1, 1, 2, 0], dtype=np.uint8))
+    assert [kw.end_of_chunk(n) for n in (1, 2, 3, 4, 5, 9)] == [1, 4, 4, 4, 5, 5]
+    near = kw.among(np.array([7, 8, 5, 4], dtype=np.int32))
+    assert near.ids.tolist() == [7, 5, 4] and near.scores.tolist() == [1, 3, 2]
+    assert kw.only(("virtual",)).ids.tolist() == [3, 9]  # vocab order: in_person, virtual
+    assert kw.only(("in_person", "virtual", "hybrid")) is kw
+    assert kw.part(1, 3).formats.tolist() == [1, 1]
+
+
+def test_the_nearest_walk_uses_the_gist_index(session):
+    """The walk's statement reads locations nearest first from the GiST index and stops
+    (no radius in its WHERE, which would make PostgreSQL read and sort the whole radius)."""
+    from werkzeug.datastructures import MultiDict
+
+    from finder.search import query
+    from finder.search.params import parse
+
+    session.execute(text("""
+        WITH l AS (
+          INSERT INTO locations (country, point, timezone, geocode_precision, address_key)
+          SELECT 'GB', ST_SetSRID(ST_MakePoint(-5 + random() * 6, 50 + random() * 5), 4326),
+                 'Europe/London', 'given', 'bulk-' || i
+          FROM generate_series(1, 20000) AS i RETURNING id)
+        INSERT INTO groups (name, description, format, status, join_mode, loss_types, audiences,
+                            languages, cost, facilitation, location_id, timezone,
+                            service_countries)
+        SELECT 'bulk', '', 'in_person', 'active', 'drop_in', '{}', '{}', '{en}', 'free', 'peer',
+               id, 'Europe/London', '{}' FROM l
+    """))
+    session.execute(text("ANALYZE locations; ANALYZE groups"))
+    now = dt.datetime.now(dt.UTC)
+    params = parse(MultiDict({"near": NEAR, "q": "dads"}))
+    f = query.filters(params, now, formats=query.IN_A_PLACE)
+    values = {**f.values, "formats": list(query.IN_A_PLACE), "lat": LONDON[0],
+              "lng": LONDON[1], "radius_m": params.radius_m}
+    sql = query._page_sql(query._nearest_sql(f.shape), 512, 0)
+    conn = session.connection().connection.driver_connection
+    plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, values))
+    assert "Index Scan using ix_locations_point" in plan and "Order By" in plan, plan

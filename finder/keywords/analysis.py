@@ -9,7 +9,9 @@ boosts: a query then has one term per word instead of six, which made matching s
 times faster (measured: docs/benchmarks.md). No positions: multi-word synonyms match as
 all their words. `spell` keeps the words of names, tags, organisation and place unstemmed,
 for "did you mean". Stored: the group id and a fingerprint of what was indexed (`check`);
-the id is also a column (`gid`), read for every match.
+the id is also a column (`gid`), read for every match. `format` (one term: `in_person`,
+`virtual` or `hybrid`) lets a list of one format be walked over the matches of that format
+only (`finder.search.query`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, Stem
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.support.charset import accent_map
 
-SCHEMA_VERSION = 2  # bump when the schema, analyzer or documents change: sync then rebuilds
+SCHEMA_VERSION = 3  # bump when the schema, analyzer or documents change: sync then rebuilds
 WEIGHTS = {"name": 3, "tags": 2, "organisation": 1, "place": 1, "when": 1, "description": 1}
 FIELD = "text"
 
@@ -39,6 +41,7 @@ def schema() -> Schema:
         # the id again as a column: every match's group id without reading stored fields
         gid=NUMERIC(int, bits=32, signed=False, sortable=True),
         fingerprint=STORED,
+        format=ID(),
         spell=TEXT(analyzer=words_analyzer(), phrase=False),
         text=TEXT(analyzer=text_analyzer(), phrase=False),
     )

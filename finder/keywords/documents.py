@@ -62,8 +62,8 @@ def document(row: tuple) -> dict | None:
     spell = " ".join(fields[f] for f in ("name", "tags", "organisation", "place"))
     text = " \n ".join(" \n ".join([fields[part]] * times)
                        for part, times in analysis.WEIGHTS.items() if fields[part])
-    return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "spell": spell,
-            "text": text}
+    return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "format": format_code,
+            "spell": spell, "text": text}
 
 
 def rows(cursor, where: str = "", params: dict | None = None,

@@ -11,13 +11,15 @@ Spanish-language groups), more matches scoring higher.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache
 
+import numpy as np
 from whoosh import highlight
 from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
+from finder import vocab
 from finder.keywords import analysis, scoring, synonyms
 
 FUZZY_MIN = 5  # letters
@@ -29,22 +31,18 @@ _analyzer = analysis.text_analyzer()
 _words = analysis.words_analyzer()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Match:
-    """What the index found: group ids with their scores, best first."""
+    """What the index found: group ids (int32) with their scores (float32, as the SQL
+    compares them), best first."""
 
-    ids: list[int]
-    scores: list[float]
+    ids: np.ndarray
+    scores: np.ndarray
     terms: frozenset[str]  # analysed words that matched, for highlighting
     suggestion: str | None = None
-
-    @cached_property
-    def sql_arrays(self) -> tuple[str, str]:
-        """`ids` and `scores` as PostgreSQL array literals, made once per match (it is
-        cached with the searcher): psycopg's array dumping of tens of thousands of numbers,
-        for each of a search's queries, took longer than the search itself."""
-        return ("{" + ",".join(map(str, self.ids)) + "}",
-                "{" + ",".join(map(repr, self.scores)) + "}")
+    share: float = 1.0  # matches / documents in the index: how common the words are
+    # each match's format as the index has it (a position in vocab.FORMAT.codes)
+    formats: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
 
 
 def words(text: str) -> list[str]:
@@ -108,13 +106,15 @@ def match(searcher: Searcher, text: str, scorer: scoring.Scorer | None = None
         return None
     scorer = scorer if scorer is not None else scoring.Scorer(searcher)
     used = every
-    ids, scores = scorer.ranked(every)
-    if not ids and some is not None:
+    docs, scores = scorer.ranked_docs(every)
+    if not len(docs) and some is not None:
         used = some
-        ids, scores = scorer.ranked(some)
+        docs, scores = scorer.ranked_docs(some)
     terms = matched_words(searcher, used, scorer)
-    suggestion = suggest(searcher, text) if len(ids) < SUGGEST_BELOW else None
-    return Match(ids, scores, terms, suggestion)
+    suggestion = suggest(searcher, text) if len(docs) < SUGGEST_BELOW else None
+    return Match(scorer.gids[docs].astype(np.int32), scores.astype(np.float32), terms,
+                 suggestion, share=len(docs) / max(searcher.doc_count(), 1),
+                 formats=scorer.codes("format", vocab.FORMAT.codes)[docs])
 
 
 def matched_words(searcher: Searcher, q: Query, scorer: scoring.Scorer | None = None

@@ -41,6 +41,7 @@ class Scorer:
         self._terms: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._term_bytes = 0
         self._expanded: dict[tuple, tuple[str, ...]] = {}
+        self._codes: dict[tuple, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def forget(self) -> None:
@@ -156,13 +157,31 @@ class Scorer:
             scores *= boost
         return mask, scores
 
-    def ranked(self, q: Query) -> tuple[list[int], list[float]]:
-        """Group ids and scores of `q`'s live matches, best first (ties: index order)."""
+    def ranked_docs(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
+        """Document numbers and scores (float64) of `q`'s live matches, best first (ties:
+        index order)."""
         mask, scores = self.evaluate(q)
         docs = np.flatnonzero(mask & self.live)
         s = scores[docs]
         order = np.lexsort((docs, -s))
-        return self.gids[docs[order]].tolist(), s[order].tolist()
+        return docs[order], s[order]
+
+    def ranked(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
+        """Group ids (int32) and scores (float64) of `q`'s live matches, best first."""
+        docs, scores = self.ranked_docs(q)
+        return self.gids[docs].astype(np.int32), scores
+
+    def codes(self, field: str, values: tuple[str, ...]) -> np.ndarray:
+        """Per document, the position in `values` of its one term of `field` (255: none),
+        e.g. each group's format."""
+        key = (field, values)
+        found = self._codes.get(key)
+        if found is None:
+            found = np.full(self.size, 255, dtype=np.uint8)
+            for i, value in enumerate(values):
+                found[self.term(field, value)[0]] = i
+            self._codes[key] = found
+        return found
 
 
 def _bytes_column(column, n: int) -> np.ndarray:

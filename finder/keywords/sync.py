@@ -76,7 +76,9 @@ def rebuild(engine: Engine, root: Path, *, crash_after: int | None = None,
             try:
                 with _snapshot(engine) as (driver, xmin):
                     with driver.cursor(name="keyword_rebuild") as cur:
-                        for row in documents.rows(cur, " WHERE g.status = 'active'"):
+                        # in id order: matches scoring the same are then listed by id
+                        for row in documents.rows(cur, " WHERE g.status = 'active' "
+                                                       "ORDER BY g.id"):
                             doc = documents.document(row)
                             if doc is None:
                                 continue

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import numpy as np
 import psycopg
 from sqlalchemy.orm import Session
 
@@ -165,7 +166,7 @@ def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex |
     if lookup.match is None:  # the index cannot answer: the database matches the words
         return query.Keywords("database", text=text), None
     m = lookup.match
-    return query.Keywords("index", *m.sql_arrays), m
+    return query.Keywords("index", m.ids, m.scores, share=m.share, formats=m.formats), m
 
 
 def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
@@ -188,14 +189,13 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
     if location is None:
         page = query.anywhere(cursor, params, now, searcher_tz=searcher_tz, keywords=kw)
     elif kw is not None:  # keyword results are not cached: the index has its own cache
-        with_preview = params.format == "any" and params.page == 1
         if params.format == "virtual":
             page = query.online(cursor, params, location.country, now,
                                 searcher_tz=searcher_tz, keywords=kw)
         else:
             page, _ = query.nearby(cursor, params, location.lat, location.lng, now,
                                    keywords=kw)
-        if with_preview:
+        if params.format == "any":  # on later pages too, for the facets' online groups
             online_page = query.online(cursor, params, location.country, now,
                                        preview=ONLINE_PREVIEW, searcher_tz=searcher_tz,
                                        keywords=kw)
@@ -222,6 +222,9 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
         raise ParamError("page", params.page,
                          f"page {params.page} is past the end of the results", 422)
 
+    facet_page = online_page  # counted for facets, shown on the first page only
+    if location is not None and params.page > 1:
+        online_page = query.Page([], 0)
     main = results.from_rows(page.rows, now=now, searcher_tz=searcher_tz, unit=params.unit,
                              root=root)
     extra = results.from_rows(online_page.rows, now=now, searcher_tz=searcher_tz, root=root)
@@ -234,8 +237,10 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
             result.snippet = keyword_query.snippet(result.description, terms)
         outcome.keywords_by = "index" if kw.mode == "index" else "database"
         outcome.suggestion = matched.suggestion if matched else None
+        walked = [p.walked for p in (page, facet_page) if p.walked is not None]
         outcome.facets = query.facets(
             cursor, params, now, kw, searcher_tz=searcher_tz,
             point=(location.lat, location.lng) if location else None,
-            country=location.country if location else None)
+            country=location.country if location else None,
+            walked=np.concatenate(walked) if page.walked is not None else None)
     return outcome

@@ -22,13 +22,14 @@ group, its organisation and venue, its schedules as JSON), so one statement give
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import psycopg
 
-from finder import vocab
+from finder import pgarrays, vocab
 from finder.freshness.rules import ENDED_SQL, STALE_SQL
 from finder.search.params import SearchParams
 
@@ -46,12 +47,21 @@ ORIGIN = "ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography"
 # ----------------------------------------------------------------------------- keywords
 
 
-@dataclass(frozen=True)
+_NO_IDS = np.zeros(0, dtype=np.int32)
+_NO_SCORES = np.zeros(0, dtype=np.float32)
+_NO_FORMATS = np.zeros(0, dtype=np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
 class Keywords:
     """A keyword search, as the SQL sees it.
 
-    `index`: the Whoosh index's matches (ids with scores) are joined in, so every filter,
-    the distance, the order and the page are still PostgreSQL's, over those groups only.
+    `index`: the Whoosh index's matches (`ids`, best first, with their `scores`). A
+    statement joins only a few of them (`unnest(ids, scores)`), never all: lists in order
+    of relevance walk them best first, a few hundred at a time (`_best_first`), and the
+    nearby list asks for the groups nearest the searcher and keeps the matches among them
+    (`_nearest_matches`). Every filter, the distance, the order and the page are still
+    PostgreSQL's, with the same WHERE as any search.
     `database`: the index cannot answer (missing, stale, unreadable), so PostgreSQL's
     full-text search matches the words itself (`FTS_DOCUMENT`, `plainto_tsquery`: every
     word, punctuation ignored, any text read without error). `websearch`: the same with
@@ -59,14 +69,51 @@ class Keywords:
     """
 
     mode: str  # "index", "database" or "websearch"
-    ids: str = "{}"  # the index's matches as PostgreSQL array literals (int[], real[])
-    scores: str = "{}"
+    ids: np.ndarray = field(default_factory=lambda: _NO_IDS)  # int32 group ids, best first
+    scores: np.ndarray = field(default_factory=lambda: _NO_SCORES)  # float32, as SQL's `real`
     text: str = ""
+    share: float = 1.0  # the share of all groups that match (the index's estimate)
+    # each match's format as the index has it (positions in ALL_FORMATS); empty: unknown
+    formats: np.ndarray = field(default_factory=lambda: _NO_FORMATS)
 
     def values(self) -> dict[str, Any]:
         if self.mode == "index":
-            return {"kw_ids": self.ids, "kw_scores": self.scores}
+            return {"kw_ids": pgarrays.int4s(self.ids), "kw_scores": pgarrays.float4s(self.scores)}
         return {"kw_text": self.text}
+
+    def _take(self, which: slice | np.ndarray) -> Keywords:
+        return replace(self, ids=self.ids[which], scores=self.scores[which],
+                       formats=self.formats[which] if len(self.formats) else self.formats)
+
+    def part(self, start: int, stop: int) -> Keywords:
+        return self._take(slice(start, stop))
+
+    def only(self, formats: tuple[str, ...]) -> Keywords:
+        """The matches the index has in one of `formats`: a list of one format is walked
+        over those only, the SQL still testing every group's format. (A group whose format
+        changed since the last sync is found in its new format's lists after the next.)"""
+        if not len(self.formats) or set(formats) >= set(ALL_FORMATS):
+            return self
+        codes = [ALL_FORMATS.index(f) for f in formats]
+        return self._take(np.flatnonzero(np.isin(self.formats, codes)))
+
+    def end_of_chunk(self, stop: int) -> int:
+        """`stop`, moved on past matches scoring the same as the one before it: a chunk
+        never splits a tie, so the SQL's tie-break (next meeting) sees all of it."""
+        n = len(self.scores)
+        if stop >= n:
+            return n
+        last = self.scores[stop - 1]
+        return stop + int(np.searchsorted(-self.scores[stop:], -last, side="right"))
+
+    def among(self, ids: np.ndarray) -> Keywords:
+        """The matches among `ids`, in the order of `ids`."""
+        if not len(ids) or not len(self.ids):
+            return self._take(slice(0, 0))
+        position = np.full(max(int(self.ids.max()), int(ids.max())) + 1, -1, dtype=np.int64)
+        position[self.ids] = np.arange(len(self.ids))
+        found = position[ids]
+        return self._take(found[found >= 0])
 
 
 # a group's words for PostgreSQL's full-text search (the fallback, and the benchmark's peer,
@@ -262,6 +309,9 @@ class Page:
     rows: list[tuple]  # RESULT_COLUMNS + distance_m
     total: int  # when not `exact`, a lower bound: there are more
     exact: bool = True
+    # a keyword search walked by the index's matches: the first FACET_CAP ids of the list
+    # (in its order), whose facets are counted
+    walked: np.ndarray | None = None
 
 
 def _is_last_page(n_rows: int, per_page: int, page: int) -> bool:
@@ -344,6 +394,20 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool,
     return count, knn_page, radius_page
 
 
+@lru_cache(maxsize=512)
+def _nearest_sql(shape: tuple) -> str:
+    """Groups nearest the searcher first, passing every filter (one page: PAGE), each with
+    its distance (the KNN operator's, on the sphere) and whether it is within the radius
+    (`ST_DWithin`, on the spheroid, as the lists test it).
+
+    No radius (nor any distance) in the WHERE: with one, PostgreSQL's estimates make it
+    read every location in range and sort them, instead of walking the GiST index outward
+    and stopping after the page."""
+    knn = f"l.point <-> {ORIGIN}"
+    return (f"SELECT g.id, {knn} AS d, ST_DWithin(l.point, {ORIGIN}, %(radius_m)s) "
+            f"{_nearby_matching(shape, None)} ORDER BY d {PAGE}")
+
+
 def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
            now: dt.datetime, *, with_counter: bool = False,
            keywords: Keywords | None = None) -> tuple[Page, int | None]:
@@ -354,6 +418,9 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
     KNN walk of the GiST index (`ORDER BY point <-> origin LIMIT n`), which stops after n
     rows; PostgreSQL's estimate for `ST_DWithin` is too low in dense cities for it to choose
     that itself. With fewer matches, the radius filter drives the query instead.
+
+    With the index's matches, the nearest groups are walked first (`_nearest_matches`):
+    that counts them, and the page's statement joins only the matches among them.
     """
     formats = IN_A_PLACE if params.format == "any" else (params.format,)
     f = filters(params, now, formats=formats)
@@ -361,13 +428,22 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
     count_sql, knn_sql, radius_sql = _nearby_sql(f.shape, params.sort, with_counter, kw)
     offset = (params.page - 1) * params.per_page
     values = {**f.values, "formats": list(formats), "lat": lat, "lng": lng,
-              "radius_m": params.radius_m, **(keywords.values() if keywords else {})}
-    counted = cur.execute(count_sql, values).fetchone()
-    total, counter = (counted[0], counted[1]) if with_counter else (counted[0], None)
+              "radius_m": params.radius_m}
+    walked, counter = None, None
+    if keywords is not None and keywords.mode == "index":
+        want = _want(params) if params.sort != "next" else None  # by next meeting: all
+        near = _nearest_matches(cur, _nearest_sql(f.shape), values, keywords, want,
+                                params.radius_m)
+        values.update(near.values())
+        total, walked = len(near.ids), near.ids[:FACET_CAP]
+    else:
+        values.update(keywords.values() if keywords else {})
+        counted = cur.execute(count_sql, values).fetchone()
+        total, counter = (counted[0], counted[1]) if with_counter else (counted[0], None)
     knn = params.sort != "next" and total >= offset + params.per_page
     page_sql = _page_sql(knn_sql if knn else radius_sql, params.per_page, offset)
     rows = cur.execute(page_sql, values).fetchall()
-    return _page(rows, total, offset, params), counter
+    return replace(_page(rows, total, offset, params), walked=walked), counter
 
 
 def _online_matching(shape: tuple, kw: str | None) -> str:
@@ -376,18 +452,21 @@ def _online_matching(shape: tuple, kw: str | None) -> str:
             f"{_kw_where(kw)}")
 
 
+def _best_first(kw: str, matching: str) -> str:
+    """Keyword matches' ids: best match first, then the next meeting (one page: PAGE)."""
+    return (f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
+            f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}")
+
+
 def _best_match_page(kw: str, matching: str) -> str:
     """A page of keyword matches: best match first, then the next meeting."""
-    return _results_of(
-        f"SELECT g.id, NULL::float8 AS distance_m, -{_kw_score(kw)} AS k1, "
-        f"g.next_meeting_at AS k2 {matching} ORDER BY k1, k2 NULLS LAST, g.id {PAGE}",
-        "p.k1, p.k2 NULLS LAST, p.id")
+    return _results_of(_best_first(kw, matching), "p.k1, p.k2 NULLS LAST, p.id")
 
 
 @lru_cache(maxsize=512)
-def _online_sql(shape: tuple, kw: str | None = None) -> tuple[str, str]:
-    """(page, capped count) of online groups serving some countries, for a filter shape;
-    with keywords, best match first and then next meeting."""
+def _online_sql(shape: tuple, kw: str | None = None) -> tuple[str, str, str]:
+    """(page, capped count, ids best first) of online groups serving some countries, for a
+    filter shape; with keywords, best match first and then next meeting."""
     matching = _online_matching(shape, kw)
     if kw:
         page = _best_match_page(kw, matching)
@@ -396,7 +475,7 @@ def _online_sql(shape: tuple, kw: str | None = None) -> tuple[str, str]:
             "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.name AS k2 "
             f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.name, g.id "
             f"{PAGE}", "p.k1 NULLS LAST, p.k2, p.id")
-    return page, _capped_count_sql(f"SELECT g.id {matching}")
+    return page, _capped_count_sql(f"SELECT g.id {matching}"), _best_first(kw, matching)
 
 
 def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: dt.datetime,
@@ -409,9 +488,14 @@ def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: 
     counting every online group costs more than the page.
     """
     f = filters(params, now, formats=("virtual",), searcher_tz=searcher_tz)
-    page_sql, count_sql = _online_sql(f.shape, keywords.mode if keywords else None)
-    values = {**f.values, "served": [WORLDWIDE] + ([country] if country else []),
-              **(keywords.values() if keywords else {})}
+    page_sql, count_sql, ranked_sql = _online_sql(f.shape, keywords.mode if keywords else None)
+    values = {**f.values, "served": [WORLDWIDE] + ([country] if country else [])}
+    if keywords is not None and keywords.mode == "index":
+        want = max(preview + 1, FACET_CAP) if preview is not None else _want(params)
+        ids, every = _best_first_matches(cur, ranked_sql, values, keywords.only(("virtual",)),
+                                         want)
+        return _walked_page(cur, ids, every, params, now, preview)
+    values.update(keywords.values() if keywords else {})
     if preview is not None:
         rows = cur.execute(_page_sql(page_sql, preview + 1, 0), values).fetchall()
         return Page(rows[:preview], min(len(rows), preview), exact=len(rows) <= preview)
@@ -432,7 +516,8 @@ def _anywhere_matching(shape: tuple, one_format: bool, kw: str | None) -> str:
 
 @lru_cache(maxsize=512)
 def _anywhere_sql(shape: tuple, one_format: bool, kw: str | None = None,
-                  relevance: bool = False) -> tuple[str, str]:
+                  relevance: bool = False) -> tuple[str, str, str]:
+    """(page, capped count, ids best first) for a filter shape."""
     matching = _anywhere_matching(shape, one_format, kw)
     if kw and relevance:
         page = _best_match_page(kw, matching)
@@ -441,7 +526,7 @@ def _anywhere_sql(shape: tuple, one_format: bool, kw: str | None = None,
             "SELECT g.id, NULL::float8 AS distance_m, g.next_meeting_at AS k1, g.id AS k2 "
             f"{matching} ORDER BY g.next_meeting_at NULLS LAST, g.id "
             f"{PAGE}", "p.k1 NULLS LAST, p.k2")
-    return page, _capped_count_sql(f"SELECT g.id {matching}")
+    return page, _capped_count_sql(f"SELECT g.id {matching}"), _best_first(kw, matching)
 
 
 def anywhere(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime,
@@ -453,9 +538,16 @@ def anywhere(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime,
     formats = ALL_FORMATS if params.format == "any" else (params.format,)
     f = filters(params, now, formats=formats, searcher_tz=searcher_tz)
     kw = keywords.mode if keywords else None
-    page_sql, count_sql = _anywhere_sql(f.shape, params.format != "any", kw,
-                                        params.sort == "relevance")
-    values = {**f.values, "format": params.format, **(keywords.values() if keywords else {})}
+    relevance = params.sort == "relevance"
+    page_sql, count_sql, ranked_sql = _anywhere_sql(f.shape, params.format != "any", kw,
+                                                    relevance)
+    values = {**f.values, "format": params.format}
+    if keywords is not None and keywords.mode == "index" and relevance:
+        ids, every = _best_first_matches(cur, ranked_sql, values, keywords.only(formats),
+                                         _want(params))
+        return _walked_page(cur, ids, every, params, now)
+    # by next meeting, every match is joined: the page can be any of them
+    values.update(keywords.values() if keywords else {})
     return _paged(cur, page_sql, count_sql, values, params)
 
 
@@ -479,18 +571,121 @@ def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]
     return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()
 
 
+# ----------------------------------------------------------------------------- walks
+
+# How a keyword search reaches PostgreSQL. A common word matches half of all groups, and
+# joining tens of thousands of ids in each statement of a search cost 60-100 ms apiece;
+# a page needs a few dozen of them. So the matches are walked in the list's own order
+# until the search knows its page, its capped count (COUNT_CAP + 1) and FACET_CAP of them
+# to count facets over, and each statement joins only the few it needs:
+# - lists in order of relevance: the matches go in chunks, best first (`_best_first_
+#   matches`), through the list's own statement (every filter) returning ids in order;
+#   the page's rows are then read by id (`by_ids`);
+# - the nearby list (nearest first): the groups nearest the searcher that pass every
+#   filter are read first (`_nearest_matches`), the matches among them kept, and the
+#   page's usual statement joins only those (distance, then relevance for ties).
+
+FIRST_CHUNK = 256  # matches sent in a first chunk at least
+FIRST_TIMES = 2  # and as many as this many times those wanted (most pass the filters)
+FIRST_NEAREST = 512  # groups read by a first nearest-first walk at most: where the radius
+#                      holds fewer, the rest of the walk is outside it, so wasted
+GROWTH = 8  # a next chunk is at most this many times the last
+SPHERE_MARGIN = 1.01  # the KNN distance (sphere) is within 0.6% of the radius's (spheroid)
+
+
+def _want(params: SearchParams) -> int:
+    """How many of a list's matches a keyword search needs: up to its page, one more than
+    it counts, and those its facets count."""
+    return max(params.page * params.per_page, COUNT_CAP + 1, FACET_CAP)
+
+
+def _round_up(n: int) -> int:
+    """`n` rounded up to a power of two: a walk's LIMIT is written in its statement's text
+    (`_page_sql`), and a few texts keep PostgreSQL's plans prepared."""
+    return 1 << max(int(n) - 1, 1).bit_length()
+
+
+def _next_size(found: int, seen: int, want: int, last: int) -> int:
+    """The next chunk: enough, at the share found so far, for what is still wanted (with
+    a margin), growing at most GROWTH times."""
+    share = max(found, 1) / max(seen, 1)
+    return min(int((want - found) / share * 1.5) + 1, GROWTH * last)
+
+
+def _best_first_matches(cur: psycopg.Cursor, ranked_sql: str, values: dict[str, Any],
+                        kw: Keywords, want: int) -> tuple[list[int], bool]:
+    """The ids of the first `want` matches passing `ranked_sql` (a list's statement of ids,
+    best first), and whether they are all the matches that pass.
+
+    The matches go in chunks, best first; a chunk never splits a tie of scores, so the
+    order within each chunk (score, then next meeting) carries on the previous one's.
+    The first is FIRST_TIMES `want` (with few filters, most pass), the next ones sized on
+    the share that passed so far."""
+    passed: list[int] = []
+    start, n = 0, len(kw.ids)
+    size = max(FIRST_TIMES * want, FIRST_CHUNK)
+    while start < n and len(passed) < want:
+        stop = kw.end_of_chunk(min(start + size, n))
+        chunk = {**values, **kw.part(start, stop).values()}
+        limit = _round_up(want - len(passed))
+        rows = cur.execute(_page_sql(ranked_sql, limit, 0), chunk).fetchall()
+        passed.extend(row[0] for row in rows)
+        size = _next_size(len(passed), stop, want, stop - start)
+        start = stop
+    return passed, start >= n
+
+
+def _nearest_matches(cur: psycopg.Cursor, nearest_sql: str, values: dict[str, Any],
+                     kw: Keywords, want: int | None, radius_m: float) -> Keywords:
+    """The matches among the groups within the radius that pass every filter, nearest
+    first: the nearest `want` of them at least (all with `want` None), or all there are.
+
+    The groups are read nearest first (`_nearest_sql`), as many as should hold `want`
+    matches at the share of groups the words match (`kw.share`); when that was too few,
+    read again, more of them (from the nearest: with no order among groups at the same
+    distance, a second statement could not carry on exactly where the first stopped)."""
+    goal = want if want is not None else COUNT_CAP + 1
+    size = _round_up(min(max(goal / max(kw.share, 0.01) * 1.3, FIRST_CHUNK), FIRST_NEAREST))
+    while True:
+        rows = cur.execute(_page_sql(nearest_sql, size, 0), values).fetchall()
+        walked = np.array([r[0] for r in rows], dtype=np.int32)
+        within = np.array([r[2] for r in rows], dtype=bool)
+        near = kw.among(walked[within])
+        if len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN:
+            return near  # the walk is past the radius: every match within it was seen
+        if want is not None and len(near.ids) >= want:
+            return near
+        grown = _next_size(len(near.ids), len(rows), goal, size) if want is not None else 0
+        size = _round_up(max(grown, 2 * size))
+
+
+def _walked_page(cur: psycopg.Cursor, ids: list[int], every: bool, params: SearchParams,
+                 now: dt.datetime, preview: int | None = None) -> Page:
+    """The page of a list walked best first (`ids`, in order; `every`: all that pass)."""
+    walked = np.array(ids[:FACET_CAP], dtype=np.int32)
+    if preview is not None:
+        rows = by_ids(cur, ids[:preview], now) if ids else []
+        return Page(rows, min(len(ids), preview), exact=len(ids) <= preview, walked=walked)
+    offset = (params.page - 1) * params.per_page
+    shown = ids[offset:offset + params.per_page]
+    rows = by_ids(cur, shown, now) if shown else []
+    counted = len(ids) if every else max(len(ids), COUNT_CAP + 1)
+    return replace(_page(rows, counted, offset, params), walked=walked)
+
+
 # ----------------------------------------------------------------------------- facets
 
-FACET_CAP = 5000  # groups counted per list at most
+# groups counted per list at most: with the index, the list's first ones in its order
+# (best or nearest first); as many as the totals count (COUNT_CAP), so a facet's count is
+# exact whenever the total is
+FACET_CAP = COUNT_CAP
+FACET_COLUMNS = "g.id, g.format, g.loss_types, g.audiences, g.meeting_slots"
 
 
-@lru_cache(maxsize=256)
-def _facets_sql(parts: tuple[str, ...]) -> str:
-    """Counts per format, loss type, audience and meeting day over the groups `parts`
-    (matching clauses, FROM ... WHERE ...) select."""
-    columns = "g.id, g.format, g.loss_types, g.audiences, g.meeting_slots"
-    union = " UNION ".join(f"(SELECT {columns} {p} LIMIT {FACET_CAP})" for p in parts)
-    return f"""WITH m AS ({union})
+def _counts_sql(groups: str) -> str:
+    """Counts per format, loss type, audience and meeting day over `groups` (a SELECT of
+    FACET_COLUMNS)."""
+    return f"""WITH m AS ({groups})
         SELECT 'format', format, count(*) FROM m GROUP BY 2
         UNION ALL SELECT 'loss', x, count(*) FROM m, unnest(loss_types) x GROUP BY 2
         UNION ALL SELECT 'audience', x, count(*) FROM m, unnest(audiences) x GROUP BY 2
@@ -498,14 +693,50 @@ def _facets_sql(parts: tuple[str, ...]) -> str:
                   WHERE x LIKE '%%:*' AND x NOT LIKE '*%%' GROUP BY 2"""
 
 
+@lru_cache(maxsize=256)
+def _facets_sql(parts: tuple[str, ...]) -> str:
+    """Facet counts over the groups `parts` (matching clauses, FROM ... WHERE ...) select,
+    FACET_CAP of each."""
+    return _counts_sql(" UNION ".join(f"(SELECT {FACET_COLUMNS} {p} LIMIT {FACET_CAP})"
+                                      for p in parts))
+
+
+# the groups a keyword search walked (every filter applied already)
+FACETS_OF_IDS_SQL = _counts_sql(f"SELECT {FACET_COLUMNS} FROM groups g "
+                                "WHERE g.id = ANY(%(ids)s::int[])")
+
+
 def facets(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime, keywords: Keywords,
            *, point: tuple[float, float] | None = None, country: str | None = None,
-           searcher_tz: str | None = None) -> dict[str, dict[str, int]]:
+           searcher_tz: str | None = None, walked: np.ndarray | None = None
+           ) -> dict[str, dict[str, int]]:
     """How many of the search's matches (every filter applied, up to FACET_CAP per list)
     have each format, loss type, audience and meeting day (the group's own day), for the
-    counts beside the results of a keyword search."""
+    counts beside the results of a keyword search.
+
+    `walked`: the lists' first FACET_CAP matches each, when the search walked them
+    (`Page.walked`); otherwise the lists' statements select FACET_CAP of each."""
+    values: dict[str, Any] = {}
+    if walked is not None:
+        sql = FACETS_OF_IDS_SQL
+        values["ids"] = pgarrays.int4s(walked)
+    else:
+        sql = _facets_sql(tuple(_facet_parts(params, now, keywords, point, country,
+                                             searcher_tz, values)))
+    out: dict[str, dict[str, int]] = {"format": {}, "day": {}, "loss": {}, "audience": {}}
+    for facet, value, count in cur.execute(sql, values):
+        if facet == "day":
+            value = vocab.DAYS.codes[int(value)]
+        out[facet][value] = count
+    return out
+
+
+def _facet_parts(params: SearchParams, now: dt.datetime, keywords: Keywords,
+                 point: tuple[float, float] | None, country: str | None,
+                 searcher_tz: str | None, values: dict[str, Any]) -> list[str]:
+    """Each list's matching clause, its values added to `values`."""
     parts: list[str] = []
-    values: dict[str, Any] = {**keywords.values()}
+    values.update(keywords.values())
     kw = keywords.mode
     if point is None:
         formats = ALL_FORMATS if params.format == "any" else (params.format,)
@@ -523,9 +754,4 @@ def facets(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime, keywords
             f = filters(params, now, formats=("virtual",), searcher_tz=searcher_tz)
             parts.append(_online_matching(f.shape, kw))
             values.update(f.values, served=[WORLDWIDE] + ([country] if country else []))
-    out: dict[str, dict[str, int]] = {"format": {}, "day": {}, "loss": {}, "audience": {}}
-    for facet, value, count in cur.execute(_facets_sql(tuple(parts)), values):
-        if facet == "day":
-            value = vocab.DAYS.codes[int(value)]
-        out[facet][value] = count
-    return out
+    return parts
