@@ -1,9 +1,12 @@
 """The web side of the index: read only, reopened when it changed, never a 500.
 
-Each thread keeps its own Whoosh searcher on the served generation and checks on every
-search whether the index moved on (a sync committed: `up_to_date`, a directory listing;
-a rebuild switched the `current` link): then it reopens. Matches are cached per index
-version and text, so the next page or another filter does not search again.
+The process keeps one Whoosh searcher on the served generation, shared by its threads (its
+arrays, `scoring.Scorer`, hold every group's id and field lengths and the terms read so
+far: one copy per process, filled once), and checks on every search whether the index
+moved on (a sync committed: `up_to_date`, a directory listing; a rebuild switched the
+`current` link): then it reopens. Whoosh's readers are not made for several threads at
+once, so a search that is not in the cache matches under a lock. Matches are cached per
+index version and text, so the next page or another filter does not search again.
 
 When the index cannot answer, keyword searches are answered by the database
 (`finder.search.query`, full-text search) and the reason is logged once (never the query
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 from whoosh import index as whoosh_index
+from whoosh.searching import Searcher
 
 from finder.keywords import query, scoring, store
 
@@ -34,6 +38,16 @@ log = logging.getLogger(__name__)
 DB_CHECK_EVERY_S = 30.0  # how often "are there changes the index lacks?" is asked
 CACHE_ENTRIES = 512
 _searcher_ids = itertools.count(1)  # one per opened or refreshed searcher: the cache key
+
+
+@dataclass
+class _Opened:
+    """The process's searcher, its arrays (made on first use) and its cache key."""
+
+    searcher: Searcher
+    generation: Path
+    token: int
+    scorer: scoring.Scorer | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,9 @@ class KeywordIndex:
     def __init__(self, root: Path, stale_after_s: float) -> None:
         self.root = Path(root)
         self.stale_after_s = stale_after_s
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._opened: _Opened | None = None
+        self._lock = threading.Lock()  # the cache
+        self._matching = threading.Lock()  # the searcher: opening, reopening, matching
         self._cache: OrderedDict[tuple, query.Match | None] = OrderedDict()
         self._reported: str | None = "ok"
         self._changes_checked: tuple[float, int, bool] = (0.0, -1, False)
@@ -59,28 +74,27 @@ class KeywordIndex:
 
     # --------------------------------------------------------------------- opening
 
-    def _searcher(self):
-        """This thread's searcher on the served generation, reopened when it changed."""
-        local = self._local
+    def _searcher(self) -> _Opened:
+        """The searcher on the served generation, reopened when it changed (hold
+        `_matching`)."""
         generation = store.current_dir(self.root)
         if generation is None:
             raise FileNotFoundError("no keyword index")
-        searcher = getattr(local, "searcher", None)
-        if searcher is not None and local.generation == generation:
-            if searcher.up_to_date():
-                return searcher, local
+        opened = self._opened
+        if opened is not None and opened.generation == generation:
+            if opened.searcher.up_to_date():
+                return opened
             # a new searcher, not `refresh()`: that reuses the reader of a segment whose
             # deletions changed and still finds the deleted documents
-        if searcher is not None:
-            local.searcher = None
+        if opened is not None:
+            self._opened = None
             try:
-                searcher.close()
+                opened.searcher.close()
             except Exception:  # its files may be gone (merged by a sync, an old generation)
                 pass
-        ix = whoosh_index.open_dir(str(generation))
-        local.searcher, local.generation, local.scorer = ix.searcher(), generation, None
-        local.token = next(_searcher_ids)
-        return local.searcher, local
+        searcher = whoosh_index.open_dir(str(generation)).searcher()
+        self._opened = _Opened(searcher, generation, next(_searcher_ids))
+        return self._opened
 
     def _state(self, generation: Path) -> store.State:
         return store.read_state(generation)
@@ -91,25 +105,28 @@ class KeywordIndex:
         if not query.words(text):
             return Lookup(None, "ok", words=False)
         try:
-            searcher, local = self._searcher()
-            state = self._state(local.generation)
+            with self._matching:
+                opened = self._searcher()
+            state = self._state(opened.generation)
             self.last_state = state
             if self._stale(cursor, state):
                 return self._fallback("stale")
-            key = (local.token, text)
             with self._lock:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    return self._ok(self._cache[key])
-            if local.scorer is None:
-                local.scorer = scoring.Scorer(searcher)
-            found = query.match(searcher, text, local.scorer)
+                if (opened.token, text) in self._cache:
+                    self._cache.move_to_end((opened.token, text))
+                    return self._ok(self._cache[(opened.token, text)])
+            with self._matching:
+                opened = self._searcher()  # the same, unless the index moved on meanwhile
+                if opened.scorer is None:
+                    opened.scorer = scoring.Scorer(opened.searcher)
+                found = query.match(opened.searcher, text, opened.scorer)
+            key = (opened.token, text)
         except FileNotFoundError:
             return self._fallback("missing")
         except Exception as exc:  # a corrupt or half-copied directory: never a 500
             # the exception's type only: a message could quote the searcher's words
             log.debug("keyword index unreadable (%s)", type(exc).__name__)
-            self._local.searcher = None
+            self._opened = None
             return self._fallback("unreadable")
         with self._lock:
             self._cache[key] = found

@@ -23,7 +23,7 @@ from whoosh.searching import Searcher
 
 B, K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults, the searcher's weighting
 EXPANSIONS = 4096  # typos' expansions kept per searcher
-TERM_CACHE_BYTES = 48 << 20  # postings kept per searcher (each web thread has one)
+TERM_CACHE_BYTES = 64 << 20  # postings kept per searcher (one per web process)
 
 
 class Scorer:

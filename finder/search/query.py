@@ -94,8 +94,10 @@ class Keywords:
         changed since the last sync is found in its new format's lists after the next.)"""
         if not len(self.formats) or set(formats) >= set(ALL_FORMATS):
             return self
-        codes = [ALL_FORMATS.index(f) for f in formats]
-        return self._take(np.flatnonzero(np.isin(self.formats, codes)))
+        kept = np.zeros(len(self.formats), dtype=bool)
+        for code in formats:
+            kept |= self.formats == ALL_FORMATS.index(code)
+        return self._take(np.flatnonzero(kept))
 
     def end_of_chunk(self, stop: int) -> int:
         """`stop`, moved on past matches scoring the same as the one before it: a chunk
