@@ -649,3 +649,79 @@ def test_the_nearest_walk_uses_the_gist_index(session):
     conn = session.connection().connection.driver_connection
     plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, values))
     assert "Index Scan using ix_locations_point" in plan and "Order By" in plan, plan
+
+
+# ----------------------------------------------------------------------------- building
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_the_bulk_writer_indexes_as_whoosh_writer_does(session, groups, many, index, procs,
+                                                       monkeypatch):
+    """A rebuild's writer (postings grouped by term, one segment per process) gives the
+    same matches, scores and order as Whoosh's own writer given the same documents."""
+    from whoosh import index as whoosh_index
+
+    from finder.keywords import analysis, bulk, documents, query, scoring
+
+    monkeypatch.setattr(bulk, "BATCH", 10)  # each process gets some
+    index.rebuild(procs=procs)
+    plain = index.root / "plain"
+    plain.mkdir()
+    ix = whoosh_index.create_in(str(plain), analysis.schema())
+    writer = ix.writer()
+    conn = session.connection().connection.driver_connection
+    for row in documents.rows(conn.cursor(), " WHERE g.status = 'active' ORDER BY g.id"):
+        writer.add_document(**documents.document(row))
+    writer.commit()
+    built = whoosh_index.open_dir(str(store.current_dir(index.root)))
+    assert len(built.reader().leaf_readers()) == procs
+    with ix.searcher() as theirs, built.searcher() as ours:
+        assert ours.doc_count() == theirs.doc_count() == len(many_ids(session))
+        for text in ("dads", "fathers evening", "stilbirth", "ectopik online", "tfmr",
+                     "grupo en español", "pregnancy after loss", "online", "circle"):
+            a = query.match(theirs, text, scoring.Scorer(theirs))
+            b = query.match(ours, text, scoring.Scorer(ours))
+            theirs_found = dict(zip(a.ids.tolist(), a.scores.tolist(), strict=True))
+            ours_found = dict(zip(b.ids.tolist(), b.scores.tolist(), strict=True))
+            assert ours_found == pytest.approx(theirs_found), text
+            assert dict(zip(a.ids.tolist(), a.formats.tolist(), strict=True)) == \
+                dict(zip(b.ids.tolist(), b.formats.tolist(), strict=True)), text
+            assert a.terms == b.terms, text
+
+
+def many_ids(session):
+    return [r[0] for r in session.execute(text("SELECT id FROM groups WHERE status = 'active'"))]
+
+
+def test_the_analysis_of_a_weighted_part_is_the_analyzers(groups):
+    """Indexing analyses each word once and counts each part's words `times`: the same
+    words as the analyzers give, text by text."""
+    from finder.keywords import analysis
+
+    texts = ["Fathers’ evening — ESPAÑOL, café; the and a I'm 3.5 e.g. foo*bar ñandú",
+             "Stillborn babies remembered: stillbirths, remembering", ""]
+    for kind, analyzer in (("text", analysis.text_analyzer()),
+                           ("words", analysis.words_analyzer())):
+        for t in texts * 2:  # the second time from memory
+            assert list(analysis._WORDS[kind](t)) == [tok.text for tok in analyzer(t)]
+    field = analysis.WeightedText("text")
+    counted = {w.decode(): f for w, f, _wt, _v in field.index([("dads dads", 3), ("dad", 1)])}
+    assert counted == {"dad": 7}
+
+
+def test_a_failed_writing_process_leaves_the_old_index_serving(client, session, many, index,
+                                                               monkeypatch):
+    from finder.keywords import bulk
+
+    index.rebuild()
+    served = store.current_dir(index.root)
+    monkeypatch.setattr(bulk, "BATCH", 10)
+
+    def fail(self, *job):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bulk._BulkTask, "_process_file", fail)  # in the forked processes
+    with pytest.raises(RuntimeError, match="rebuild wrote 0 of"):
+        index.rebuild(procs=2)
+    assert store.current_dir(index.root) == served
+    assert search(client, q="dads")["keywords"]["answered_by"] == "index"

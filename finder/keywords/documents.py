@@ -23,12 +23,21 @@ DOCUMENT_SQL = """
       LEFT JOIN locations l ON l.id = g.location_id"""
 
 
+_CODE_WORDS: dict[tuple[int, str], tuple[str, ...]] = {}
+
+
+def _code_words(v: vocab.Vocabulary, code: str) -> tuple[str, ...]:
+    """A code's label and the vocabulary's other words for it (made once per code)."""
+    key = (id(v), code)
+    found = _CODE_WORDS.get(key)
+    if found is None:
+        found = _CODE_WORDS[key] = (v.label(code), *(word for word, c in v.synonyms.items()
+                                                     if c == code))
+    return found
+
+
 def _words_for(v: vocab.Vocabulary, codes: list[str] | None) -> list[str]:
-    out = []
-    for code in codes or ():
-        out.append(v.label(code))
-        out.extend(word for word, c in v.synonyms.items() if c == code)
-    return out
+    return [word for code in codes or () for word in _code_words(v, code)]
 
 
 def _when(format_code: str, slots: list[str] | None) -> list[str]:
@@ -60,8 +69,8 @@ def document(row: tuple) -> dict | None:
     # words for "did you mean": names, tags, organisation and place (the description's
     # words too would make indexing half as fast again, for suggestions rarely needed)
     spell = " ".join(fields[f] for f in ("name", "tags", "organisation", "place"))
-    text = " \n ".join(" \n ".join([fields[part]] * times)
-                       for part, times in analysis.WEIGHTS.items() if fields[part])
+    # each part once, with its weight (analysis.WeightedText counts its words that often)
+    text = [(fields[part], times) for part, times in analysis.WEIGHTS.items() if fields[part]]
     return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "format": format_code,
             "spell": spell, "text": text}
 

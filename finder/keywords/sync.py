@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +23,14 @@ from sqlalchemy import Engine
 from whoosh import index as whoosh_index
 
 from finder.keywords import analysis, documents, store
+from finder.keywords.bulk import new_index_writer
 
 log = logging.getLogger(__name__)
 WRITER_LIMIT_MB = 256
+# processes writing a rebuild (each a segment); few groups are written in one (forking
+# costs more than it saves)
+REBUILD_PROCS = min(os.cpu_count() or 1, 4)
+PARALLEL_FROM = 20_000  # active groups
 WRITER_TIMEOUT_S = 30.0  # waiting for Whoosh's own lock (never two writers)
 
 
@@ -62,21 +68,30 @@ def _snapshot(engine: Engine) -> Iterator[tuple[psycopg.Connection, int]]:
 
 
 def rebuild(engine: Engine, root: Path, *, crash_after: int | None = None,
-            progress: Callable[[int], None] | None = None) -> SyncReport:
+            progress: Callable[[int], None] | None = None,
+            procs: int | None = None) -> SyncReport:
     """Every active group into a new generation, then served from it (one rename).
 
-    `crash_after` (tests) raises after that many documents, as a crash would stop it."""
+    Written by `procs` processes (default: REBUILD_PROCS when there are PARALLEL_FROM
+    groups or more, else one). `crash_after` (tests) raises after that many documents, as
+    a crash would stop it."""
     started = dt.datetime.now(dt.UTC)
     with store.writer_lock(root, wait_s=WRITER_TIMEOUT_S):
         generation = store.new_generation(root)
         try:
             ix = whoosh_index.create_in(str(generation), analysis.schema())
-            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
             count = 0
+            writer = None
             try:
                 with _snapshot(engine) as (driver, xmin):
+                    if procs is None:
+                        active = driver.execute("SELECT count(*) FROM groups "
+                                                "WHERE status = 'active'").fetchone()[0]
+                        procs = REBUILD_PROCS if active >= PARALLEL_FROM else 1
+                    writer = new_index_writer(ix, procs)
                     with driver.cursor(name="keyword_rebuild") as cur:
-                        # in id order: matches scoring the same are then listed by id
+                        # in id order (in each writing process): matches scoring the
+                        # same are then listed by id
                         for row in documents.rows(cur, " WHERE g.status = 'active' "
                                                        "ORDER BY g.id"):
                             doc = documents.document(row)
@@ -90,8 +105,12 @@ def rebuild(engine: Engine, root: Path, *, crash_after: int | None = None,
                                 progress(count)
                 writer.commit()
             except BaseException:
-                writer.cancel()
+                if writer is not None:
+                    writer.cancel()
                 raise
+            written = whoosh_index.open_dir(str(generation)).doc_count()
+            if written != count:  # a writing process failed: keep the old index serving
+                raise RuntimeError(f"rebuild wrote {written} of {count} groups")
             store.write_state(generation, store.State(xmin, dt.datetime.now(dt.UTC), count,
                                                       analysis.SCHEMA_VERSION))
         except BaseException:
