@@ -541,6 +541,10 @@ def many(session):
         make_group(session, "Fathers online circle", format="virtual", audiences=["dads"],
                    description="For dads.", schedules=[
                        {"freq": "weekly", "weekday": 1, "start_time": dt.time(20, k * 7 % 12 * 4)}])
+    lat, lng = offset(*LONDON, north_km=3.3)
+    for k in range(5):  # at one venue: the same distance, for a walk to stop amid them
+        make_group(session, f"Venue dads {k}", lat=lat, lng=lng, audiences=["dads"],
+                   description="dads " * (k + 1))
     at(session, "Mums only", 1, audiences=["birthing_parents"])
 
 
@@ -645,7 +649,8 @@ def test_the_nearest_walk_uses_the_gist_index(session):
     f = query.filters(params, now, formats=query.IN_A_PLACE)
     values = {**f.values, "formats": list(query.IN_A_PLACE), "lat": LONDON[0],
               "lng": LONDON[1], "radius_m": params.radius_m}
-    sql = query._page_sql(query._nearest_sql(f.shape), 512, 0)
+    sql = query._page_sql(query._nearest_sql(f.shape)[0], 512, 0)
+    values["after_m"] = 3000.0  # a next walk, from 3 km on
     conn = session.connection().connection.driver_connection
     plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, values))
     assert "Index Scan using ix_locations_point" in plan and "Order By" in plan, plan

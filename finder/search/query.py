@@ -397,17 +397,20 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool,
 
 
 @lru_cache(maxsize=512)
-def _nearest_sql(shape: tuple) -> str:
-    """Groups nearest the searcher first, passing every filter (one page: PAGE), each with
-    its distance (the KNN operator's, on the sphere) and whether it is within the radius
-    (`ST_DWithin`, on the spheroid, as the lists test it).
+def _nearest_sql(shape: tuple) -> tuple[str, str]:
+    """(the nearest, the rest) of the groups passing every filter, from `after_m` metres
+    on, each with its distance (the KNN operator's, on the sphere) and whether it is within
+    the radius (`ST_DWithin`, on the spheroid, as the lists test it).
 
-    No radius (nor any distance) in the WHERE: with one, PostgreSQL's estimates make it
-    read every location in range and sort them, instead of walking the GiST index outward
-    and stopping after the page."""
+    The nearest (one page: PAGE) walk the GiST index outward and stop after the page: no
+    radius in their WHERE, or PostgreSQL's estimate for `ST_DWithin` (far too low in dense
+    cities) makes it read every location in range and sort them. The rest are every group
+    within the radius (read as the capped count reads them), nearest first."""
     knn = f"l.point <-> {ORIGIN}"
-    return (f"SELECT g.id, {knn} AS d, ST_DWithin(l.point, {ORIGIN}, %(radius_m)s) "
-            f"{_nearby_matching(shape, None)} ORDER BY d {PAGE}")
+    columns = f"SELECT g.id, {knn} AS d, ST_DWithin(l.point, {ORIGIN}, %(radius_m)s) "
+    matching = f"{_nearby_matching(shape, None)} AND {knn} >= %(after_m)s"
+    return (f"{columns} {matching} ORDER BY d {PAGE}",
+            f"{columns} {matching} {IN_RADIUS} ORDER BY d")
 
 
 def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
@@ -637,28 +640,35 @@ def _best_first_matches(cur: psycopg.Cursor, ranked_sql: str, values: dict[str, 
     return passed, start >= n
 
 
-def _nearest_matches(cur: psycopg.Cursor, nearest_sql: str, values: dict[str, Any],
-                     kw: Keywords, want: int | None, radius_m: float) -> Keywords:
+def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
+                     values: dict[str, Any], kw: Keywords, want: int | None,
+                     radius_m: float) -> Keywords:
     """The matches among the groups within the radius that pass every filter, nearest
     first: the nearest `want` of them at least (all with `want` None), or all there are.
 
-    The groups are read nearest first (`_nearest_sql`), as many as should hold `want`
-    matches at the share of groups the words match (`kw.share`); when that was too few,
-    read again, more of them (from the nearest: with no order among groups at the same
-    distance, a second statement could not carry on exactly where the first stopped)."""
+    First the nearest groups (`_nearest_sql`), as many as should hold `want` matches at the
+    share of groups the words match (`kw.share`), FIRST_NEAREST at most; when that was not
+    enough (rare words, many filters, or a radius with fewer groups), the rest of the
+    radius, from the last distance read on (groups at exactly that distance, read again,
+    are passed over). A second nearest-first walk could run far past a radius that holds
+    few groups before it found enough; the rest of the radius costs what the radius holds.
+    """
+    nearest, rest = nearest_sql
     goal = want if want is not None else COUNT_CAP + 1
     size = _round_up(min(max(goal / max(kw.share, 0.01) * 1.3, FIRST_CHUNK), FIRST_NEAREST))
-    while True:
-        rows = cur.execute(_page_sql(nearest_sql, size, 0), values).fetchall()
-        walked = np.array([r[0] for r in rows], dtype=np.int32)
-        within = np.array([r[2] for r in rows], dtype=bool)
-        near = kw.among(walked[within])
-        if len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN:
-            return near  # the walk is past the radius: every match within it was seen
-        if want is not None and len(near.ids) >= want:
-            return near
-        grown = _next_size(len(near.ids), len(rows), goal, size) if want is not None else 0
-        size = _round_up(max(grown, 2 * size))
+    rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": -1.0}).fetchall() \
+        if want is not None else []
+    near = kw.among(np.array([r[0] for r in rows if r[2]], dtype=np.int32))
+    if (rows and (len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN)) or \
+            (want is not None and len(near.ids) >= want):
+        return near  # past the radius (every match within it seen), or enough
+    after = rows[-1][1] if rows else -1.0
+    seen = {r[0] for r in rows if r[1] == after}
+    more = [r[0] for r in cur.execute(rest, {**values, "after_m": after})
+            if r[0] not in seen or r[1] != after]
+    further = kw.among(np.array(more, dtype=np.int32))
+    return replace(near, ids=np.concatenate([near.ids, further.ids]),
+                   scores=np.concatenate([near.scores, further.scores]))
 
 
 def _walked_page(cur: psycopg.Cursor, ids: list[int], every: bool, params: SearchParams,
