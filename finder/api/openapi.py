@@ -222,7 +222,10 @@ SCHEMAS = {
             "facets": {
                 "description": "With `q`: how many matching groups (every filter applied) "
                                "have each format, meeting day (the group's own), kind of loss "
-                               "and audience.",
+                               "and audience, counted over the first 200 groups of each list "
+                               "(the best matches, or the nearest; and the first 200 online "
+                               "groups beside a search with `near`), as `total` is counted "
+                               "up to 200: exact for a list of at most 200.",
                 "type": ["object", "null"],
                 "properties": {name: {"type": "object",
                                       "additionalProperties": {"type": "integer"}}

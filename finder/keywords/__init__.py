@@ -7,6 +7,8 @@
                    the single-writer lock
     sync.py        `rebuild` (a new generation, switched atomically), `sync` (the changes
                    recorded by the database since the last sync), `check`
+    bulk.py        the rebuild's writer: postings grouped by term, a segment per process
+    scoring.py     every match scored as numpy arrays (Whoosh's own scores and order)
     query.py       a searcher's text -> a Whoosh query (never Whoosh's syntax), matches,
                    "did you mean", highlighted snippets
     reader.py      the web side: reads only, reopens when the index changed, and says when

@@ -58,7 +58,7 @@ class Keywords:
 
     `index`: the Whoosh index's matches (`ids`, best first, with their `scores`). A
     statement joins only a few of them (`unnest(ids, scores)`), never all: lists in order
-    of relevance walk them best first, a few hundred at a time (`_best_first`), and the
+    of relevance walk them best first, a few hundred at a time (`_best_first_matches`), and the
     nearby list asks for the groups nearest the searcher and keeps the matches among them
     (`_nearest_matches`). Every filter, the distance, the order and the page are still
     PostgreSQL's, with the same WHERE as any search.
@@ -688,8 +688,8 @@ def _walked_page(cur: psycopg.Cursor, ids: list[int], every: bool, params: Searc
 # ----------------------------------------------------------------------------- facets
 
 # groups counted per list at most: with the index, the list's first ones in its order
-# (best or nearest first); as many as the totals count (COUNT_CAP), so a facet's count is
-# exact whenever the total is
+# (best or nearest first); as many as the totals count (COUNT_CAP), so a list's facet
+# counts are exact whenever its total is
 FACET_CAP = COUNT_CAP
 FACET_COLUMNS = "g.id, g.format, g.loss_types, g.audiences, g.meeting_slots"
 
