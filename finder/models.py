@@ -129,6 +129,8 @@ class Group(Timestamps, Base):
               postgresql_where=text("status = 'active'")),
         Index("ix_groups_online_next_meeting", "next_meeting_at", "name", "id",
               postgresql_where=text("format = 'virtual' AND status = 'active'")),
+        Index("ix_groups_point_active", "point", postgresql_using="gist",
+              postgresql_where=text("status = 'active'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -153,6 +155,9 @@ class Group(Timestamps, Base):
     location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="RESTRICT"), index=True
     )
+    # a copy of the venue's point (NULL online), for "near me" searches in one table; kept
+    # by database triggers (migration 0013) whatever writes groups or venues: never set it
+    point = mapped_column(Geography("POINT", srid=4326, spatial_index=False), deferred=True)
     # the group's own zone; for in-person groups, the location's
     timezone: Mapped[str] = mapped_column(String(64))
     # online reach: ISO 3166 alpha-2 codes, or ["*"] for worldwide; empty for in-person only

@@ -301,11 +301,13 @@ CHANGE_COUNTER = "(SELECT last_value FROM listing_changes)"
 
 
 def _nearby_matching(shape: tuple, kw: str | None) -> str:
-    return (f"FROM groups g{_kw_join(kw)} JOIN locations l ON l.id = g.location_id "
+    # the venue's point is on the group row (`groups.point`, migration 0013): candidates
+    # are found, filtered and ordered in one table, and venues joined for a page's rows only
+    return (f"FROM groups g{_kw_join(kw)} "
             f"WHERE g.format = ANY(%(formats)s) AND {where_sql(shape)}{_kw_where(kw)}")
 
 
-IN_RADIUS = f"AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
+IN_RADIUS = f"AND ST_DWithin(g.point, {ORIGIN}, %(radius_m)s)"
 
 
 @lru_cache(maxsize=512)
@@ -316,8 +318,8 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool,
     matching = _nearby_matching(shape, kw)
     tie = f"-{_kw_score(kw)}" if kw else "g.id"
     in_radius = IN_RADIUS
-    knn = f"l.point <-> {ORIGIN}"  # the GiST index's order: nearest first
-    distance = f"ST_Distance(l.point, {ORIGIN}) AS distance_m"
+    knn = f"g.point <-> {ORIGIN}"  # the GiST index's order: nearest first
+    distance = f"ST_Distance(g.point, {ORIGIN}) AS distance_m"
     limit = PAGE
 
     count = _capped_count_sql(f"SELECT g.id {matching} {in_radius}")
