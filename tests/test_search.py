@@ -132,6 +132,20 @@ def test_within_days_uses_upcoming_meetings(client, session):
     assert len(client.get(f"/api/v1/groups?near={NEAR}&within_days=60").get_json()[
         "results"]) == 2
 
+    # a cached next meeting that has already passed (the daily refresh has not run yet) still
+    # lets the group's later meetings in the window count
+    session.execute(text("UPDATE groups SET next_meeting_at = now() - interval '3 days' "
+                         "WHERE name = 'Every week'"))
+    session.flush()
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&within_days=8").get_json()) == [
+        "Every week"]
+    online = make_group(session, "Online weekly", format="virtual", service_countries=["GB"])
+    session.execute(text("UPDATE groups SET next_meeting_at = now() - interval '3 days' "
+                         "WHERE id = :id"), {"id": online.id})
+    session.flush()
+    body = client.get("/api/v1/groups?format=virtual&within_days=8&tz=Europe/London").get_json()
+    assert names(body) == ["Online weekly"]
+
 
 def test_vocabulary_filters_accept_synonyms(client, session):
     lat, lng = offset(*LONDON, north_km=3)
