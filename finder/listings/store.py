@@ -453,7 +453,7 @@ def update_group(session: Session, group_id: int, listing: NormalisedListing, *,
     written then). Status, owner and provenance are left alone. Audited as "update"."""
     _check_geocoded(listing)
     before = group_fields(session, group_id)
-    if not fields.diff(before, _keep_confirmation(before, fields.listing_fields(listing))):
+    if not fields.diff(before, keep_confirmation(before, fields.listing_fields(listing))):
         if listing.organisation is not None:  # its details are not in the field view
             _find_organisation(session, listing.organisation)
             session.flush()
@@ -580,7 +580,7 @@ def queue_import(session: Session, group_id: int, owner_id: int,
     (an older pending import of the group is superseded). Its id; None when the group's
     field view already is what the source says (nothing to decide)."""
     before = group_fields(session, group_id)
-    proposed = _keep_confirmation(before, fields.listing_fields(listing))
+    proposed = keep_confirmation(before, fields.listing_fields(listing))
     changes = fields.diff(before, proposed)
     session.execute(update(Submission).where(  # ORM-enabled: loaded rows see it too
         Submission.group_id == group_id, Submission.kind == "import",
@@ -1553,10 +1553,15 @@ _VENUE_UPDATE_SQL = (
 
 
 def confirm_group(session: Session, group_id: int, *, actor: Actor,
-                  today: dt.date | None = None) -> bool:
+                  today: dt.date | None = None, edit: bool = False) -> bool:
     """Someone who may speak for the group says it still runs: `last_confirmed` becomes
-    today, and a listing paused for want of confirmation (or, by a moderator, any paused
-    listing) is active again. Audited as "confirm"; False when the group is withdrawn."""
+    today, and a listing paused for want of confirmation (or, by a moderator's explicit
+    confirmation, any paused listing) is active again. Audited as "confirm"; False when the
+    group is withdrawn.
+
+    `edit`: the confirmation is an organisation's published edit (or a moderator's approval
+    of one): it resumes only a listing paused for want of confirmation (approving a change
+    does not undo a moderator's pause), and is audited only when it changes something."""
     from finder.freshness.rules import PAUSED_UNCONFIRMED
 
     group = _group(session, group_id)
@@ -1568,11 +1573,13 @@ def confirm_group(session: Session, group_id: int, *, actor: Actor,
         changes["last_confirmed"] = [_iso(group.last_confirmed), today.isoformat()]
         group.last_confirmed = today
     if group.status == "paused" and (group.pause_reason == PAUSED_UNCONFIRMED
-                                     or actor.is_moderator):
+                                     or (actor.is_moderator and not edit)):
         changes["status"] = ["paused", "active"]
         group.status, group.pause_reason = "active", None
     session.flush()
-    audit.record(session, actor=actor, action="confirm", group_id=group_id, changes=changes)
+    if changes or not edit:
+        audit.record(session, actor=actor, action="confirm", group_id=group_id,
+                     changes=changes, note="confirmed by its edit" if edit else None)
     return True
 
 
@@ -1614,30 +1621,6 @@ def confirm_listed(session: Session, source: str, *, actor: Actor,
         for group_id in resumed])
     session.expire_all()
     return moved + len(resumed)
-
-
-def confirm_from_edits(session: Session, *, since: dt.datetime, actor: Actor) -> int:
-    """An organisation (or a moderator) that wrote a listing since `since` confirmed it:
-    `last_confirmed` moves to the day of its latest such write (audited rows by a user or
-    an API token). How many groups moved."""
-    moved = session.execute(text(
-        "SELECT g.id, g.last_confirmed, e.day FROM groups g JOIN ("
-        " SELECT group_id, max(at)::date AS day FROM listing_audit"
-        " WHERE at >= :since AND actor_kind IN ('user', 'api_token')"
-        " AND action IN ('create', 'update', 'restore', 'confirm') AND group_id IS NOT NULL"
-        " GROUP BY group_id) e ON e.group_id = g.id"
-        " WHERE g.last_confirmed IS NULL OR g.last_confirmed < e.day"), {"since": since}).all()
-    if not moved:
-        return 0
-    session.execute(text(
-        "UPDATE groups g SET last_confirmed = v.day FROM unnest(CAST(:ids AS int[]),"
-        " CAST(:days AS date[])) AS v(id, day) WHERE g.id = v.id"),
-        {"ids": [r.id for r in moved], "days": [r.day for r in moved]})
-    audit.record_many(session, actor=actor, action="confirm", rows=[
-        (r.id, {"last_confirmed": [_iso(r.last_confirmed), r.day.isoformat()]},
-         "confirmed by its organisation's edit") for r in moved])
-    session.expire_all()
-    return len(moved)
 
 
 def set_reported_stale(session: Session, group_id: int, stale: bool) -> None:
@@ -1819,7 +1802,7 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _keep_confirmation(before: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
+def keep_confirmation(before: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
     """`proposed` (a field view) with the stored confirmation date when it has an older
     one or none: a listing's date never moves a confirmation back (see `_fill`), so it is
     no difference to write or to put to a moderator."""
