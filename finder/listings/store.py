@@ -1598,24 +1598,24 @@ def pause_group(session: Session, group_id: int, *, actor: Actor, reason: str,
 
 
 def confirm_listed(session: Session, source: str, *, actor: Actor,
-                   today: dt.date | None = None) -> int:
+                   today: dt.date | None = None, leave: Collection[str] = ()) -> int:
     """A successful run of `source` confirms every group it still lists (one UPDATE);
     groups it had paused for want of confirmation come back (audited each). How many
-    groups' dates moved."""
+    groups' dates moved. `leave`: external ids whose groups it does not confirm (the
+    demo's example of a listing nobody confirmed)."""
     from finder.freshness.rules import PAUSED_UNCONFIRMED
 
     today = today or dt.date.today()
     listed = ("SELECT group_id FROM listing_sources WHERE source = :source "
-              "AND withdrawn_at IS NULL")
+              "AND withdrawn_at IS NULL AND NOT (external_id = ANY(CAST(:leave AS text[])))")
+    params = {"source": source, "today": today, "leave": _array(sorted(leave))}
     resumed = session.execute(text(
         f"UPDATE groups SET status = 'active', pause_reason = NULL, last_confirmed = :today"
         f" WHERE id IN ({listed}) AND status = 'paused' AND pause_reason = :reason"
-        f" RETURNING id"), {"source": source, "today": today, "reason": PAUSED_UNCONFIRMED}
-    ).scalars().all()
+        f" RETURNING id"), {**params, "reason": PAUSED_UNCONFIRMED}).scalars().all()
     moved = session.execute(text(
         f"UPDATE groups SET last_confirmed = :today WHERE id IN ({listed})"
-        f" AND (last_confirmed IS NULL OR last_confirmed < :today)"),
-        {"source": source, "today": today}).rowcount
+        f" AND (last_confirmed IS NULL OR last_confirmed < :today)"), params).rowcount
     audit.record_many(session, actor=actor, action="confirm", rows=[
         (group_id, {"status": ["paused", "active"]}, f"{source} still lists it")
         for group_id in resumed])
