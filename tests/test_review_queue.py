@@ -247,3 +247,47 @@ def test_a_pick_of_the_second_sources_format_sticks(app, httpserver, connection)
         group = session.get(Group, group_id)
         assert (group.format, group.join_url) == ("hybrid", "https://meet.example.org/stream")
         assert _open(session) == []
+
+
+def test_picked_schedules_keep_the_first_sources_cancellations_and_end():
+    from finder.listings.store import with_pick
+
+    own = {"schedules": [
+        {"freq": "weekly", "interval": 1, "weekday": 1, "set_pos": None, "start_time": "19:00",
+         "duration_minutes": 90, "timezone": "Europe/London", "valid_from": "2026-01-06",
+         "valid_until": "2026-06-30", "cancelled_dates": ["2026-04-07"]}], "name": "Circle"}
+    chosen = {"schedules": [
+        {**own["schedules"][0], "start_time": "19:30", "valid_until": None,
+         "cancelled_dates": ["2026-05-05"]},
+        {**own["schedules"][0], "weekday": 3, "start_time": "10:00", "valid_until": None,
+         "cancelled_dates": []}]}
+    picked = with_pick(own, chosen)
+    assert picked["name"] == "Circle"
+    assert [(s["weekday"], s["start_time"], s["valid_until"], s["cancelled_dates"])
+            for s in picked["schedules"]] == [
+        (1, "19:30", "2026-06-30", ["2026-04-07", "2026-05-05"]),  # the same weekday
+        (3, "10:00", None, [])]
+    # a picked format brings a way to join only where the group has none
+    assert with_pick({"format": "in_person", "join_url": None, "join_email": "a@example.org"},
+                     {"format": "hybrid", "join_url": "https://x.example.org/",
+                      "join_email": "b@example.org"}) == {
+        "format": "hybrid", "join_url": "https://x.example.org/", "join_email": "a@example.org",
+        "join_phone": None}
+
+
+def test_a_legacy_disagreement_without_the_sources_values_says_why_b_cannot_be_written(
+        session):
+    from finder.accounts.actor import Actor
+    from finder.review import service
+
+    group = make_group(session, "Any group", lat=53.8, lng=-1.55)
+    conflict = ListingConflict(group_id=group.id, field="schedule.start_time",
+                               source_a="hospital", value_a="19:00 (Europe/London)",
+                               source_b="charity", value_b="19:30 (Europe/London)")
+    session.add(conflict)
+    session.flush()
+    with pytest.raises(service.ReviewError, match="next changes its listing"):
+        service.decide_conflict(session, conflict.id, "b", actor=Actor(**MODERATOR))
+    assert conflict.resolved_at is None
+    service.decide_conflict(session, conflict.id, "a", actor=Actor(**MODERATOR))
+    assert conflict.resolved_at is not None
