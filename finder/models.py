@@ -243,6 +243,10 @@ class Schedule(Base):
     upcoming: Mapped[list[dt.datetime]] = mapped_column(
         ARRAY(DateTime(timezone=True)), default=list
     )
+    # the local date of a bounded series' last meeting (cancelled dates left out; NULL while
+    # open-ended): `finder.schedules.last_meeting_on`, written with `upcoming`; the groups'
+    # `meets_until` is kept from it by a trigger (migrations 0012, 0014)
+    last_meeting_on: Mapped[dt.date | None] = mapped_column(Date)
 
     group: Mapped[Group] = relationship(back_populates="schedules")
 
@@ -401,6 +405,9 @@ class ListingConflict(Base):
     value_a: Mapped[str | None] = mapped_column(Text)
     source_b: Mapped[str] = mapped_column(String(100))
     value_b: Mapped[str | None] = mapped_column(Text)
+    # source b's values of the disagreeing part of the listing (`store.CONFLICT_PARTS`), in
+    # the field view: what a moderator's pick of b writes to the group
+    fields_b: Mapped[dict | None] = mapped_column(JSONB)
     detected_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
