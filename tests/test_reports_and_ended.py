@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
+from werkzeug import Response
 
 from finder.accounts import organisations, users
 from finder.accounts.actor import Actor
@@ -14,6 +15,9 @@ from finder.listings import store
 from finder.listings.fields import group_fields, listing_from_fields
 from finder.models import Group
 from finder.reports.models import ListingReport
+from ingest.fetch import FetchSettings
+from ingest.runner import run_source
+from ingest.sources import Source
 from tests.accounts_support import STRONG, post_form, sign_in
 from tests.factories import make_group
 
@@ -265,3 +269,51 @@ def test_openapi_documents_freshness(client):
     schema = client.get("/api/v1/openapi.json").json["components"]["schemas"]["Group"]
     assert {"last_confirmed", "stale", "ended"} <= set(schema["required"])
     assert schema["properties"]["stale"]["type"] == "boolean"
+
+
+def _calendar(until: dt.date | None) -> bytes:
+    rule = "RRULE:FREQ=WEEKLY;BYDAY=TU" + (f";UNTIL={until:%Y%m%d}T235959Z" if until else "")
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Calendar//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:autumn-course@example.org\r\nSUMMARY:Autumn Course\r\n"
+            "DTSTART;TZID=Europe/London:20250902T190000\r\nDURATION:PT1H\r\n"
+            f"{rule}\r\n"
+            "LOCATION:Quiet Room\\, Leeds General Infirmary\\, Great George St\\, Leeds "
+            "LS1 3EX\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+
+
+def test_an_imported_series_that_ends_keeps_its_page_and_returns_when_renewed(
+        httpserver, app, client, connection):
+    """A source's series that is over: a listing it already had stays, saying it has ended
+    (not withdrawn, not in search); a new series from the source brings it back. A series
+    that was over before the source first listed it is never added."""
+    now = dt.datetime.now(dt.UTC)
+    served = {"body": _calendar(until=now.date() + dt.timedelta(days=20))}
+    httpserver.expect_request("/course.ics").respond_with_handler(
+        lambda request: Response(served["body"], content_type="text/calendar"))
+    src = Source(name="course", publisher_kind="hospital", adapter="icalendar",
+                 url=httpserver.url_for("/course.ics"), local=True, country="GB",
+                 timezone="Europe/London")
+    db, settings = app.extensions["db"], FetchSettings(retries=0, backoff=0.0)
+
+    def run(at: dt.datetime):
+        report = run_source(db, src, settings=settings, now=at, force=True)
+        assert report.outcome == "success", report
+        return report
+
+    assert run(now - dt.timedelta(days=30)).created == 1
+    group_id = connection.execute(select(Group.id).where(Group.name == "Autumn Course")
+                                  ).scalar_one()
+    assert [g["name"] for g in client.get(NEAR).json["results"]] == ["Autumn Course"]
+
+    served["body"] = _calendar(until=now.date() - dt.timedelta(days=5))  # it is over
+    report = run(now)
+    assert (report.withdrawn, report.skipped) == (0, 0)
+    assert client.get(NEAR).json["results"] == []
+    page = client.get(f"/groups/{group_id}")
+    assert page.status_code == 200 and "This group has ended" in page.get_data(as_text=True)
+    assert client.get(f"/api/v1/groups/{group_id}").json["ended"] is True
+
+    served["body"] = _calendar(until=None)  # a new series, open-ended
+    run(now + dt.timedelta(minutes=1))
+    assert [g["name"] for g in client.get(NEAR).json["results"]] == ["Autumn Course"]
+    assert client.get(f"/api/v1/groups/{group_id}").json["ended"] is False
