@@ -147,6 +147,8 @@ def test_an_ended_series_drops_out_and_a_renewed_one_returns(client, session):
     assert "Spring Series" not in client.get("/?near=53.8,-1.55").get_data(as_text=True)
     page = client.get(f"/groups/{ended.id}")
     assert page.status_code == 200 and "This group has ended" in page.get_data(as_text=True)
+    assert "Add to calendar" not in page.get_data(as_text=True)  # nothing left to add
+    assert "Add to calendar" in client.get(f"/groups/{running.id}").get_data(as_text=True)
     assert client.get(f"/api/v1/groups/{ended.id}").json["ended"] is True
     assert client.get(f"/api/v1/groups/{running.id}").json["ended"] is False
 
