@@ -653,7 +653,7 @@ def test_the_nearest_walk_uses_the_gist_index(session):
     values["after_m"] = 3000.0  # a next walk, from 3 km on
     conn = session.connection().connection.driver_connection
     plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, values))
-    assert "Index Scan using ix_locations_point" in plan and "Order By" in plan, plan
+    assert "Index Scan using ix_groups_point_active" in plan and "Order By" in plan, plan
 
 
 # ----------------------------------------------------------------------------- building

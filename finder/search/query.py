@@ -411,10 +411,10 @@ def _nearest_sql(shape: tuple) -> tuple[str, str]:
 
     The nearest (one page: PAGE) walk the GiST index outward and stop after the page: no
     radius in their WHERE, or PostgreSQL's estimate for `ST_DWithin` (far too low in dense
-    cities) makes it read every location in range and sort them. The rest are every group
+    cities) makes it read every group in range and sort them. The rest are every group
     within the radius (read as the capped count reads them), nearest first."""
-    knn = f"l.point <-> {ORIGIN}"
-    columns = f"SELECT g.id, {knn} AS d, ST_DWithin(l.point, {ORIGIN}, %(radius_m)s) "
+    knn = f"g.point <-> {ORIGIN}"
+    columns = f"SELECT g.id, {knn} AS d, ST_DWithin(g.point, {ORIGIN}, %(radius_m)s) "
     matching = f"{_nearby_matching(shape, None)} AND {knn} >= %(after_m)s"
     return (f"{columns} {matching} ORDER BY d {PAGE}",
             f"{columns} {matching} {IN_RADIUS} ORDER BY d")
