@@ -634,7 +634,7 @@ def _best_first_matches(cur: psycopg.Cursor, ranked_sql: str, values: dict[str, 
     The first is FIRST_TIMES `want` (with few filters, most pass), the next ones sized on
     the share that passed so far."""
     passed: list[int] = []
-    start, n = 0, len(kw.ids)
+    start, n, cut = 0, len(kw.ids), False
     size = max(FIRST_TIMES * want, FIRST_CHUNK)
     while start < n and len(passed) < want:
         stop = kw.end_of_chunk(min(start + size, n))
@@ -642,9 +642,10 @@ def _best_first_matches(cur: psycopg.Cursor, ranked_sql: str, values: dict[str, 
         limit = _round_up(want - len(passed))
         rows = cur.execute(_page_sql(ranked_sql, limit, 0), chunk).fetchall()
         passed.extend(row[0] for row in rows)
+        cut = len(rows) == limit  # the chunk may hold more that pass
         size = _next_size(len(passed), stop, want, stop - start)
         start = stop
-    return passed, start >= n
+    return passed, start >= n and not cut
 
 
 def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
@@ -661,14 +662,19 @@ def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
     few groups before it found enough; the rest of the radius costs what the radius holds.
     """
     nearest, rest = nearest_sql
-    goal = want if want is not None else COUNT_CAP + 1
-    size = _round_up(min(max(goal / max(kw.share, 0.01) * 1.3, FIRST_CHUNK), FIRST_NEAREST))
-    rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": -1.0}).fetchall() \
-        if want is not None else []
-    near = kw.among(np.array([r[0] for r in rows if r[2]], dtype=np.int32))
-    if (rows and (len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN)) or \
-            (want is not None and len(near.ids) >= want):
-        return near  # past the radius (every match within it seen), or enough
+    rows: list[tuple] = []
+    if want is not None:  # by next meeting (None), the whole radius is read at once
+        size = _round_up(min(max(want / max(kw.share, 0.01) * 1.3, FIRST_CHUNK),
+                             FIRST_NEAREST))
+        rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": -1.0}
+                           ).fetchall()
+        near = kw.among(np.array([r[0] for r in rows if r[2]], dtype=np.int32))
+        if len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN:
+            return near  # the walk is past the radius: every match within it was seen
+        if len(near.ids) >= want:
+            return near
+    else:
+        near = kw.part(0, 0)
     after = rows[-1][1] if rows else -1.0
     seen = {r[0] for r in rows if r[1] == after}
     more = [r[0] for r in cur.execute(rest, {**values, "after_m": after})
