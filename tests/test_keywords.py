@@ -383,6 +383,10 @@ def test_missing_index_falls_back_to_the_database(client, groups, index, caplog)
         body = search(client, q="stillborn")
     assert body["keywords"]["answered_by"] == "database"
     assert names(body) == ["Stillborn babies remembered"]
+    assert body["facets"]["format"] == {"in_person": 1}
+    assert body["facets"]["loss"] == {"stillbirth": 1}
+    near = search(client, q="stillborn", near=NEAR)  # nearby and online lists both counted
+    assert near["facets"]["format"] == {"in_person": 1}
     assert "missing" in caplog.text and "stillborn" not in caplog.text
     health = client.get("/healthz").get_json()
     assert health["keyword_index"]["status"] == "missing"

@@ -56,6 +56,15 @@ class _Words:
         self.known: dict[str, str] = {}
         self.texts: dict[str, tuple[str, ...]] = {}
 
+    def word(self, raw: str) -> str:
+        """One of the tokenizer's words, analysed ("" when the filters drop it)."""
+        word = self.known.get(raw)
+        if word is None:
+            word = next((t.text for t in self.analyzer(raw)), "")
+            if len(self.known) < self.MEMORY:
+                self.known[raw] = word
+        return word
+
     def __call__(self, text: str) -> tuple[str, ...]:
         out = self.texts.get(text)
         if out is not None:
@@ -65,9 +74,7 @@ class _Words:
             raw = m.group(0)
             word = known.get(raw)
             if word is None:
-                word = next((t.text for t in self.analyzer(raw)), "")
-                if len(known) < self.MEMORY:
-                    known[raw] = word
+                word = self.word(raw)
             if word:
                 words.append(word)
         out = tuple(words)
@@ -77,6 +84,7 @@ class _Words:
 
 
 _WORDS = {"text": _Words(text_analyzer()), "words": _Words(words_analyzer())}
+text_words = _WORDS["text"]  # text -> its analysed words; .word(raw) for one
 
 
 class WeightedText(TEXT):
