@@ -655,33 +655,52 @@ def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
     first: the nearest `want` of them at least (all with `want` None), or all there are.
 
     First the nearest groups (`_nearest_sql`), as many as should hold `want` matches at the
-    share of groups the words match (`kw.share`), FIRST_NEAREST at most; when that was not
-    enough (rare words, many filters, or a radius with fewer groups), the rest of the
-    radius, from the last distance read on (groups at exactly that distance, read again,
-    are passed over). A second nearest-first walk could run far past a radius that holds
-    few groups before it found enough; the rest of the radius costs what the radius holds.
-    """
+    share of groups the words match (`kw.share`), FIRST_NEAREST at most. When that was not
+    enough, the next nearest, as many as the share found so far asks for, if the radius
+    should hold them (by the area the first walk covered); otherwise, or if still not
+    enough, the rest of the radius at once: a nearest-first walk could run far past a
+    radius holding few groups before it found enough, and the rest of a radius costs what
+    it holds. Each carries on from the last distance read (groups at exactly that distance,
+    read again, are passed over)."""
     nearest, rest = nearest_sql
-    rows: list[tuple] = []
-    if want is not None:  # by next meeting (None), the whole radius is read at once
-        size = _round_up(min(max(want / max(kw.share, 0.01) * 1.3, FIRST_CHUNK),
-                             FIRST_NEAREST))
-        rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": -1.0}
+    ids: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    found = seen = 0
+    after, at_after = -1.0, set()
+    size = _round_up(min(max((want or 0) / max(kw.share, 0.01) * 1.3, FIRST_CHUNK),
+                         FIRST_NEAREST))
+    while want is not None and found < want:
+        rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": after}
                            ).fetchall()
-        near = kw.among(np.array([r[0] for r in rows if r[2]], dtype=np.int32))
+        near = kw.among(np.array([r[0] for r in rows if r[2] and not
+                                  (r[1] == after and r[0] in at_after)], dtype=np.int32))
+        ids.append(near.ids)
+        scores.append(near.scores)
+        found, seen = found + len(near.ids), seen + len(rows)
         if len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN:
-            return near  # the walk is past the radius: every match within it was seen
-        if len(near.ids) >= want:
-            return near
-    else:
-        near = kw.part(0, 0)
-    after = rows[-1][1] if rows else -1.0
-    seen = {r[0] for r in rows if r[1] == after}
-    more = [r[0] for r in cur.execute(rest, {**values, "after_m": after})
-            if r[0] not in seen or r[1] != after]
-    further = kw.among(np.array(more, dtype=np.int32))
-    return replace(near, ids=np.concatenate([near.ids, further.ids]),
-                   scores=np.concatenate([near.scores, further.scores]))
+            return _joined(kw, ids, scores)  # past the radius: every match within it seen
+        last = rows[-1][1]
+        at_after = (at_after if last == after else set()) | {r[0] for r in rows if r[1] == last}
+        after = last
+        needed = (want - found) / (max(found, 1) / seen) * 1.3  # groups still to read
+        in_radius = seen * ((radius_m / max(after, 1.0)) ** 2 - 1)  # at this density
+        if len(ids) > 1 or found >= want or needed > in_radius / 2:
+            break
+        size = _round_up(max(needed, FIRST_CHUNK))
+    if want is None or found < want:
+        more = [r[0] for r in cur.execute(rest, {**values, "after_m": after})
+                if r[1] != after or r[0] not in at_after]
+        further = kw.among(np.array(more, dtype=np.int32))
+        ids.append(further.ids)
+        scores.append(further.scores)
+    return _joined(kw, ids, scores)
+
+
+def _joined(kw: Keywords, ids: list[np.ndarray], scores: list[np.ndarray]) -> Keywords:
+    if not ids:
+        return kw.part(0, 0)
+    return replace(kw, ids=np.concatenate(ids), scores=np.concatenate(scores),
+                   formats=_NO_FORMATS)
 
 
 def _walked_page(cur: psycopg.Cursor, ids: list[int], every: bool, params: SearchParams,
