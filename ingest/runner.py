@@ -297,8 +297,10 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
         if not pending:
             return
         listings = [listing for listing, _ in pending]
-        for listing, outcome in zip(listings, write_listings(session, listings, now=now,
-                                                             actor=actor), strict=True):
+        # a successful run confirms what it lists (`_finish_success`): new groups are
+        # written confirmed, and the whole run rolls back otherwise
+        for listing, outcome in zip(listings, write_listings(
+                session, listings, now=now, actor=actor, confirmed=today), strict=True):
             setattr(report, outcome, getattr(report, outcome) + 1)
             entries = folded.get(listing.external_id)
             if entries:  # the other entries of the group: merged into it, or unchanged

@@ -827,13 +827,19 @@ def _drain(context: RunContext | None, failed: BaseException | None = None) -> N
 
 
 def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
-                   now: dt.datetime | None = None, actor: Actor | None = None) -> list[str]:
+                   now: dt.datetime | None = None, actor: Actor | None = None,
+                   confirmed: dt.date | None = None) -> list[str]:
     """One outcome per listing: "created", "updated", "unchanged" or "merged".
 
     Listings must be geocoded (see `geocode`) and unique by (source, external_id)
     within the call (and within the run, after `start_run`). Nothing is committed: the
     caller owns the transaction. Every write is audited by `actor` (default: an ingestion of
     each listing's source); creates and merges in one statement per batch.
+
+    `confirmed`: the caller confirms every listing it writes as of that day before it
+    commits (`confirm_listed`, as a successful run does), so new groups are written with
+    that `last_confirmed` (or the listing's, when later) instead of being written once and
+    rewritten by the confirmation (a new version of each row and its index entries).
     """
     context: RunContext | None = session.info.get(RunContext.KEY)
     now = now or dt.datetime.now(dt.UTC)
@@ -871,7 +877,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
         merges.append((group_id, listings[i]))
         outcomes[i] = "merged"
     _merge(session, merges, groups, now, actor)
-    _insert_new(session, [listings[i] for i in to_insert], now, actor)
+    _insert_new(session, [listings[i] for i in to_insert], now, actor, confirmed)
     _record_reviews(session)
     for i in to_insert:
         outcomes[i] = "created"
@@ -1313,12 +1319,15 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
 
 
 def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.datetime,
-                actor: Actor | None = None) -> None:
+                actor: Actor | None = None, confirmed: dt.date | None = None) -> None:
     """Groups, their provenance and schedules with COPY, ids drawn from the sequences first.
 
     Multi-row INSERTs of a whole batch cost more in building and parsing the statement (one
     parameter per value) than in writing; COPY sends the rows as text. The rows are the
-    ones an INSERT would write: every column is given, or has a server-side default.
+    ones an INSERT would write: every column is given, or has a server-side default. The
+    columns the schedules' triggers keep (`next_meeting_at`, `meeting_slots`, `meets_until`)
+    are written here, and the triggers told so (`_NEXT_MEETING_KNOWN`); `confirmed`: see
+    `write_listings`.
     """
     if not listings:
         return
@@ -1332,6 +1341,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
         "service_countries", "join_keys", "last_confirmed", "next_meeting_at", "meeting_slots",
+        "meets_until",
     ), (
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
@@ -1339,8 +1349,9 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          org_ids.get(n.organisation.name.lower()) if n.organisation else None,
          location_ids.get(key) if key is not None else None, n.timezone,
          _array(n.service_countries),
-         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed,
-         _next_meeting(n.schedules, now), _array(meeting_slots(n.schedules)))
+         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)),
+         _confirmed(n.last_confirmed, confirmed), _next_meeting(n.schedules, now),
+         _array(meeting_slots(n.schedules)), _meets_until(n.schedules))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
     ))
     _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
@@ -1373,9 +1384,9 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
                                                                group_ids=_array(ids)))
 
 
-# the groups were written with their next meeting (`_next_meeting`) and meeting slots: the
-# schedules' trigger need not look them up again (migrations 0006, 0007); for this one
-# statement only
+# the groups were written with their next meeting (`_next_meeting`), meeting slots and
+# `meets_until` (`_meets_until`): the schedules' triggers need not look them up again
+# (migrations 0006, 0007, 0013); for this one statement only
 _NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 
@@ -1436,6 +1447,23 @@ def _tuple_array(values: tuple[Any, ...]) -> str:
 def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
     """`upcoming_utc` as an array literal."""
     return _upcoming_and_next(rec, now)[0]
+
+
+def _confirmed(given: dt.date | None, confirmed: dt.date | None) -> dt.date | None:
+    """A new group's `last_confirmed`: the listing's, or the caller's confirmation when
+    later (what `confirm_listed` would leave; a confirmation never moves back)."""
+    if confirmed is None or (given is not None and given >= confirmed):
+        return given
+    return confirmed
+
+
+def _meets_until(recs: Sequence[Recurrence]) -> dt.date | None:
+    """`groups.meets_until` for a new group, by the schedules trigger's rule (migration
+    0012): the last end date when every schedule has one, else None."""
+    ends = [r.valid_until for r in recs]
+    if not ends or None in ends:
+        return None
+    return max(ends)  # type: ignore[type-var]
 
 
 def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime | None:
