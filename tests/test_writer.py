@@ -146,3 +146,43 @@ def test_schedule_writes_after_a_bulk_insert_still_move_the_next_meeting(session
                          " WHERE group_id = :g"), {"g": group_id})
     _, after, computed = session.execute(NEXT_MEETING_FROM_SCHEDULES, {"source": "nm2"}).one()
     assert after == computed and after < before
+
+
+def _group_of(session, external_id):
+    return session.scalars(select(Group).join(ListingSource)
+                           .where(ListingSource.external_id == external_id)).one()
+
+
+def test_new_groups_are_written_with_what_the_schedule_trigger_and_confirmation_give(session):
+    """Bulk inserts write `meets_until` themselves (the trigger is told to leave new groups
+    alone) and, for a caller that confirms what it writes (a run: `confirm_listed`), the
+    confirmation: the same values as the trigger and `confirm_listed` leave."""
+    today = dt.date.today()
+    bounded = dataclasses.replace(TUESDAY_7PM, valid_until=today + dt.timedelta(days=40))
+    later = dataclasses.replace(TUESDAY_7PM, weekday=3,
+                                valid_until=today + dt.timedelta(days=90))
+    old, ahead = today - dt.timedelta(days=300), today + dt.timedelta(days=2)
+    write_listings(session, [
+        listing("hospital", "open", "Open Series", last_confirmed=old),
+        listing("hospital", "ends", "Spring Series", schedule=bounded, lat=53.81, lng=-1.56,
+                postcode="LS1 3EX", venue_name="Leeds General Infirmary", last_confirmed=ahead),
+    ], confirmed=today)
+    ends = listing("hospital", "two", "Two Series", schedule=bounded, lat=53.82, lng=-1.57,
+                   postcode="LS2 9JT", venue_name="Leeds Library")
+    ends = dataclasses.replace(ends, schedules=(*ends.schedules, *listing(
+        "hospital", "x", "x", schedule=later).schedules))
+    write_listings(session, [ends])  # no confirmation: the listing's own date
+    session.flush()
+    session.expire_all()
+    opened, bounded_group, two = (_group_of(session, ref) for ref in ("open", "ends", "two"))
+    assert (opened.meets_until, opened.last_confirmed) == (None, today)
+    assert (bounded_group.meets_until, bounded_group.last_confirmed) == (
+        today + dt.timedelta(days=40), ahead)  # a later date is never moved back
+    assert (two.meets_until, two.last_confirmed) == (today + dt.timedelta(days=90), None)
+    # what the trigger computes from the stored schedules is what was written
+    session.execute(text("UPDATE schedules SET duration_minutes = duration_minutes "
+                         "WHERE group_id = ANY(:ids)"),
+                    {"ids": [opened.id, bounded_group.id, two.id]})
+    session.expire_all()
+    assert [session.get(Group, g).meets_until for g in (opened.id, bounded_group.id, two.id)] \
+        == [None, today + dt.timedelta(days=40), today + dt.timedelta(days=90)]
