@@ -112,13 +112,15 @@ _zip_calls = [0]  # lookups so far in this process
 
 @lru_cache(maxsize=1)
 def _zip_zone_table() -> dict[str, str | None] | None:
-    """ZIP -> zone (None when the package gives none) for every ZIP the package holds."""
+    """ZIP -> zone (None when the package gives none) for every ZIP the package holds,
+    read a first digit at a time (the whole list at once is 100 MB of dicts)."""
     try:
         import zipcodes
 
         table: dict[str, str | None] = {}
-        for entry in zipcodes.list_all():
-            table.setdefault(entry["zip_code"], entry.get("timezone") or None)
+        for digit in "0123456789":
+            for entry in zipcodes.similar_to(digit):
+                table.setdefault(entry["zip_code"], entry.get("timezone") or None)
     except Exception:  # the package changed shape: keep asking it one ZIP at a time
         return None
     return table

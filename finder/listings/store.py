@@ -42,6 +42,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -64,6 +65,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
@@ -1320,14 +1322,14 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
 
 def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.datetime,
                 actor: Actor | None = None, confirmed: dt.date | None = None) -> None:
-    """Groups, their provenance and schedules with COPY, ids drawn from the sequences first.
+    """Venues, groups, their provenance, schedules and audit rows of new listings, ids drawn
+    from the sequences first, each table in one INSERT sent without waiting (`_insert_later`):
+    PostgreSQL writes a batch while the run reads and normalises the next one.
 
-    Multi-row INSERTs of a whole batch cost more in building and parsing the statement (one
-    parameter per value) than in writing; COPY sends the rows as text. The rows are the
-    ones an INSERT would write: every column is given, or has a server-side default. The
-    columns the schedules' triggers keep (`next_meeting_at`, `meeting_slots`, `meets_until`)
-    are written here, and the triggers told so (`_NEXT_MEETING_KNOWN`); `confirmed`: see
-    `write_listings`.
+    The rows are the ones a row-by-row INSERT would write: every column is given, or has a
+    server-side default. The columns the schedules' triggers keep (`next_meeting_at`,
+    `meeting_slots`, `meets_until`) are written here, and the triggers told so
+    (`_NEXT_MEETING_KNOWN`); `confirmed`: see `write_listings`.
     """
     if not listings:
         return
@@ -1336,13 +1338,13 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
     location_ids = _location_ids(session, [(k, n) for k, n in zip(keys, listings, strict=True)
                                            if k is not None])
     group_ids = _next_ids(session, G, len(listings))
-    _copy(session, G, (
+    _insert_later(session, G, (
         "id", "name", "description", "format", "status", "join_mode", "join_url", "join_phone",
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
         "service_countries", "join_keys", "last_confirmed", "next_meeting_at", "meeting_slots",
         "meets_until",
-    ), (
+    ), [
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
          _array(n.languages), n.cost, n.facilitation, n.accessibility_notes,
@@ -1353,30 +1355,26 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          _confirmed(n.last_confirmed, confirmed), _next_meeting(n.schedules, now),
          _array(meeting_slots(n.schedules)), _meets_until(n.schedules))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
-    ))
-    _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
-                        "first_seen_at", "last_seen_at"), (
+    ])
+    _insert_later(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
+                                "first_seen_at", "last_seen_at"), [
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
-    ))
-    # deferred: PostgreSQL inserts the schedules while the run reads the next rows
-    rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
+    ])
+    rows = [(gid, r, _array(sorted(r.cancelled_dates)), time_band(r.start_time),
+             _upcoming(r, now))
+            for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
-        values = {
-            "g": _array(gid for gid, _ in rows), "f": _array(r.freq for _, r in rows),
-            "i": _array(r.interval for _, r in rows), "w": _array(r.weekday for _, r in rows),
-            "p": _array(r.set_pos for _, r in rows),
-            "st": _array(r.start_time for _, r in rows),
-            "d": _array(r.duration_minutes for _, r in rows),
-            "tz": _array(r.timezone for _, r in rows),
-            "vf": _array(r.valid_from for _, r in rows),
-            "vu": _array(r.valid_until for _, r in rows),
-            "cd": _array(_array(sorted(r.cancelled_dates)) for _, r in rows),
-            "tb": _array(time_band(r.start_time) for _, r in rows),
-            "up": _array(_upcoming(r, now) for _, r in rows)}
-        # the flag is on for the INSERT alone (built first, so nothing can fail in between)
+        # the flag is on for the INSERT alone (its rows are built first: nothing can fail
+        # between the three statements)
         defer(session, _NEXT_MEETING_KNOWN.format("on"))
-        defer(session, _SCHEDULES_SQL, values)
+        _insert_later(session, S, (
+            "group_id", "freq", "interval", "weekday", "set_pos", "start_time",
+            "duration_minutes", "timezone", "valid_from", "valid_until", "cancelled_dates",
+            "time_band", "upcoming",
+        ), [(gid, r.freq, r.interval, r.weekday, r.set_pos, r.start_time, r.duration_minutes,
+             r.timezone, r.valid_from, r.valid_until, cancelled, band, upcoming)
+            for gid, r, cancelled, band, upcoming in rows])
         defer(session, _NEXT_MEETING_KNOWN.format("off"))
     # the audit rows, built by PostgreSQL from what was just written (also deferred)
     for who, ids in _by_actor(actor, zip(listings, group_ids, strict=True)):
@@ -1390,16 +1388,43 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
 _NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 
-_SCHEDULES_SQL = (
-    'INSERT INTO schedules (group_id, freq, "interval", weekday, set_pos, start_time,'
-    " duration_minutes, timezone, valid_from, valid_until, cancelled_dates, time_band, upcoming)"
-    " SELECT g, f, i, w, p, st, d, tz, vf, vu, CAST(cd AS date[]), tb,"
-    " CAST(up AS timestamptz[]) FROM unnest(CAST(%(g)s AS int[]), CAST(%(f)s AS text[]),"
-    " CAST(%(i)s AS int[]), CAST(%(w)s AS int[]), CAST(%(p)s AS int[]),"
-    " CAST(%(st)s AS time[]), CAST(%(d)s AS int[]), CAST(%(tz)s AS text[]),"
-    " CAST(%(vf)s AS date[]), CAST(%(vu)s AS date[]), CAST(%(cd)s AS text[]),"
-    " CAST(%(tb)s AS text[]), CAST(%(up)s AS text[]))"
-    " AS v(g, f, i, w, p, st, d, tz, vf, vu, cd, tb, up)")
+def _insert_later(session: Session, table: Any, columns: Sequence[str],
+                  rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT `rows` (values in `columns` order) into `table`, sent without waiting
+    (`defer`): in a run, PostgreSQL writes them while the run reads on, and any error is the
+    run's (the next statement, or `end_run`, raises it).
+
+    One array literal per column (`_array`): the statement is the same few parameters
+    whatever the batch, unlike a multi-row VALUES (one parameter per value), and unlike
+    COPY it can be pipelined. Each value is cast from its text to the column's type (an
+    array column's value is itself an array literal), so a value too long for its column
+    fails as it would in any INSERT."""
+    if not rows:
+        return
+    defer(session, _insert_sql(table, tuple(columns)),
+          {f"c{i}": _array(list(values)) for i, values in enumerate(zip(*rows, strict=True))})
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(table: Any, columns: tuple[str, ...]) -> str:
+    types = [re.sub(r"\([^)]*\)", "", table.c[c].type.compile(dialect=_PG_DIALECT))
+             for c in columns]  # without a length: see `_insert_later`
+    # an array of a scalar type is read as such; an array column's values are array
+    # literals, read from text one by one (unnest would flatten an array of arrays), and
+    # so are PostGIS values (their array literals are not comma-separated)
+    as_text = [t.endswith("[]") or t.lower().startswith(("geography", "geometry"))
+               for t in types]
+    names = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join(f"CAST(c{i} AS {t})" if text_ else f"c{i}"
+                       for i, (t, text_) in enumerate(zip(types, as_text, strict=True)))
+    arrays = ", ".join(f"CAST(%(c{i})s AS {'text' if text_ else t}[])"
+                       for i, (t, text_) in enumerate(zip(types, as_text, strict=True)))
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return (f'INSERT INTO "{table.name}" ({names}) SELECT {values}'
+            f" FROM unnest({arrays}) AS v({aliases})")
+
+
+_PG_DIALECT = postgresql.dialect()
 
 
 def _next_ids(session: Session, table: Any, count: int) -> list[int]:
@@ -1409,23 +1434,6 @@ def _next_ids(session: Session, table: Any, count: int) -> list[int]:
         "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence(:table, 'id')::regclass"
         " AS seq) q, generate_series(1, :count) ORDER BY 1"),
         {"table": table.name, "count": count}).scalars())
-
-
-def _copy(session: Session, table: Any, columns: Sequence[str],
-          rows: Iterable[Sequence[Any]]) -> int:
-    """COPY `rows` into `table` on the session's own connection, so inside its transaction;
-    statement-level triggers fire as for an INSERT. Returns the number of rows."""
-    session.flush()  # anything the ORM holds goes first, as autoflush would before a query
-    _drain(session.info.get(RunContext.KEY))
-    driver = session.connection().connection.driver_connection
-    names = ", ".join(f'"{c}"' for c in columns)
-    count = 0
-    with driver.cursor() as cursor, cursor.copy(
-            f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
 
 
 def _array(values: Iterable[Any]) -> str:
@@ -1534,11 +1542,11 @@ def _location_ids(session: Session,
     missing = [(key, n) for key, n in wanted.items() if key not in ids]
     if missing:
         new_ids = _next_ids(session, L, len(missing))
-        _copy(session, L, ("id", *_VENUE_COLUMNS, "point", "address_key"), (
+        _insert_later(session, L, ("id", *_VENUE_COLUMNS, "point", "address_key"), [
             (lid, *(venue_values(n)[k] for k in _VENUE_COLUMNS),
              f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})", key)
             for lid, (key, n) in zip(new_ids, missing, strict=True)
-        ))
+        ])
         ids.update({key: lid for lid, (key, _) in zip(new_ids, missing, strict=True)})
     return ids
 
