@@ -1483,13 +1483,23 @@ def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime |
                default=None)
 
 
-@functools.lru_cache(maxsize=16384)
 def _upcoming_and_next(rec: Recurrence, now: dt.datetime) -> tuple[str, dt.datetime | None]:
     """`upcoming_utc` as an array literal and its first meeting, once per distinct schedule:
-    a feed's thousands of "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence
-    is immutable)."""
-    found = upcoming_utc(rec, now)
-    return _array(when.isoformat() for when in found), (found[0] if found else None)
+    a feed's thousands of "Tuesdays at 7pm in Europe/London" share one answer, whatever
+    their length (a meeting's start times do not depend on its duration)."""
+    key = (rec.freq, rec.interval, rec.weekday, rec.set_pos, rec.start_time, rec.timezone,
+           rec.valid_from, rec.valid_until, rec.cancelled_dates, now)
+    found = _UPCOMING.get(key)
+    if found is None:
+        starts = upcoming_utc(rec, now)
+        found = (_array([when.isoformat() for when in starts]), starts[0] if starts else None)
+        if len(_UPCOMING) >= 16384:
+            _UPCOMING.clear()
+        _UPCOMING[key] = found
+    return found
+
+
+_UPCOMING: dict[tuple, tuple[str, dt.datetime | None]] = {}  # see `_upcoming_and_next`
 
 
 def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:
