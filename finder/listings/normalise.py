@@ -462,17 +462,23 @@ def _weekday(value: Any, field: str) -> int:
     return day
 
 
+@functools.lru_cache(maxsize=65536)  # every meeting at a venue repeats its name and street
+def _fold_address_part(text: str | None) -> str:
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_NOT_WORD.sub("", text).split())
+
+
+_NOT_WORD = re.compile(r"[^\w\s]")
+
+
 def address_key(venue: str | None, line1: str | None, postcode: str | None,
                 country: str | None, *, town: str | None = None,
                 latitude: float | None = None, longitude: float | None = None) -> str:
     """Case, accents-kept, punctuation and spacing folded; the town counts only without a
     postcode, because publishers name the same place "London" or "Westminster"."""
-    def fold(text: str | None) -> str:
-        if not text:
-            return ""
-        text = unicodedata.normalize("NFKC", text).casefold()
-        return " ".join(re.sub(r"[^\w\s]", "", text).split())
-
+    fold = _fold_address_part
     parts = [fold(venue), fold(line1), fold(postcode), fold(country)]
     if not postcode:
         parts.append(fold(town))

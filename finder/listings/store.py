@@ -1114,16 +1114,19 @@ def _match_existing(session: Session, listings: list[NormalisedListing],
             points.setdefault((n.longitude, n.latitude), []).append(i)
     if points:
         coords = list(points)
+        # per point (LATERAL): venues nearby, their groups, those of other sources. As one
+        # join the planner overestimated the venues found and, past some 50,000 groups,
+        # hashed every group and provenance row of the database for each batch instead
         rows = session.execute(text("""
-            SELECT v.i, g.id
+            SELECT v.i, c.id
             FROM unnest(CAST(:idx AS int[]), CAST(:lng AS float8[]), CAST(:lat AS float8[]))
                  AS v(i, lng, lat)
-            JOIN locations l
-              ON ST_DWithin(l.point, ST_SetSRID(ST_MakePoint(v.lng, v.lat), 4326)::geography,
-                            :radius)
-            JOIN groups g ON g.location_id = l.id
-            WHERE NOT EXISTS (SELECT 1 FROM listing_sources s
-                              WHERE s.group_id = g.id AND s.source = :source)
+            CROSS JOIN LATERAL (
+              SELECT g.id FROM locations l JOIN groups g ON g.location_id = l.id
+              WHERE ST_DWithin(l.point,
+                               ST_SetSRID(ST_MakePoint(v.lng, v.lat), 4326)::geography, :radius)
+                AND NOT EXISTS (SELECT 1 FROM listing_sources s
+                                WHERE s.group_id = g.id AND s.source = :source)) c
         """), {"idx": _array(range(len(coords))), "lng": _array(repr(x) for x, _ in coords),
                "lat": _array(repr(y) for _, y in coords), "radius": MATCH_RADIUS_M,
                "source": source}).all()
@@ -1441,9 +1444,9 @@ def _array(values: Iterable[Any]) -> str:
     adapting a list."""
     if type(values) is tuple:
         return _tuple_array(values)
-    return "{" + ",".join(
+    return "{" + ",".join([
         "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        for v in values) + "}"
+        for v in values]) + "}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1553,7 +1556,7 @@ def _location_ids(session: Session,
     if missing:
         new_ids = _next_ids(session, L, len(missing))
         _insert_later(session, L, ("id", *_VENUE_COLUMNS, "point", "address_key"), [
-            (lid, *(venue_values(n)[k] for k in _VENUE_COLUMNS),
+            (lid, *map(venue_values(n).__getitem__, _VENUE_COLUMNS),
              f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})", key)
             for lid, (key, n) in zip(new_ids, missing, strict=True)
         ])
