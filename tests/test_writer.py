@@ -186,3 +186,17 @@ def test_new_groups_are_written_with_what_the_schedule_trigger_and_confirmation_
     session.expire_all()
     assert [session.get(Group, g).meets_until for g in (opened.id, bounded_group.id, two.id)] \
         == [None, today + dt.timedelta(days=40), today + dt.timedelta(days=90)]
+
+
+def test_array_literals_read_back_as_the_values_written(session):
+    """The batch writer sends each column as one array literal: whatever the text holds
+    (quotes, backslashes, commas, braces, "NULL", empty strings), PostgreSQL reads back
+    exactly the values, with None as NULL, for text-only columns and mixed ones alike."""
+    from finder.listings.store import _array
+
+    texts = ['plain', 'say "hi"', 'back\\slash', 'a,b', '{braces}', 'NULL', '', 'Pérdida 💜',
+             'line\nbreak']
+    for values in (texts, [*texts, None], [None], [], [7, None, 12]):
+        back = session.execute(text("SELECT CAST(:lit AS text[])"),
+                               {"lit": _array(values)}).scalar_one()
+        assert back == [None if v is None else str(v) for v in values]
