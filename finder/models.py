@@ -129,6 +129,8 @@ class Group(Timestamps, Base):
               postgresql_where=text("status = 'active'")),
         Index("ix_groups_online_next_meeting", "next_meeting_at", "name", "id",
               postgresql_where=text("format = 'virtual' AND status = 'active'")),
+        Index("ix_groups_point_active", "point", postgresql_using="gist",
+              postgresql_where=text("status = 'active'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -153,6 +155,9 @@ class Group(Timestamps, Base):
     location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="RESTRICT"), index=True
     )
+    # a copy of the venue's point (NULL online), for "near me" searches in one table; kept
+    # by database triggers (migration 0013) whatever writes groups or venues: never set it
+    point = mapped_column(Geography("POINT", srid=4326, spatial_index=False), deferred=True)
     # the group's own zone; for in-person groups, the location's
     timezone: Mapped[str] = mapped_column(String(64))
     # online reach: ISO 3166 alpha-2 codes, or ["*"] for worldwide; empty for in-person only
@@ -238,6 +243,10 @@ class Schedule(Base):
     upcoming: Mapped[list[dt.datetime]] = mapped_column(
         ARRAY(DateTime(timezone=True)), default=list
     )
+    # the local date of a bounded series' last meeting (cancelled dates left out; NULL while
+    # open-ended): `finder.schedules.last_meeting_on`, written with `upcoming`; the groups'
+    # `meets_until` is kept from it by a trigger (migrations 0012, 0014)
+    last_meeting_on: Mapped[dt.date | None] = mapped_column(Date)
 
     group: Mapped[Group] = relationship(back_populates="schedules")
 
@@ -396,6 +405,9 @@ class ListingConflict(Base):
     value_a: Mapped[str | None] = mapped_column(Text)
     source_b: Mapped[str] = mapped_column(String(100))
     value_b: Mapped[str | None] = mapped_column(Text)
+    # source b's values of the disagreeing part of the listing (`store.CONFLICT_PARTS`), in
+    # the field view: what a moderator's pick of b writes to the group
+    fields_b: Mapped[dict | None] = mapped_column(JSONB)
     detected_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

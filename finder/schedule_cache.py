@@ -30,7 +30,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from finder.models import Group, Schedule
-from finder.schedules import Recurrence, time_band, upcoming_utc
+from finder.schedules import Recurrence, last_meeting_on, time_band, upcoming_utc
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ def refresh_upcoming(
     batch_size: int = BATCH_SIZE,
     passed_only: bool = False,
 ) -> int:
-    """Recompute `time_band` and `upcoming`; returns how many schedules were refreshed.
+    """Recompute `time_band`, `upcoming` and `last_meeting_on` (which only changes with
+    the schedule, but is kept here with the rest of what is computed from it); returns
+    how many schedules were refreshed.
 
     Given ORM objects (a write path), they are updated in place and an invalid one raises
     ValueError, because the writer should hear about it. Given None, every schedule in the
@@ -72,6 +74,7 @@ def refresh_upcoming(
             rec = Recurrence.from_obj(schedule)
             schedule.time_band = time_band(rec.start_time)
             schedule.upcoming = upcoming_utc(rec, now, horizon_days)
+            schedule.last_meeting_on = last_meeting_on(rec)
             count += 1
         return count
 
@@ -95,12 +98,15 @@ def refresh_upcoming(
 
 def _row_values(row: Row, now: dt.datetime, horizon_days: int) -> dict:
     band = time_band(row.start_time)
+    last = row.valid_until  # an invalid row ends on its end date, as before
     try:
-        upcoming = upcoming_utc(Recurrence.from_obj(row), now, horizon_days)
+        rec = Recurrence.from_obj(row)
+        upcoming = upcoming_utc(rec, now, horizon_days)
+        last = last_meeting_on(rec)
     except ValueError as exc:
         log.warning("schedule %s is invalid, no upcoming dates cached: %s", row.id, exc)
         upcoming = []
-    return {"id": row.id, "time_band": band, "upcoming": upcoming}
+    return {"id": row.id, "time_band": band, "upcoming": upcoming, "last_meeting_on": last}
 
 
 @schedules_cli.command(

@@ -43,6 +43,7 @@ __all__ = [
     "ends_at",
     "format_clock",
     "format_time",
+    "last_meeting_on",
     "meeting_slots",
     "next_occurrence",
     "next_occurrences",
@@ -311,6 +312,27 @@ def occurrences_between(
         if when >= start:
             out.append(when)
     return out
+
+
+def last_meeting_on(rec: Recurrence) -> dt.date | None:
+    """The local date of the last meeting of a bounded series, cancelled dates left out;
+    None while it is open-ended (it always meets again). A series with no meeting at all
+    (every date cancelled, or no matching date in its window) "meets until" the day before
+    it starts. `groups.meets_until` is the latest of these (migrations 0012, 0014): a group
+    whose every remaining date is cancelled, or whose one-off meeting has passed, has
+    ended like one whose series ran out.
+    """
+    if rec.valid_until is None:
+        return None
+    # start far enough back that the window holds one more date than there are
+    # cancellations: if every date in it is cancelled, the window reaches the first one
+    period = 7 * rec.interval if rec.freq == "weekly" else 31 * rec.interval
+    near = rec.valid_until - dt.timedelta(days=period * (len(rec.cancelled_dates) + 1))
+    last = None
+    for naive in _rule(rec, near):
+        if naive.date() not in rec.cancelled_dates:
+            last = naive.date()
+    return last if last is not None else rec.valid_from - dt.timedelta(days=1)
 
 
 def upcoming_utc(

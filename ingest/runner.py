@@ -240,6 +240,7 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     had_listings = session.scalar(select(exists().where(
         ListingSource.source == source.name, ListingSource.withdrawn_at.is_(None))))
     seen: set[str] = set()  # ids the feed still lists, usable or not
+    listed: set[str] | None = None  # ids this source has listed, read if a series has ended
     usable = 0
     # The batch being read: (row number, record, key, fingerprint). When it is full, the
     # listings stored from identical records are marked seen by one UPDATE that PostgreSQL
@@ -402,11 +403,16 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
                 record = _with_defaults(item, source)
                 ref = record.external_id
                 ended = _ended(record, today)
-                if ended is not None:  # a series that is over is not a group any more
-                    rejected.append((row, str(ref), f"every schedule has ended (the last on "
-                                                    f"{ended.isoformat()})", True,
-                                     folded.get(ref, 0)))
-                    continue
+                if ended is not None:
+                    if listed is None:
+                        listed = _listed_ids(session, source.name)
+                    if str(ref) not in listed:  # a series that is over is no group to add
+                        rejected.append((row, str(ref), f"every schedule has ended (the last "
+                                                        f"on {ended.isoformat()})", True,
+                                         folded.get(ref, 0)))
+                        continue
+                    # a listed group whose series is over is written as it is now: its page
+                    # says it has ended, and a new series from the source brings it back
                 if ref in seen:
                     reject(row, str(ref), f"duplicate id {ref!r} (listed more than once in "
                                           f"this feed)")
@@ -449,6 +455,11 @@ def _write(session: Session, source: Source, adapter: Adapter, result: FetchResu
     # rejected rows' ids are in `seen`: a temporarily malformed row keeps its listing
     report.withdrawn = withdraw(session, source.name, seen, allow_empty=not had_listings,
                                 now=now, actor=actor)
+
+
+def _listed_ids(session: Session, source: str) -> set[str]:
+    return set(session.scalars(select(ListingSource.external_id).where(
+        ListingSource.source == source, ListingSource.withdrawn_at.is_(None))))
 
 
 def _ended(record: ListingRecord, today: dt.date) -> dt.date | None:

@@ -278,3 +278,96 @@ def test_cli_load_is_repeatable_and_fails_on_rejections(app, connection, tmp_pat
     bad = runner.invoke(args=["demo", "load"])
     assert bad.exit_code == 1
     assert f"rejected {rows[0]['external_id']}: join_url" in bad.output
+
+
+# ------------------------------------------------------------------ issue 7's examples
+
+
+def test_the_demo_shows_every_part_of_keeping_listings_true(session):
+    """Loaded twice (nothing duplicated): a listing that may be out of date, an ended group,
+    one possible match and one disagreement for moderators, one open problem report; the
+    rest of the demo confirmed by its load, as a source's run confirms what it lists."""
+    from finder.freshness import rules
+    from finder.reports.models import ListingReport
+    from finder.review import service
+
+    today = NOW.date()
+    for _ in range(2):
+        load_demo(session, today=today)
+        counts = demo.load_examples(session, today=today)
+    assert (counts["unchanged"], counts["reported"]) == (2, 0)  # the second time
+    ids = demo.example_ids(session)
+    stale, ended = session.get(Group, ids["stale"]), session.get(Group, ids["ended"])
+    assert stale.last_confirmed == today - dt.timedelta(days=demo.STALE_AGE_DAYS)
+    assert rules.is_stale(stale.last_confirmed, stale.created_at.date(), today)
+    assert ended.meets_until is not None and rules.has_ended(ended.meets_until, today)
+    others = session.scalars(select(Group.last_confirmed).join(ListingSource).where(
+        ListingSource.source == "demo", Group.id != stale.id)).all()
+    assert set(others) == {today}
+    [(review, new, old)] = service.open_matches(session)
+    assert (review.source, new.name, old.name) == (
+        demo.SECOND_SOURCE, "Headingley Baby Loss Circle (mornings)",
+        "Headingley Baby Loss Circle")
+    assert [(c.field, c.value_a, c.value_b, g.name) for c, g in service.open_conflicts(session)
+            ] == [("schedule.start_time", "19:00 (Europe/London)", "19:30 (Europe/London)",
+                   "Aire Valley Early Pregnancy Loss Group")]
+    [report] = session.scalars(select(ListingReport)).all()
+    assert (report.group_id, report.state, report.kind) == (ids["reported"], "open",
+                                                            "didnt_meet")
+
+
+def test_moderators_decisions_on_the_demo_examples_survive_the_next_load(session):
+    from finder.accounts.actor import Actor
+    from finder.reports import service as reports
+    from finder.reports.models import ListingReport
+    from finder.review import service
+
+    moderator = Actor("user", user_id=1, is_moderator=True)
+    load_demo(session, today=NOW.date())
+    demo.load_examples(session, today=NOW.date())
+    [(review, _, _)] = service.open_matches(session)
+    service.decide_match(session, review.id, "apart", actor=moderator)
+    [(conflict, group)] = service.open_conflicts(session)
+    service.decide_conflict(session, conflict.id, "b", actor=moderator)
+    [report] = session.scalars(select(ListingReport)).all()
+    reports.resolve(session, report.id, "not_a_problem", actor=moderator)
+    tomorrow = NOW.date() + dt.timedelta(days=1)
+    load_demo(session, today=tomorrow)
+    assert demo.load_examples(session, today=tomorrow)["reported"] == 0
+    assert service.open_matches(session) == service.open_conflicts(session) == []
+    assert session.scalar(select(func.count()).select_from(ListingReport)) == 1
+    session.refresh(group)
+    assert [s.start_time for s in group.schedules] == [dt.time(19, 30)]
+
+
+def test_the_demo_examples_on_the_pages(app, client, new_client, session):
+    """What a person sees after `make run`: "may be out of date" in search, an ended group
+    only on its own page, and the moderators' pages with something on each."""
+    from tests.listings_support import member, signed_in
+
+    load_demo(session)
+    demo.load_examples(session)
+    ids = demo.example_ids(session)
+    member(session, "mod@example.org", moderator=True)
+    session.commit()
+    results = client.get("/api/v1/groups?near=LS1+3EX&per_page=100").get_json()["results"]
+    by_id = {r["id"]: r for r in results}
+    assert by_id[ids["stale"]]["stale"] is True and ids["ended"] not in by_id
+    search = client.get("/?near=LS1+3EX&per_page=100").get_data(as_text=True)
+    assert "May be out of date" in search and "Kirkstall Spring Series" not in search
+    assert "This group has ended" in client.get(f"/groups/{ids['ended']}").get_data(
+        as_text=True)
+    moderator = signed_in(new_client(), "mod@example.org")
+    review = moderator.get("/moderation/review").get_data(as_text=True)
+    assert "Headingley Baby Loss Circle (mornings)" in review and "19:30" in review
+    assert "the room was locked" in moderator.get("/moderation/reports").get_data(as_text=True)
+    assert "Armley Miscarriage Support" in moderator.get("/moderation/stale").get_data(
+        as_text=True)
+
+
+def test_cli_load_prints_where_to_see_the_examples(app, connection):
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert "1 created, 1 merged" in result.output and "1 problem report filed" in result.output
+    assert "may be out of date: http://" in result.output
+    assert "/moderation/review" in result.output and "/moderation/reports" in result.output

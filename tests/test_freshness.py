@@ -138,10 +138,10 @@ def test_the_command_says_what_it_did(app, session):
         result = app.test_cli_runner().invoke(
             args=["freshness", "run", "--now", days(100).isoformat()])
         assert result.exit_code == 0, result.output
-        assert "reminded the owners of 1 listings (1 mails)" in result.output
+        assert "Reminded the owners of 1 listings (1 mails)" in result.output
         again = app.test_cli_runner().invoke(
             args=["freshness", "run", "--now", days(100).isoformat()])
-        assert "reminded the owners of 0 listings" in again.output
+        assert "Reminded the owners of 0 listings" in again.output
         bad = app.test_cli_runner().invoke(args=["freshness", "run", "--now", "soon"])
         assert bad.exit_code == 2 and "'soon'" in bad.output
     finally:
@@ -269,29 +269,80 @@ def test_a_run_brings_back_a_listing_paused_for_want_of_confirmation(httpserver,
 # ------------------------------------------------------------- editing and moderators confirm
 
 
-def test_an_organisation_editing_its_listing_confirms_it(app, session):
-    from finder.accounts.actor import Actor
-    from finder.listings.fields import group_fields, listing_from_fields
-    from finder.listings.store import update_group
+def _confirmed_200_days_ago(session, group_id: int) -> None:
+    session.execute(update(Group).where(Group.id == group_id)
+                    .values(last_confirmed=TODAY - dt.timedelta(days=200)))
 
-    group, org, _ = owned_group(session)
-    imported = make_group(session, "Imported", lat=LEEDS[0], lng=LEEDS[1])
-    for g in (group, imported):
-        g.last_confirmed = TODAY - dt.timedelta(days=200)
-    session.flush()
-    for g, actor in ((group, Actor("user", user_id=1, organisation_id=org.id)),
-                     (imported, Actor.ingestion("hospital"))):
-        view = group_fields(session, g.id)
-        view["description"] = "Now with tea."
-        assert update_group(session, g.id, listing_from_fields(view), actor=actor)
-    summary = apply_rules(app, session, NOW)
-    assert summary.confirmed_by_edits == 1
+
+def test_an_approved_edit_confirms_the_listing_at_once(app, client, new_client, session):
+    """Through the API and the moderation page as they run: an organisation's change of a
+    listing last confirmed 200 days ago, once a moderator approves it, shows today's date
+    and no "may be out of date" in the API and on the page, with no daily run in between;
+    a trusted organisation's change, and a change that sends the listing as it is, confirm
+    it at once."""
+    from finder.submissions import service
+    from tests.listings_support import post_page, signed_in
+    from tests.submissions_support import make_world, new_group
+
+    world = make_world(session)
+    client.live.commit()
+    created = client.post("/api/v1/groups", json=new_group(), headers=world.auth("a"))
+    with app.test_request_context("/moderation", base_url="http://finder.test"):
+        gid = service.approve(created.get_json()["submission"]["id"], world.moderator).group_id
+    _confirmed_200_days_ago(session, gid)
+    api = client.get(f"/api/v1/groups/{gid}").get_json()
+    old = (TODAY - dt.timedelta(days=200)).isoformat()
+    assert (api["last_confirmed"], api["stale"]) == (old, True)
+
+    change = client.patch(f"/api/v1/groups/{gid}", json={"description": "Now with tea."},
+                          headers=world.auth("a"))
+    assert change.status_code == 202, change.get_json()
+    assert client.get(f"/api/v1/groups/{gid}").get_json()["stale"] is True  # not yet public
+    moderator = signed_in(new_client(), "mod@example.org")
+    page = f"/moderation/changes/{change.get_json()['submission']['id']}"
+    assert post_page(moderator, f"{page}/approve", {}, form_page=page).status_code == 302
+    api = client.get(f"/api/v1/groups/{gid}").get_json()
+    assert (api["description"], api["last_confirmed"], api["stale"]) == (
+        "Now with tea.", TODAY.isoformat(), False)
+    assert "May be out of date" not in client.get(f"/groups/{gid}").get_data(as_text=True)
+    assert audit.history(session, gid)[0].action in ("confirm", "approve")
+
+    # sending the listing as it is (nothing to moderate) confirms it too
+    _confirmed_200_days_ago(session, gid)
+    same = client.patch(f"/api/v1/groups/{gid}", json={"description": "Now with tea."},
+                        headers=world.auth("a"))
+    assert same.get_json()["state"] == "unchanged"
+    assert client.get(f"/api/v1/groups/{gid}").get_json()["last_confirmed"] == TODAY.isoformat()
+
+    # a trusted organisation's change publishes, and confirms, at once
+    _confirmed_200_days_ago(session, gid)
+    with app.app_context():
+        service.set_trusted(world.org_a, True, actor=world.moderator)
+    trusted = client.patch(f"/api/v1/groups/{gid}", json={"description": "Tea and cake."},
+                           headers=world.auth("a"))
+    assert trusted.status_code == 200, trusted.get_json()
+    api = client.get(f"/api/v1/groups/{gid}").get_json()
+    assert (api["last_confirmed"], api["stale"]) == (TODAY.isoformat(), False)
+
+
+def test_approving_a_change_does_not_undo_a_moderators_pause(app, session):
+    """An edit confirms; it does not bring back a listing a moderator paused (a listing
+    paused for want of confirmation does come back)."""
+    from finder.accounts.actor import Actor
+    from finder.listings import store
+
+    moderator = Actor("user", user_id=1, is_moderator=True)
+    paused = {}
+    for reason in (rules.PAUSED_BY_MODERATOR, rules.PAUSED_UNCONFIRMED):
+        group, _, _ = owned_group(session, f"Circle {reason}", email=f"{reason}@example.org")
+        group.status, group.pause_reason = "paused", reason
+        group.last_confirmed = TODAY - dt.timedelta(days=400)
+        session.flush()
+        assert store.confirm_group(session, group.id, actor=moderator, edit=True)
+        paused[reason] = group
     session.expire_all()
-    assert session.get(Group, group.id).last_confirmed == NOW.date()
-    # an ingestion's write is not its organisation speaking (its runs confirm instead)
-    assert session.get(Group, imported.id).last_confirmed == TODAY - dt.timedelta(days=200)
-    assert audit.history(session, group.id)[0].action == "confirm"
-    assert apply_rules(app, session, NOW).confirmed_by_edits == 0
+    assert [(g.status, g.last_confirmed) for g in paused.values()] == [
+        ("paused", dt.date.today()), ("active", dt.date.today())]
 
 
 def test_a_moderator_sees_stale_listings_and_confirms_one(app, client, session):

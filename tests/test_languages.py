@@ -113,3 +113,17 @@ def test_query_parameters_named_like_url_for_arguments_are_not_an_error(client, 
         switch = re.search(r'<a href="([^"]+)" lang="es" hreflang="es">',
                            unescape(response.get_data(as_text=True)))
         assert switch and "lang=es" in switch.group(1) and "_" not in switch.group(1), path
+
+
+def test_each_request_reads_its_own_language(client, session):
+    """The catalog is found once per request (`finder.web.i18n`): one request's language
+    never carries over to the next one on the same thread, nor to code run after it."""
+    from finder.web import i18n
+
+    make_group(session, "Grupo", lat=51.5, lng=-0.14)
+    spanish = client.get("/?near=51.5,-0.14&lang=es").get_data(as_text=True)
+    english = client.get("/?near=51.5,-0.14").get_data(as_text=True)
+    assert "Próxima reunión" in spanish and "Próxima reunión" not in english
+    assert "Next meeting" in english
+    with client.application.test_request_context("/?lang=es"):
+        assert i18n.gettext("Next meeting:") == "Próxima reunión:"  # its own, not the last

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
+from werkzeug import Response
 
 from finder.accounts import organisations, users
 from finder.accounts.actor import Actor
@@ -14,6 +15,9 @@ from finder.listings import store
 from finder.listings.fields import group_fields, listing_from_fields
 from finder.models import Group
 from finder.reports.models import ListingReport
+from ingest.fetch import FetchSettings
+from ingest.runner import run_source
+from ingest.sources import Source
 from tests.accounts_support import STRONG, post_form, sign_in
 from tests.factories import make_group
 
@@ -133,14 +137,18 @@ def test_an_ended_series_drops_out_and_a_renewed_one_returns(client, session):
                          schedules=[{"freq": "weekly", "weekday": 2, "start_time": dt.time(19),
                                      "valid_until": today + dt.timedelta(days=60)}])
     session.flush()
-    session.expire_all()  # the trigger wrote it
-    assert session.get(Group, ended.id).meets_until == today - dt.timedelta(days=3)
+    session.expire_all()  # the trigger wrote it: the last Tuesday the series met
+    until = today - dt.timedelta(days=3)
+    assert session.get(Group, ended.id).meets_until == until - dt.timedelta(
+        days=(until.weekday() - 1) % 7)
     names = [g["name"] for g in client.get(NEAR).json["results"]]
     assert names == ["Ongoing Circle"]
     assert [g["name"] for g in client.get("/api/v1/groups").json["results"]] == names
     assert "Spring Series" not in client.get("/?near=53.8,-1.55").get_data(as_text=True)
     page = client.get(f"/groups/{ended.id}")
     assert page.status_code == 200 and "This group has ended" in page.get_data(as_text=True)
+    assert "Add to calendar" not in page.get_data(as_text=True)  # nothing left to add
+    assert "Add to calendar" in client.get(f"/groups/{running.id}").get_data(as_text=True)
     assert client.get(f"/api/v1/groups/{ended.id}").json["ended"] is True
     assert client.get(f"/api/v1/groups/{running.id}").json["ended"] is False
 
@@ -155,6 +163,89 @@ def test_an_ended_series_drops_out_and_a_renewed_one_returns(client, session):
     assert session.get(Group, ended.id).meets_until is None
     names = sorted(g["name"] for g in client.get(NEAR).json["results"])
     assert names == ["Ongoing Circle", "Spring Series"]
+
+
+def _tuesdays(start: dt.date, count: int) -> list[dt.date]:
+    first = start + dt.timedelta(days=(1 - start.weekday()) % 7)
+    return [first + dt.timedelta(weeks=n) for n in range(count)]
+
+
+def _listed(client) -> list[str]:
+    names = sorted(g["name"] for g in client.get(NEAR).json["results"])
+    assert sorted(g["name"] for g in client.get("/api/v1/groups").json["results"]) == names
+    return names
+
+
+def test_a_series_whose_remaining_dates_are_all_cancelled_has_ended(client, session):
+    """A bounded series that still runs on paper but whose every remaining meeting is called
+    off has no future meeting: it drops out like a series that ran out, its page says so,
+    and it comes back when a date is put back (or a new schedule arrives)."""
+    today = dt.date.today()
+    past, coming = _tuesdays(today - dt.timedelta(days=28), 4), _tuesdays(today + dt.timedelta(
+        days=1), 8)
+    spec = {"freq": "weekly", "weekday": 1, "start_time": dt.time(19),
+            "valid_from": past[0], "valid_until": coming[-1]}
+    called_off = make_group(session, "Called Off Circle", lat=LEEDS[0], lng=LEEDS[1],
+                            schedules=[{**spec, "cancelled_dates": coming}])
+    partly = make_group(session, "Partly Off Circle", lat=LEEDS[0], lng=LEEDS[1],
+                        schedules=[{**spec, "cancelled_dates": coming[:-1]}])
+    also_open = make_group(session, "Two Series Circle", lat=LEEDS[0], lng=LEEDS[1],
+                           schedules=[{**spec, "cancelled_dates": coming},
+                                      {"freq": "monthly", "set_pos": 1, "weekday": 3,
+                                       "start_time": dt.time(10)}])
+    session.flush()
+    session.expire_all()
+    assert session.get(Group, called_off.id).meets_until == past[-1] < today
+    assert session.get(Group, partly.id).meets_until == coming[-1]
+    assert session.get(Group, also_open.id).meets_until is None
+    assert _listed(client) == ["Partly Off Circle", "Two Series Circle"]
+    page = client.get(f"/groups/{called_off.id}")
+    assert page.status_code == 200 and "This group has ended" in page.get_data(as_text=True)
+    assert client.get(f"/api/v1/groups/{called_off.id}").json["ended"] is True
+
+    # its organisers put one meeting back: it is listed again
+    view = group_fields(session, called_off.id)
+    view["schedules"][0]["cancelled_dates"] = [d.isoformat() for d in coming[1:]]
+    store.update_group(session, called_off.id, listing_from_fields(view),
+                       actor=Actor.system("test"))
+    session.flush()
+    session.expire_all()
+    assert session.get(Group, called_off.id).meets_until == coming[0]
+    assert _listed(client) == ["Called Off Circle", "Partly Off Circle", "Two Series Circle"]
+    assert client.get(f"/api/v1/groups/{called_off.id}").json["ended"] is False
+
+
+def test_a_one_off_meeting_ends_once_it_has_passed(client, session):
+    today = dt.date.today()
+    last_week, next_week = today - dt.timedelta(days=7), today + dt.timedelta(days=7)
+    for name, day in (("Last Week's Meeting", last_week), ("Next Week's Meeting", next_week)):
+        make_group(session, name, lat=LEEDS[0], lng=LEEDS[1], schedules=[
+            {"freq": "weekly", "weekday": day.weekday(), "start_time": dt.time(19),
+             "valid_from": day, "valid_until": day}])
+    session.flush()
+    assert _listed(client) == ["Next Week's Meeting"]
+
+
+def test_the_daily_refresh_brings_hand_written_schedules_into_the_rule(client, session):
+    """A schedule changed by hand (SQL) keeps its end date as its last meeting until
+    `groupfinder schedules refresh` computes it; then the same rule applies."""
+    from sqlalchemy import text
+
+    from finder.schedule_cache import refresh_upcoming
+
+    today = dt.date.today()
+    coming = _tuesdays(today + dt.timedelta(days=1), 4)
+    group = make_group(session, "Edited By Hand", lat=LEEDS[0], lng=LEEDS[1], schedules=[
+        {"freq": "weekly", "weekday": 1, "start_time": dt.time(19),
+         "valid_from": today - dt.timedelta(days=30), "valid_until": coming[-1]}])
+    session.flush()
+    assert _listed(client) == ["Edited By Hand"]
+    session.execute(text("UPDATE schedules SET cancelled_dates = :d WHERE group_id = :g"),
+                    {"d": coming, "g": group.id})
+    assert _listed(client) == ["Edited By Hand"]
+    refresh_upcoming(session)
+    session.flush()
+    assert _listed(client) == []
 
 
 def test_stale_groups_rank_below_confirmed_ones_at_equal_distance(client, session):
@@ -180,3 +271,51 @@ def test_openapi_documents_freshness(client):
     schema = client.get("/api/v1/openapi.json").json["components"]["schemas"]["Group"]
     assert {"last_confirmed", "stale", "ended"} <= set(schema["required"])
     assert schema["properties"]["stale"]["type"] == "boolean"
+
+
+def _calendar(until: dt.date | None) -> bytes:
+    rule = "RRULE:FREQ=WEEKLY;BYDAY=TU" + (f";UNTIL={until:%Y%m%d}T235959Z" if until else "")
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Calendar//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:autumn-course@example.org\r\nSUMMARY:Autumn Course\r\n"
+            "DTSTART;TZID=Europe/London:20250902T190000\r\nDURATION:PT1H\r\n"
+            f"{rule}\r\n"
+            "LOCATION:Quiet Room\\, Leeds General Infirmary\\, Great George St\\, Leeds "
+            "LS1 3EX\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+
+
+def test_an_imported_series_that_ends_keeps_its_page_and_returns_when_renewed(
+        httpserver, app, client, connection):
+    """A source's series that is over: a listing it already had stays, saying it has ended
+    (not withdrawn, not in search); a new series from the source brings it back. A series
+    that was over before the source first listed it is never added."""
+    now = dt.datetime.now(dt.UTC)
+    served = {"body": _calendar(until=now.date() + dt.timedelta(days=20))}
+    httpserver.expect_request("/course.ics").respond_with_handler(
+        lambda request: Response(served["body"], content_type="text/calendar"))
+    src = Source(name="course", publisher_kind="hospital", adapter="icalendar",
+                 url=httpserver.url_for("/course.ics"), local=True, country="GB",
+                 timezone="Europe/London")
+    db, settings = app.extensions["db"], FetchSettings(retries=0, backoff=0.0)
+
+    def run(at: dt.datetime):
+        report = run_source(db, src, settings=settings, now=at, force=True)
+        assert report.outcome == "success", report
+        return report
+
+    assert run(now - dt.timedelta(days=30)).created == 1
+    group_id = connection.execute(select(Group.id).where(Group.name == "Autumn Course")
+                                  ).scalar_one()
+    assert [g["name"] for g in client.get(NEAR).json["results"]] == ["Autumn Course"]
+
+    served["body"] = _calendar(until=now.date() - dt.timedelta(days=5))  # it is over
+    report = run(now)
+    assert (report.withdrawn, report.skipped) == (0, 0)
+    assert client.get(NEAR).json["results"] == []
+    page = client.get(f"/groups/{group_id}")
+    assert page.status_code == 200 and "This group has ended" in page.get_data(as_text=True)
+    assert client.get(f"/api/v1/groups/{group_id}").json["ended"] is True
+
+    served["body"] = _calendar(until=None)  # a new series, open-ended
+    run(now + dt.timedelta(minutes=1))
+    assert [g["name"] for g in client.get(NEAR).json["results"]] == ["Autumn Course"]
+    assert client.get(f"/api/v1/groups/{group_id}").json["ended"] is False

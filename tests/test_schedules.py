@@ -20,6 +20,7 @@ from finder.schedules import (
     dtstart,
     ends_at,
     format_time,
+    last_meeting_on,
     next_occurrence,
     next_occurrences,
     occurrences_between,
@@ -564,3 +565,57 @@ def test_rrule_text_means_the_same_to_an_rfc_5545_reader(case, days):
     rule = rrulestr(to_rrule(r), dtstart=dtstart(r))
     theirs = [d.astimezone(UTC) for d in rule.between(start, end, inc=True) if d < end]
     assert ours == theirs
+
+
+# ---------------------------------------------------------------------------- last meeting
+
+
+@st.composite
+def bounded(draw) -> Recurrence:
+    """A bounded series with some, often all, of its dates cancelled (and some noise)."""
+    freq = draw(st.sampled_from(["weekly", "monthly"]))
+    valid_from = draw(st.dates(dt.date(2020, 1, 1), dt.date(2030, 12, 31)))
+    r = Recurrence(
+        freq=freq, interval=draw(st.integers(1, 12)), weekday=draw(st.integers(0, 6)),
+        set_pos=draw(st.sampled_from([1, 2, 3, 4, -1])) if freq == "monthly" else None,
+        start_time=dt.time(19), duration_minutes=90, timezone="Europe/London",
+        valid_from=valid_from,
+        valid_until=valid_from + dt.timedelta(days=draw(st.integers(0, 1200))))
+    first = _oracle_first_date(r)
+    dates = [first + dt.timedelta(days=n) for n in range((r.valid_until - first).days + 1)
+             if _oracle_matches(r, first + dt.timedelta(days=n), first)]
+    kept = draw(st.sampled_from(["all", "some", "none"]))
+    cancelled = set(dates) if kept == "all" else set(
+        draw(st.lists(st.sampled_from(dates), max_size=8)) if dates and kept == "some" else [])
+    cancelled |= set(draw(st.lists(st.dates(dt.date(2019, 1, 1), dt.date(2035, 12, 31)),
+                                   max_size=3)))
+    return dataclasses.replace(r, cancelled_dates=frozenset(cancelled))
+
+
+@PROPERTY_SETTINGS
+@given(bounded())
+def test_the_last_meeting_of_a_bounded_series_is_its_last_date_not_called_off(r):
+    first = _oracle_first_date(r)
+    due = [first + dt.timedelta(days=n) for n in range((r.valid_until - first).days + 1)
+           if _oracle_matches(r, first + dt.timedelta(days=n), first)]
+    expected = due[-1] if due else r.valid_from - dt.timedelta(days=1)
+    assert last_meeting_on(r) == expected
+
+
+def test_last_meeting_examples():
+    assert last_meeting_on(rec()) is None  # open-ended: it always meets again
+    series = rec(valid_from=dt.date(2026, 1, 6), valid_until=dt.date(2026, 3, 31))
+    assert last_meeting_on(series) == dt.date(2026, 3, 31)
+    # the last two called off: it last meets a fortnight earlier
+    late = dataclasses.replace(series, cancelled_dates=frozenset(
+        {dt.date(2026, 3, 24), dt.date(2026, 3, 31)}))
+    assert last_meeting_on(late) == dt.date(2026, 3, 17)
+    # every date called off: it never meets ("until" the day before it starts)
+    every = dataclasses.replace(series, cancelled_dates=frozenset(
+        dt.date(2026, 1, 6) + dt.timedelta(weeks=n) for n in range(13)))
+    assert last_meeting_on(every) == dt.date(2026, 1, 5)
+    # a one-off meeting: a series of one date
+    once = rec(valid_from=dt.date(2026, 5, 12), valid_until=dt.date(2026, 5, 12))
+    assert last_meeting_on(once) == dt.date(2026, 5, 12)
+    assert last_meeting_on(rec(weekday=WED, valid_from=dt.date(2026, 5, 12),
+                               valid_until=dt.date(2026, 5, 12))) == dt.date(2026, 5, 11)

@@ -132,6 +132,20 @@ def test_within_days_uses_upcoming_meetings(client, session):
     assert len(client.get(f"/api/v1/groups?near={NEAR}&within_days=60").get_json()[
         "results"]) == 2
 
+    # a cached next meeting that has already passed (the daily refresh has not run yet) still
+    # lets the group's later meetings in the window count
+    session.execute(text("UPDATE groups SET next_meeting_at = now() - interval '3 days' "
+                         "WHERE name = 'Every week'"))
+    session.flush()
+    assert names(client.get(f"/api/v1/groups?near={NEAR}&within_days=8").get_json()) == [
+        "Every week"]
+    online = make_group(session, "Online weekly", format="virtual", service_countries=["GB"])
+    session.execute(text("UPDATE groups SET next_meeting_at = now() - interval '3 days' "
+                         "WHERE id = :id"), {"id": online.id})
+    session.flush()
+    body = client.get("/api/v1/groups?format=virtual&within_days=8&tz=Europe/London").get_json()
+    assert names(body) == ["Online weekly"]
+
 
 def test_vocabulary_filters_accept_synonyms(client, session):
     lat, lng = offset(*LONDON, north_km=3)
@@ -176,7 +190,8 @@ def test_withdrawn_and_paused_groups_are_not_searchable(client, session):
 
 
 def test_distance_query_uses_the_gist_index(session):
-    """With enough rows for the planner to care, the KNN query walks ix_locations_point."""
+    """With enough rows for the planner to care, the KNN query walks the groups' own GiST
+    index (the venue's point copied to the group row, migration 0013)."""
     session.execute(text("""
         WITH l AS (
           INSERT INTO locations (country, point, timezone, geocode_precision, address_key)
@@ -202,7 +217,7 @@ def test_distance_query_uses_the_gist_index(session):
                  dt.datetime.now(dt.UTC))
     statement, parameters = captured[-1]  # the page, after the count
     plan_text = "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, parameters))
-    assert "ix_locations_point" in plan_text, plan_text
+    assert "ix_groups_point_active" in plan_text, plan_text
 
 
 def test_totals_are_counted_up_to_a_cap(client, london, monkeypatch):
@@ -268,3 +283,25 @@ def test_a_search_during_a_write_does_not_keep_the_old_list_once_it_commits(
         # under the new counter
         assert "Online GB" in online_names()
     assert "Renamed in a run" in online_names()
+
+
+def test_a_venue_that_moves_takes_its_groups_with_it(client, session, london):
+    """The distance search reads the venue's point from the group row (migration 0013), kept
+    by triggers whatever writes venues or groups: a moved venue, a group moved to another
+    venue, and a new group are all found where they now are."""
+    far_lat, far_lng = offset(*LONDON, north_km=60)
+    session.execute(text("UPDATE locations SET point = ST_SetSRID(ST_MakePoint(:lng, :lat), "
+                         "4326) WHERE id = :id"),
+                    {"lng": far_lng, "lat": far_lat, "id": london["one"].location_id})
+    session.flush()
+    body = client.get(f"/api/v1/groups?near={NEAR}&radius=20").get_json()
+    assert "One km" not in names(body)
+    body = client.get(f"/api/v1/groups?near={far_lat},{far_lng}&radius=2").get_json()
+    assert names(body) == ["One km"]
+
+    session.execute(text("UPDATE groups SET location_id = :to WHERE id = :id"),
+                    {"to": london["twelve"].location_id, "id": london["five"].id})
+    session.flush()
+    body = client.get(f"/api/v1/groups?near={NEAR}&radius=20").get_json()
+    assert [(r["name"], round(r["distance"])) for r in body["results"]] == [
+        ("Five km hybrid", 12), ("Twelve km", 12)]

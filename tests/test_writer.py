@@ -175,17 +175,21 @@ def test_new_groups_are_written_with_what_the_schedule_trigger_and_confirmation_
     session.flush()
     session.expire_all()
     opened, bounded_group, two = (_group_of(session, ref) for ref in ("open", "ends", "two"))
+    # the last Tuesday on or before the first end, the last Thursday before the second
+    first_end, second_end = today + dt.timedelta(days=40), today + dt.timedelta(days=90)
+    last_tuesday = first_end - dt.timedelta(days=(first_end.weekday() - 1) % 7)
+    last_thursday = second_end - dt.timedelta(days=(second_end.weekday() - 3) % 7)
     assert (opened.meets_until, opened.last_confirmed) == (None, today)
     assert (bounded_group.meets_until, bounded_group.last_confirmed) == (
-        today + dt.timedelta(days=40), ahead)  # a later date is never moved back
-    assert (two.meets_until, two.last_confirmed) == (today + dt.timedelta(days=90), None)
+        last_tuesday, ahead)  # a later date is never moved back
+    assert (two.meets_until, two.last_confirmed) == (last_thursday, None)
     # what the trigger computes from the stored schedules is what was written
     session.execute(text("UPDATE schedules SET duration_minutes = duration_minutes "
                          "WHERE group_id = ANY(:ids)"),
                     {"ids": [opened.id, bounded_group.id, two.id]})
     session.expire_all()
     assert [session.get(Group, g).meets_until for g in (opened.id, bounded_group.id, two.id)] \
-        == [None, today + dt.timedelta(days=40), today + dt.timedelta(days=90)]
+        == [None, last_tuesday, last_thursday]
 
 
 def test_array_literals_read_back_as_the_values_written(session):

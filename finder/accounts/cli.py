@@ -148,6 +148,12 @@ def demo_accounts() -> None:
     click.echo(f"  the organisation's listings (list a group, drafts, withdraw): "
                f"{base}/account/organisations/{organisation_id}/listings")
     click.echo(f"  the moderation queue ({pending} waiting): {base}/moderation/")
+    from finder.db import get_session
+    from finder.demo import examples_text
+
+    click.echo("Keeping listings true (demo examples; `groupfinder demo load` made them):")
+    for line in examples_text(get_session(), base):
+        click.echo(line)
 
 
 DEMO_SUBMISSION = {

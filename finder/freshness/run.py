@@ -1,11 +1,12 @@
 """`groupfinder freshness run`: apply the freshness rules to every listing, once a day.
 
-Counts an organisation's (or a moderator's) recent edits of a listing as a confirmation,
-reminds the owners of listings unconfirmed for 90 days (once per confirmation: the time of
+Reminds the owners of listings unconfirmed for 90 days (once per confirmation: the time of
 the reminder is kept on the group), and pauses listings unconfirmed for 365 days. "May be
 out of date" needs no run: search and the group page read it from the dates. Running it
 twice on a day does nothing the second time. Listings nobody owns (imports no organisation
-has claimed) are confirmed by their sources' runs and get no reminder.
+has claimed) are confirmed by their sources' runs and get no reminder. An organisation's
+published edit confirms its listing at once (`finder.submissions.service`), so the run has
+no edits to look for.
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ from finder.models import Group
 log = logging.getLogger(__name__)
 
 ACTOR = Actor.system("freshness run")
-EDITS_LOOKBACK_DAYS = 35  # edits this recent count as confirmations (a missed run or two)
 
 
 @dataclass
 class RunSummary:
     reminded: list[int] = field(default_factory=list)  # group ids whose owners were mailed
     paused: list[int] = field(default_factory=list)
-    confirmed_by_edits: int = 0
     # reminders to send once the run has committed: (address, group id, name, owner, age)
     outbox: list[tuple[str, int, str, int, int]] = field(default_factory=list)
 
@@ -45,8 +44,7 @@ class RunSummary:
         return len(self.outbox)
 
     def line(self) -> str:
-        return (f"{self.confirmed_by_edits} listings confirmed by their organisations' edits; "
-                f"reminded the owners of {len(self.reminded)} listings ({self.mails} mails); "
+        return (f"Reminded the owners of {len(self.reminded)} listings ({self.mails} mails); "
                 f"paused {len(self.paused)} listings not confirmed for "
                 f"{rules.PAUSE_AFTER_DAYS} days.")
 
@@ -75,9 +73,6 @@ def run(session: Session, now: dt.datetime) -> RunSummary:
     """One pass of the rules at `now`; the caller commits, then `send_reminders`."""
     today = now.date()
     summary = RunSummary()
-    # an organisation's (or a moderator's) edit is a confirmation
-    summary.confirmed_by_edits = store.confirm_from_edits(
-        session, since=now - dt.timedelta(days=EDITS_LOOKBACK_DAYS), actor=ACTOR)
     for group in due(session, today):
         created = group.created_at.date()
         age = rules.age_days(group.last_confirmed, created, today)

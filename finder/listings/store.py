@@ -98,7 +98,13 @@ from finder.models import (
     Submission,
 )
 from finder.schedule_cache import refresh_upcoming
-from finder.schedules import Recurrence, meeting_slots, time_band, upcoming_utc
+from finder.schedules import (
+    Recurrence,
+    last_meeting_on,
+    meeting_slots,
+    time_band,
+    upcoming_utc,
+)
 
 # ------------------------------------------------------------------------- one listing
 
@@ -449,7 +455,7 @@ def update_group(session: Session, group_id: int, listing: NormalisedListing, *,
     written then). Status, owner and provenance are left alone. Audited as "update"."""
     _check_geocoded(listing)
     before = group_fields(session, group_id)
-    if not fields.diff(before, _keep_confirmation(before, fields.listing_fields(listing))):
+    if not fields.diff(before, keep_confirmation(before, fields.listing_fields(listing))):
         if listing.organisation is not None:  # its details are not in the field view
             _find_organisation(session, listing.organisation)
             session.flush()
@@ -576,7 +582,7 @@ def queue_import(session: Session, group_id: int, owner_id: int,
     (an older pending import of the group is superseded). Its id; None when the group's
     field view already is what the source says (nothing to decide)."""
     before = group_fields(session, group_id)
-    proposed = _keep_confirmation(before, fields.listing_fields(listing))
+    proposed = keep_confirmation(before, fields.listing_fields(listing))
     changes = fields.diff(before, proposed)
     session.execute(update(Submission).where(  # ORM-enabled: loaded rows see it too
         Submission.group_id == group_id, Submission.kind == "import",
@@ -603,7 +609,7 @@ def _ingestion_actor(actor: Actor | None, listing: NormalisedListing) -> Actor:
 
 
 def upsert(session: Session, listing: NormalisedListing, *, actor: Actor | None = None,
-           now: dt.datetime | None = None) -> str:
+           now: dt.datetime | None = None, decisions: bool = True) -> str:
     """Create or update the group this (source, external_id) names: `create_group` /
     `update_group` plus the provenance row. `actor` defaults to an ingestion of the
     listing's source.
@@ -613,7 +619,9 @@ def upsert(session: Session, listing: NormalisedListing, *, actor: Actor | None 
     again; a group a person withdrew (its sources were never withdrawn) stays withdrawn, as
     does a claimed group. A changed listing of a claimed group (`owner_organisation_id`
     set) is queued for moderation (`queue_import`) and counts as "updated" (its
-    provenance is).
+    provenance is). Parts of the group moderators picked another source's values for stay
+    as picked while the listing still gives the values they were picked over
+    (`keep_decided`; `decisions=False`: the caller knows the group has no such picks).
     """
     _check_geocoded(listing)
     actor = _ingestion_actor(actor, listing)
@@ -633,11 +641,15 @@ def upsert(session: Session, listing: NormalisedListing, *, actor: Actor | None 
     if unchanged(ref.content_hash, listing):
         return "updated" if returning else "unchanged"
     group = ref.group
+    # what moderators picked over this source's values stays while it still sends them
+    written, kept = keep_decided(session, group.id, listing) if decisions else (listing, [])
     if group.owner_organisation_id is not None:
-        queue_import(session, group.id, group.owner_organisation_id, listing, actor)
+        queue_import(session, group.id, group.owner_organisation_id, written, actor)
     else:
-        update_group(session, group.id, listing, actor=actor, now=now,
-                     note=_provenance_note(listing))
+        note = _provenance_note(listing)
+        if kept:
+            note += f"; the moderators' pick kept for: {', '.join(kept)}"
+        update_group(session, group.id, written, actor=actor, now=now, note=note)
     ref.url = listing.url
     ref.content_hash = listing.content_hash
     session.flush()
@@ -664,7 +676,7 @@ def _schedule_row(rec: Recurrence) -> Schedule:
         start_time=rec.start_time, duration_minutes=rec.duration_minutes,
         timezone=rec.timezone, valid_from=rec.valid_from, valid_until=rec.valid_until,
         cancelled_dates=sorted(rec.cancelled_dates), time_band=time_band(rec.start_time),
-        upcoming=[],
+        upcoming=[], last_meeting_on=last_meeting_on(rec),
     )
 
 
@@ -850,6 +862,8 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
 
     unchanged_ids: list[int] = []
     new: list[int] = []
+    picked = _picked_groups(session, [ref.group_id for ref in known.values()
+                                      if getattr(ref, "primary", False)])
     for i, listing in enumerate(listings):
         ref = known.get((listing.source, listing.external_id))
         if ref is None:
@@ -859,7 +873,8 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
             outcomes[i] = "unchanged"
         elif ref.primary:
             outcomes[i] = upsert(session, listing, now=now,
-                                 actor=_ingestion_actor(actor, listing))
+                                 actor=_ingestion_actor(actor, listing),
+                                 decisions=ref.group_id in picked)
         else:
             _refresh_secondary(session, ref, listing, now, _ingestion_actor(actor, listing))
             outcomes[i] = "updated"
@@ -1306,15 +1321,17 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
                       listing: NormalisedListing, found: list[dedupe.Conflict]) -> None:
     if not found:
         return
+    view = fields.listing_fields(listing)
     session.execute(
         pg_insert(LC).values([
             {"group_id": group_id, "field": c.field, "source_a": first_source,
-             "value_a": c.a_value, "source_b": listing.source, "value_b": c.b_value}
+             "value_a": c.a_value, "source_b": listing.source, "value_b": c.b_value,
+             "fields_b": part_values(view, c.field)}
             for c in found
         ]).on_conflict_do_update(
             constraint="uq_listing_conflicts_pair",
             set_={"value_a": text("excluded.value_a"), "value_b": text("excluded.value_b"),
-                  "resolved_at": None},
+                  "fields_b": text("excluded.fields_b"), "resolved_at": None},
         )
     )
     resolve_decided_conflicts(session, group_id)
@@ -1365,7 +1382,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         for gid, n in zip(group_ids, listings, strict=True)
     ])
     rows = [(gid, r, _array(sorted(r.cancelled_dates)), time_band(r.start_time),
-             _upcoming(r, now))
+             _upcoming(r, now), _last_meeting(r))
             for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
         # the flag is on for the INSERT alone (its rows are built first: nothing can fail
@@ -1374,10 +1391,10 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         _insert_later(session, S, (
             "group_id", "freq", "interval", "weekday", "set_pos", "start_time",
             "duration_minutes", "timezone", "valid_from", "valid_until", "cancelled_dates",
-            "time_band", "upcoming",
+            "time_band", "upcoming", "last_meeting_on",
         ), [(gid, r.freq, r.interval, r.weekday, r.set_pos, r.start_time, r.duration_minutes,
-             r.timezone, r.valid_from, r.valid_until, cancelled, band, upcoming)
-            for gid, r, cancelled, band, upcoming in rows])
+             r.timezone, r.valid_from, r.valid_until, cancelled, band, upcoming, last)
+            for gid, r, cancelled, band, upcoming, last in rows])
         defer(session, _NEXT_MEETING_KNOWN.format("off"))
     # the audit rows, built by PostgreSQL from what was just written (also deferred)
     for who, ids in _by_actor(actor, zip(listings, group_ids, strict=True)):
@@ -1387,7 +1404,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
 
 # the groups were written with their next meeting (`_next_meeting`), meeting slots and
 # `meets_until` (`_meets_until`): the schedules' triggers need not look them up again
-# (migrations 0006, 0007, 0013); for this one statement only
+# (migrations 0006, 0007, 0015); for this one statement only
 _NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 
@@ -1478,12 +1495,12 @@ def _confirmed(given: dt.date | None, confirmed: dt.date | None) -> dt.date | No
 
 
 def _meets_until(recs: Sequence[Recurrence]) -> dt.date | None:
-    """`groups.meets_until` for a new group, by the schedules trigger's rule (migration
-    0012): the last end date when every schedule has one, else None."""
-    ends = [r.valid_until for r in recs]
-    if not ends or None in ends:
+    """`groups.meets_until` for a new group, by the schedules trigger's rule (migrations
+    0012, 0014): when every schedule has an end date, the latest of their last meetings
+    (`last_meeting_on`, else the end date), else None."""
+    if not recs or any(r.valid_until is None for r in recs):
         return None
-    return max(ends)  # type: ignore[type-var]
+    return max(_last_meeting(r) or r.valid_until for r in recs)  # type: ignore[type-var]
 
 
 def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime | None:
@@ -1512,6 +1529,12 @@ def _upcoming_and_next(rec: Recurrence, now: dt.datetime) -> tuple[str, dt.datet
 
 
 _UPCOMING: dict[tuple, tuple[str, dt.datetime | None]] = {}  # see `_upcoming_and_next`
+
+
+@functools.lru_cache(maxsize=16384)
+def _last_meeting(rec: Recurrence) -> dt.date | None:
+    """`last_meeting_on`, once per distinct schedule (most are open-ended: None at once)."""
+    return last_meeting_on(rec)
 
 
 def _organisation_ids(session: Session, listings: list[NormalisedListing]) -> dict[str, int]:
@@ -1586,10 +1609,15 @@ _VENUE_UPDATE_SQL = (
 
 
 def confirm_group(session: Session, group_id: int, *, actor: Actor,
-                  today: dt.date | None = None) -> bool:
+                  today: dt.date | None = None, edit: bool = False) -> bool:
     """Someone who may speak for the group says it still runs: `last_confirmed` becomes
-    today, and a listing paused for want of confirmation (or, by a moderator, any paused
-    listing) is active again. Audited as "confirm"; False when the group is withdrawn."""
+    today, and a listing paused for want of confirmation (or, by a moderator's explicit
+    confirmation, any paused listing) is active again. Audited as "confirm"; False when the
+    group is withdrawn.
+
+    `edit`: the confirmation is an organisation's published edit (or a moderator's approval
+    of one): it resumes only a listing paused for want of confirmation (approving a change
+    does not undo a moderator's pause), and is audited only when it changes something."""
     from finder.freshness.rules import PAUSED_UNCONFIRMED
 
     group = _group(session, group_id)
@@ -1601,11 +1629,13 @@ def confirm_group(session: Session, group_id: int, *, actor: Actor,
         changes["last_confirmed"] = [_iso(group.last_confirmed), today.isoformat()]
         group.last_confirmed = today
     if group.status == "paused" and (group.pause_reason == PAUSED_UNCONFIRMED
-                                     or actor.is_moderator):
+                                     or (actor.is_moderator and not edit)):
         changes["status"] = ["paused", "active"]
         group.status, group.pause_reason = "active", None
     session.flush()
-    audit.record(session, actor=actor, action="confirm", group_id=group_id, changes=changes)
+    if changes or not edit:
+        audit.record(session, actor=actor, action="confirm", group_id=group_id,
+                     changes=changes, note="confirmed by its edit" if edit else None)
     return True
 
 
@@ -1624,53 +1654,29 @@ def pause_group(session: Session, group_id: int, *, actor: Actor, reason: str,
 
 
 def confirm_listed(session: Session, source: str, *, actor: Actor,
-                   today: dt.date | None = None) -> int:
+                   today: dt.date | None = None, leave: Collection[str] = ()) -> int:
     """A successful run of `source` confirms every group it still lists (one UPDATE);
     groups it had paused for want of confirmation come back (audited each). How many
-    groups' dates moved."""
+    groups' dates moved. `leave`: external ids whose groups it does not confirm (the
+    demo's example of a listing nobody confirmed)."""
     from finder.freshness.rules import PAUSED_UNCONFIRMED
 
     today = today or dt.date.today()
     listed = ("SELECT group_id FROM listing_sources WHERE source = :source "
-              "AND withdrawn_at IS NULL")
+              "AND withdrawn_at IS NULL AND NOT (external_id = ANY(CAST(:leave AS text[])))")
+    params = {"source": source, "today": today, "leave": _array(sorted(leave))}
     resumed = session.execute(text(
         f"UPDATE groups SET status = 'active', pause_reason = NULL, last_confirmed = :today"
         f" WHERE id IN ({listed}) AND status = 'paused' AND pause_reason = :reason"
-        f" RETURNING id"), {"source": source, "today": today, "reason": PAUSED_UNCONFIRMED}
-    ).scalars().all()
+        f" RETURNING id"), {**params, "reason": PAUSED_UNCONFIRMED}).scalars().all()
     moved = session.execute(text(
         f"UPDATE groups SET last_confirmed = :today WHERE id IN ({listed})"
-        f" AND (last_confirmed IS NULL OR last_confirmed < :today)"),
-        {"source": source, "today": today}).rowcount
+        f" AND (last_confirmed IS NULL OR last_confirmed < :today)"), params).rowcount
     audit.record_many(session, actor=actor, action="confirm", rows=[
         (group_id, {"status": ["paused", "active"]}, f"{source} still lists it")
         for group_id in resumed])
     session.expire_all()
     return moved + len(resumed)
-
-
-def confirm_from_edits(session: Session, *, since: dt.datetime, actor: Actor) -> int:
-    """An organisation (or a moderator) that wrote a listing since `since` confirmed it:
-    `last_confirmed` moves to the day of its latest such write (audited rows by a user or
-    an API token). How many groups moved."""
-    moved = session.execute(text(
-        "SELECT g.id, g.last_confirmed, e.day FROM groups g JOIN ("
-        " SELECT group_id, max(at)::date AS day FROM listing_audit"
-        " WHERE at >= :since AND actor_kind IN ('user', 'api_token')"
-        " AND action IN ('create', 'update', 'restore', 'confirm') AND group_id IS NOT NULL"
-        " GROUP BY group_id) e ON e.group_id = g.id"
-        " WHERE g.last_confirmed IS NULL OR g.last_confirmed < e.day"), {"since": since}).all()
-    if not moved:
-        return 0
-    session.execute(text(
-        "UPDATE groups g SET last_confirmed = v.day FROM unnest(CAST(:ids AS int[]),"
-        " CAST(:days AS date[])) AS v(id, day) WHERE g.id = v.id"),
-        {"ids": [r.id for r in moved], "days": [r.day for r in moved]})
-    audit.record_many(session, actor=actor, action="confirm", rows=[
-        (r.id, {"last_confirmed": [_iso(r.last_confirmed), r.day.isoformat()]},
-         "confirmed by its organisation's edit") for r in moved])
-    session.expire_all()
-    return len(moved)
 
 
 def set_reported_stale(session: Session, group_id: int, stale: bool) -> None:
@@ -1681,12 +1687,140 @@ def set_reported_stale(session: Session, group_id: int, stale: bool) -> None:
 
 
 def resolve_decided_conflicts(session: Session, group_id: int) -> None:
-    """Conflicts a moderator already decided for the same two values stay resolved."""
+    """Conflicts a moderator already decided for the same two values stay resolved: by a
+    pick of the first source's value (the group shows it). A pick of the other source's
+    value is written and kept by the store (`keep_decided`), so when the same two values
+    disagree again the first source sent something new about that part and the store
+    wrote it: the pick no longer holds, and moderators see the disagreement again.
+    (Picks recorded before the store kept them, with no `fields_b`, resolve it as before.)
+    The latest decision on the two values counts."""
     session.execute(text(
-        "UPDATE listing_conflicts c SET resolved_at = d.decided_at FROM conflict_decisions d"
-        " WHERE c.group_id = :g AND c.resolved_at IS NULL AND d.group_id = c.group_id"
+        "UPDATE listing_conflicts c SET resolved_at = d.decided_at FROM ("
+        " SELECT DISTINCT ON (field, value_a, value_b) field, value_a, value_b, chosen,"
+        " fields_b, decided_at FROM conflict_decisions WHERE group_id = :g"
+        " ORDER BY field, value_a, value_b, decided_at DESC, id DESC) d"
+        " WHERE c.group_id = :g AND c.resolved_at IS NULL"
         " AND d.field = c.field AND d.value_a IS NOT DISTINCT FROM c.value_a"
-        " AND d.value_b IS NOT DISTINCT FROM c.value_b"), {"g": group_id})
+        " AND d.value_b IS NOT DISTINCT FROM c.value_b"
+        " AND (d.chosen = 'a' OR d.fields_b IS NULL)"), {"g": group_id})
+
+
+# The part of a listing each disagreement `match.conflicts` reports is about: picking the
+# other source's value writes that part of its listing (its `fields_b`) to the group. Field
+# names of the field view (`finder.listings.fields`).
+_SCHEDULES = ("schedules",)
+# how to join online, when a pick of the format makes the group meet online: taken from the
+# other source only where the group has none (a different link is a disagreement of its own)
+_JOIN_IF_NONE = ("join_url", "join_phone", "join_email")
+CONFLICT_PARTS: dict[str, tuple[str, ...]] = {
+    "format": ("format", "service_countries", *fields.VENUE_FIELDS, *_JOIN_IF_NONE),
+    "join_mode": ("join_mode",), "join_url": ("join_url",), "join_email": ("join_email",),
+    "join_phone": ("join_phone",),
+    "postcode": fields.VENUE_FIELDS, "address": fields.VENUE_FIELDS,
+    "schedule.start_time": _SCHEDULES, "schedule.recurrence": _SCHEDULES,
+    "schedule.weekday": _SCHEDULES, "schedules": _SCHEDULES,
+}
+
+
+def conflict_part(field: str) -> tuple[str, ...]:
+    """The field-view keys a disagreement on `field` is about (empty for an unknown one)."""
+    return CONFLICT_PARTS.get(field, ())
+
+
+def part_values(view: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+    """`view`'s values of the part a disagreement on `field` is about (None: no part)."""
+    part = conflict_part(field)
+    return {key: view.get(key) for key in part} if part else None
+
+
+def with_pick(view: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """`view` (a field view) with a picked part written over it (a picked format brings a
+    way to join online only where the group has none). Picked schedules keep the
+    dates `view`'s schedules on the same weekday give (cancelled meetings, an end date):
+    the pick is about when the group meets, and a meeting its first source calls off or a
+    series it ends must still show."""
+    out = {**view, **chosen}
+    if "format" in chosen:
+        for key in _JOIN_IF_NONE:
+            out[key] = view.get(key) or chosen.get(key)
+    if "schedules" in chosen:
+        own = {s["weekday"]: s for s in reversed(view.get("schedules") or [])}
+        merged = []
+        for s in chosen["schedules"] or []:
+            mine = own.get(s["weekday"])
+            if mine is not None:
+                s = {**s, "cancelled_dates": sorted(set(s.get("cancelled_dates") or ())
+                                                    | set(mine.get("cancelled_dates") or ()))}
+                ends = [d for d in (s.get("valid_until"), mine.get("valid_until")) if d]
+                if ends and min(ends) >= s["valid_from"]:  # ISO dates sort
+                    s["valid_until"] = min(ends)
+            merged.append(s)
+        out["schedules"] = merged
+    return out
+
+
+def apply_pick(session: Session, group_id: int, chosen: Mapping[str, Any], *, actor: Actor,
+               note: str | None = None) -> dict[str, list]:
+    """A moderator picked another source's values (`chosen`: a part of the field view):
+    the group takes them (`with_pick`). The changes written, audited as "update"."""
+    view = group_fields(session, group_id)
+    picked = with_pick(view, chosen)
+    if not fields.diff(view, picked):
+        return {}
+    return update_group(session, group_id, fields.listing_from_fields(picked), actor=actor,
+                        note=note)
+
+
+def _picked_groups(session: Session, group_ids: Collection[int]) -> set[int]:
+    """Which of these groups have picks `keep_decided` may keep (one query for a batch)."""
+    if not group_ids:
+        return set()
+    return set(session.execute(text(
+        "SELECT DISTINCT group_id FROM conflict_decisions WHERE group_id = ANY(CAST(:ids AS"
+        " int[])) AND chosen = 'b' AND fields_b IS NOT NULL"),
+        {"ids": _array(sorted(set(group_ids)))}).scalars())
+
+
+def keep_decided(session: Session, group_id: int, listing: NormalisedListing
+                 ) -> tuple[NormalisedListing, list[str]]:
+    """`listing` (a source's changed listing of the group) with the parts moderators decided
+    against it replaced by what they picked, and the names of those parts.
+
+    A pick of "b" is kept while the source still sends the value it was picked over: when
+    `match.conflicts` between the listing and the listing-with-the-pick finds, in the
+    picked part, only disagreements decided for "b" with these very values. When the
+    source sends something new for that part, the pick no longer applies and the normal
+    rules do (the first source's values are written; the other source's next change
+    raises a new disagreement)."""
+    rows = session.execute(text(
+        "SELECT field, value_a, value_b, fields_b FROM conflict_decisions"
+        " WHERE group_id = :g AND chosen = 'b' AND fields_b IS NOT NULL"
+        " ORDER BY decided_at, id"), {"g": group_id}).all()
+    if not rows:
+        return listing, []
+    decided = {(r.field, r.value_a, r.value_b) for r in rows}
+    latest: dict[tuple[str, ...], dict[str, Any]] = {}
+    for r in rows:  # the latest pick of each part
+        if conflict_part(r.field):
+            latest[conflict_part(r.field)] = r.fields_b
+    view = fields.listing_fields(listing)
+    # the listing as `_stored_groups` shows a group (no venue name), since a decision's
+    # "a" value was read from the group its first source wrote
+    as_group = dataclasses.replace(listing, venue_name=None)
+    keys: set[str] = set()
+    kept: list[str] = []
+    for part, chosen in latest.items():
+        candidate = fields.listing_from_fields(with_pick(view, chosen))
+        found = [c for c in dedupe.conflicts(as_group, candidate)
+                 if conflict_part(c.field) == part]
+        if found and all((c.field, c.a_value, c.b_value) in decided for c in found):
+            view = with_pick(view, chosen)
+            keys.update(part)
+            kept += [c.field for c in found]
+    if not kept:
+        return listing, []
+    picked = fields.listing_from_fields(view)  # field-view keys are the listing's attributes
+    return dataclasses.replace(listing, **{key: getattr(picked, key) for key in keys}), kept
 
 
 def _note_reviews(session: Session, listing: NormalisedListing, mine: Any,
@@ -1724,7 +1858,7 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _keep_confirmation(before: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
+def keep_confirmation(before: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
     """`proposed` (a field view) with the stored confirmation date when it has an older
     one or none: a listing's date never moves a confirmation back (see `_fill`), so it is
     no difference to write or to put to a moderator."""

@@ -9,11 +9,9 @@ import datetime as dt
 from types import SimpleNamespace
 from typing import Any
 
-from flask_babel import gettext
-
 from finder import vocab
 from finder.schedules import Recurrence, describe, to_rrule
-from finder.web.i18n import country_name, vocab_label
+from finder.web.i18n import country_name, gettext, vocab_label
 
 VOCABULARIES = {"format": vocab.FORMAT, "join_mode": vocab.JOIN, "cost": vocab.COST,
                 "facilitation": vocab.FACILITATION, "loss_types": vocab.LOSS,

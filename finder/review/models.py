@@ -64,6 +64,9 @@ class ConflictDecision(Base):
     value_a: Mapped[str | None] = mapped_column(Text)
     value_b: Mapped[str | None] = mapped_column(Text)
     chosen: Mapped[str] = mapped_column(String(1))
+    # the values a pick of "b" writes (the conflict's `fields_b`), and keeps writing while
+    # the first source still gives `value_a` (`store.keep_decided`)
+    fields_b: Mapped[dict | None] = mapped_column(JSONB)
     decided_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now())
     decided_by: Mapped[dict] = mapped_column(JSONB)

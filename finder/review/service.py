@@ -6,8 +6,10 @@
   source brings for the first time, and a pair already held is not inserted twice.
 - A conflict (`ListingConflict`): pick the right value. The pick is kept in
   `conflict_decisions`, and a conflict detected again with the same two values is resolved
-  by it at once (`store.resolve_decided_conflicts`). Picking the second source's join
-  link, email, phone or way of joining also writes it to the group through the store.
+  by it at once (`store.resolve_decided_conflicts`). Picking the second source's value
+  writes it to the group through the store, for any field (a time, a venue, a format, a
+  join detail), and the store keeps it there while the first source sends the value it
+  was picked over (`store.keep_decided`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from finder.accounts.actor import Actor
 from finder.listings import store
-from finder.listings.fields import group_fields, listing_from_fields
 from finder.models import Group, ListingConflict
 from finder.review.models import ConflictDecision, MatchReview
 
 DECISIONS = ("merge", "apart")
 PICKS = ("a", "b")
-# conflict fields whose value a pick can write to the group as it is
+# conflict fields whose recorded value alone can be written to the group (conflicts recorded
+# before their sources' values were kept with them, migration 0014)
 APPLICABLE = ("join_url", "join_email", "join_phone", "join_mode")
 
 
@@ -74,23 +76,42 @@ def decide_match(session: Session, review_id: int, decision: str | None, *, acto
 
 def decide_conflict(session: Session, conflict_id: int, chosen: str | None, *, actor: Actor,
                     now: dt.datetime | None = None) -> ListingConflict:
+    """Pick a value. Picking "b" writes the other source's values of the disagreeing part
+    (`store.CONFLICT_PARTS`: its schedules, its venue, its format, a join detail) to the
+    group, and the store keeps them while the first source still sends the value they were
+    picked over (`store.keep_decided`). The group's other open disagreements with the same
+    source about the same part are decided with it (the part is now one source's)."""
     if chosen not in PICKS:
         raise ReviewError("chosen", f"pick 'a' or 'b' (got {chosen!r})")
     conflict = session.get(ListingConflict, conflict_id)
     if conflict is None:
         raise LookupError(f"no conflict {conflict_id}")
     now = now or dt.datetime.now(dt.UTC)
-    session.add(ConflictDecision(group_id=conflict.group_id, field=conflict.field,
-                                 value_a=conflict.value_a, value_b=conflict.value_b,
-                                 chosen=chosen, decided_at=now,
-                                 decided_by=actor.as_record()))
-    conflict.resolved_at = now
+    part = store.conflict_part(conflict.field)
+    picked = conflict.fields_b
+    if picked is None and conflict.field in APPLICABLE:  # recorded before migration 0014
+        picked = {conflict.field: conflict.value_b}
+    if chosen == "b" and picked is None:
+        raise ReviewError("chosen", f"this disagreement was recorded before the finder kept "
+                                    f"{conflict.source_b}'s values with it, so they cannot "
+                                    f"be written to the group; it is recorded again, with "
+                                    f"them, when {conflict.source_b} next changes its listing")
+    decided = [conflict]
+    if part:
+        decided += [c for c in session.scalars(select(ListingConflict).where(
+            ListingConflict.group_id == conflict.group_id,
+            ListingConflict.source_b == conflict.source_b,
+            ListingConflict.resolved_at.is_(None), ListingConflict.id != conflict.id))
+            if store.conflict_part(c.field) == part]
+    for c in decided:
+        session.add(ConflictDecision(group_id=c.group_id, field=c.field, value_a=c.value_a,
+                                     value_b=c.value_b, chosen=chosen, decided_at=now,
+                                     decided_by=actor.as_record(),
+                                     fields_b=picked if chosen == "b" else None))
+        c.resolved_at = now
     session.flush()
-    if chosen == "b" and conflict.field in APPLICABLE:
-        view = group_fields(session, conflict.group_id)
-        if view.get(conflict.field) != conflict.value_b:
-            view[conflict.field] = conflict.value_b
-            store.update_group(session, conflict.group_id, listing_from_fields(view),
-                               actor=actor, note=f"conflict {conflict_id}: "
-                                                 f"{conflict.source_b}'s value chosen")
+    if chosen == "b":
+        assert picked is not None
+        store.apply_pick(session, conflict.group_id, picked, actor=actor,
+                         note=f"conflict {conflict_id}: {conflict.source_b}'s value chosen")
     return conflict

@@ -174,10 +174,15 @@ def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
     """
     if not (has_days or times or within):
         return None
+    # a meeting in the window is one of the cached meetings from the last write on, so the
+    # group's earliest of those (`next_meeting_at`) is before the window's end: a test on the
+    # row that spares most groups the lookup of their schedules (a capped count near SW1A 1AA
+    # with `within_days=2`: 6.6 -> 2.6 ms at 100,000 groups)
+    soon = "g.next_meeting_at < %(until)s AND "
     if in_searcher_zone:
         if within:
             conditions = ["u >= %(now)s", "u < %(until)s", *_clock("u", has_days, times)]
-            return ("EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
+            return (f"{soon}EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
                     f"WHERE s.group_id = g.id AND {' AND '.join(conditions)} OFFSET 0)")
         conditions = _clock("s.upcoming[1]", has_days, times)
         return f"EXISTS (SELECT 1 FROM schedules s WHERE s.group_id = g.id AND " \
@@ -190,7 +195,7 @@ def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
         conditions.append("s.weekday = ANY(%(days)s)")
     if times:  # codes from the vocabulary, checked by params.parse
         conditions.append("s.time_band IN (" + ", ".join(f"'{t}'" for t in times) + ")")
-    upcoming = ("EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
+    upcoming = (f"{soon}EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
                 f"WHERE s.group_id = g.id AND {' AND '.join(conditions)} OFFSET 0)")
     return f"{slots} AND {upcoming}" if slots else upcoming
 
@@ -301,11 +306,13 @@ CHANGE_COUNTER = "(SELECT last_value FROM listing_changes)"
 
 
 def _nearby_matching(shape: tuple, kw: str | None) -> str:
-    return (f"FROM groups g{_kw_join(kw)} JOIN locations l ON l.id = g.location_id "
+    # the venue's point is on the group row (`groups.point`, migration 0013): candidates
+    # are found, filtered and ordered in one table, and venues joined for a page's rows only
+    return (f"FROM groups g{_kw_join(kw)} "
             f"WHERE g.format = ANY(%(formats)s) AND {where_sql(shape)}{_kw_where(kw)}")
 
 
-IN_RADIUS = f"AND ST_DWithin(l.point, {ORIGIN}, %(radius_m)s)"
+IN_RADIUS = f"AND ST_DWithin(g.point, {ORIGIN}, %(radius_m)s)"
 
 
 @lru_cache(maxsize=512)
@@ -316,8 +323,8 @@ def _nearby_sql(shape: tuple, sort: str, with_counter: bool,
     matching = _nearby_matching(shape, kw)
     tie = f"-{_kw_score(kw)}" if kw else "g.id"
     in_radius = IN_RADIUS
-    knn = f"l.point <-> {ORIGIN}"  # the GiST index's order: nearest first
-    distance = f"ST_Distance(l.point, {ORIGIN}) AS distance_m"
+    knn = f"g.point <-> {ORIGIN}"  # the GiST index's order: nearest first
+    distance = f"ST_Distance(g.point, {ORIGIN}) AS distance_m"
     limit = PAGE
 
     count = _capped_count_sql(f"SELECT g.id {matching} {in_radius}")

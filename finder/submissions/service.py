@@ -234,6 +234,13 @@ def _decide(row: Submission, state: str, actor: Actor, reason: str | None = None
     row.decision_reason = reason
 
 
+def _confirm(session: Session, group_id: int, actor: Actor) -> None:
+    """A published edit (an organisation's change approved, or published at once when it
+    is trusted; a moderator approving an import's change) confirms the listing there and
+    then: "last confirmed" is today (`store.confirm_group`; issue 7)."""
+    store.confirm_group(session, group_id, actor=actor, today=_now().date(), edit=True)
+
+
 def _apply(session: Session, row: Submission, actor: Actor) -> Outcome:
     """Write an approved change through the store."""
     if row.kind in ("create", "update"):
@@ -244,14 +251,17 @@ def _apply(session: Session, row: Submission, actor: Actor) -> Outcome:
         if row.kind == "create":
             row.group_id = store.create_group(session, listing, actor=actor,
                                               owner_organisation_id=row.organisation_id)
+            _confirm(session, row.group_id, actor)
             return Outcome("published", row.id, row.group_id)
         _group(session, row.group_id, lock=True)
         changes = store.update_group(session, row.group_id, listing, actor=actor)
+        _confirm(session, row.group_id, actor)
         return Outcome("published", row.id, row.group_id, changes)
     if row.kind == "import":
         _group(session, row.group_id, lock=True)
         listing = fields.listing_from_fields((row.payload or {}).get("fields") or {})
         changes = store.update_group(session, row.group_id, listing, actor=actor)
+        _confirm(session, row.group_id, actor)
         return Outcome("published", row.id, row.group_id, changes)
     if row.kind == "claim":
         _group(session, row.group_id, lock=True)
@@ -329,11 +339,13 @@ def submit(data: Any, *, actor: Actor, organisation_id: int, group_id: int | Non
                      if c.group_id not in set(not_duplicate_of)]
             if found:
                 raise PossibleDuplicate(found)
-        elif not fields.diff(fields.group_fields(session, group_id),
-                             fields.listing_fields(listing)):
-            # the same as what is published (a change taken back): nothing to moderate
+        elif not _diff_with(fields.group_fields(session, group_id),
+                            fields.listing_fields(listing)):
+            # the same as what is published (a change taken back, or the organisation
+            # saying it is still right): nothing to moderate, and the listing is confirmed
             _supersede(session, organisation_id=organisation_id, group_id=group_id,
                        kinds=("update",))
+            _confirm(session, group_id, actor)
             if row is not None:
                 _decide(row, "cancelled", actor, "the same as the published group")
             return Outcome("unchanged", row.id if row is not None else None, group_id)
@@ -561,7 +573,13 @@ def change_diff(submission: Submission, session: Session | None = None) -> dict[
     after = proposed_fields(session, row)
     if row.kind == "create" and row.group_id is not None:
         return fields.diff({}, after)
-    return fields.diff(before, after)
+    return _diff_with(before, after)
+
+
+def _diff_with(before: Mapping[str, Any], after: dict[str, Any]) -> dict[str, list]:
+    """What a change alters of a group: its confirmation date is not the organisation's to
+    send (a change confirms the listing: `_confirm`), so it is no difference."""
+    return fields.diff(before, store.keep_confirmation(before, after))
 
 
 def duplicates_of(submission: Submission, session: Session | None = None

@@ -8,11 +8,11 @@ them). `?neutral=1` gives events a plain title and no description, for shared ca
 from __future__ import annotations
 
 from flask import Response, abort, request, url_for
-from flask_babel import gettext
 
 from finder.db import get_session
 from finder.ical import group_calendar
 from finder.web import bp
+from finder.web.i18n import gettext
 
 
 def _calendar(group_id: int) -> bytes:

@@ -7,6 +7,7 @@ turned back into a link to our own search page, after validating it as a search.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Flask, current_app, url_for
@@ -20,6 +21,7 @@ def search_query(params: SearchParams, **changes: object) -> dict[str, object]:
     return params.to_query(**changes)
 
 
+@lru_cache(maxsize=256)  # the same for every result of a page
 def back_value(params: SearchParams) -> str:
     """The search as a query string for `back`, without the visitor's zone (sent apart)."""
     return urlencode(params.to_query(tz=None), doseq=True)

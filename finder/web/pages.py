@@ -7,7 +7,6 @@ from dataclasses import replace
 
 from flask import abort, current_app, render_template, request, url_for
 from flask import g as request_globals
-from flask_babel import gettext
 from flask_login import current_user
 
 from finder import geocode, helplines, search, vocab
@@ -17,6 +16,7 @@ from finder.keywords import get_index
 from finder.models import Group
 from finder.search.params import ParamError, SearchParams, parse_tz
 from finder.web import bp, links
+from finder.web.i18n import gettext
 from finder.web.messages import FIELD_LABELS, FILTER_FIELDS, friendly
 
 # query parameters that do not make a search by themselves

@@ -9,9 +9,8 @@ import datetime as dt
 import re
 
 from babel.dates import format_time, get_day_names
-from flask_babel import gettext
 
-from finder.web.i18n import DEFAULT, current_language
+from finder.web.i18n import DEFAULT, current_language, gettext
 
 _RFC_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _TIMES = re.compile(r", (?:(?P<start>\S+) to (?P<end>\S+)|from (?P<from>\S+) for 24 hours)$")

@@ -21,8 +21,9 @@ Mapping decisions:
   hours, not the group's, and are not used. ``freq`` WEEKLY/MONTHLY with ``byday`` ("TU",
   "1TU", "-1TH", "MO,WE" -> one schedule per day), ``interval``, ``opens_at``/``closes_at``
   ("19:00" or "19:00:00", optionally with an offset), ``dtstart``/``valid_from`` -> valid_from,
-  ``until``/``valid_to`` -> valid_until. A schedule that has ended is left out, and a
-  service whose every schedule has ended is skipped ("no current schedule"). ``bymonthday``
+  ``until``/``valid_to`` -> valid_until. A schedule that has ended is left out; a service
+  whose every schedule has ended keeps them, and the run skips it unless it already lists it
+  (then its page says it has ended). ``bymonthday``
   and ``count`` cannot be represented -> `RowProblem` naming them.
 * Timezone: HSDS gives a numeric UTC offset, which ignores daylight saving, so the zone is
   the zone at the physical location's coordinates (timezonefinder: a publisher may span
@@ -634,20 +635,20 @@ def service_records(svc: Any, n: int, source: Source,
         if zone is None:
             zone = _offset_zone(raw_schedules)
         record.timezone = zone or record.timezone
-        record.schedules, ended = [], []
+        record.schedules, over = [], []
         try:
             for raw in raw_schedules:
                 try:
                     record.schedules += hsds_schedules(raw, zone, today)
-                except EndedSchedule as exc:
-                    ended.append(str(exc))
+                except EndedSchedule:
+                    over += hsds_schedules(raw, zone, dt.date.min)  # as published
         except ValueError as exc:
             out.append(RowProblem(external_id, str(exc)))
             continue
         if not record.schedules:
-            out.append(RowProblem(external_id, "no current schedule ("
-                                  + "; ".join(ended) + ")", skipped=True))
-            continue
+            # every schedule is over: the run keeps a group it already lists, saying it has
+            # ended, and skips one it never listed (`ingest.runner`)
+            record.schedules = over
         if fmt != "in_person":
             record.service_countries = _service_countries(svc, record.country)
         out.append(record)
