@@ -9,9 +9,9 @@ SELECT 'listings', count(*), md5(string_agg(x, '|' ORDER BY x)) FROM (
     g.join_mode, g.join_url, g.join_phone, g.join_email, g.join_notes, g.loss_types::text, g.audiences::text, g.languages::text,
     g.cost, g.facilitation, g.accessibility_notes, o.name, o.website, o.email, o.phone, l.address_key, l.venue_name, l.town, l.postcode,
     ST_AsText(l.point::geometry), l.geocode_precision, l.timezone, g.timezone, g.service_countries::text, g.join_keys::text, g.last_confirmed,
-    g.meeting_slots::text, g.meets_until, g.owner_organisation_id IS NULL,
+    g.meeting_slots::text, g.meets_until, g.owner_organisation_id IS NULL, ST_AsText(g.point::geometry),
     (SELECT string_agg(concat_ws(',', sc.freq, sc.interval, sc.weekday, sc.set_pos, sc.start_time, sc.duration_minutes, sc.timezone,
-       sc.valid_from, sc.valid_until, sc.time_band, sc.cancelled_dates::text, cardinality(sc.upcoming)), '/' ORDER BY sc.weekday, sc.start_time)
+       sc.valid_from, sc.valid_until, sc.time_band, sc.cancelled_dates::text, cardinality(sc.upcoming), sc.last_meeting_on), '/' ORDER BY sc.weekday, sc.start_time)
      FROM schedules sc WHERE sc.group_id = g.id),
     (SELECT string_agg(s2.source || ':' || s2.external_id, ',' ORDER BY s2.id) FROM listing_sources s2 WHERE s2.group_id = g.id)) x
   FROM listing_sources s JOIN groups g ON g.id = s.group_id LEFT JOIN organisations o ON o.id = g.organisation_id
