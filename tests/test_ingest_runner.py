@@ -1070,3 +1070,24 @@ def test_a_growing_run_analyses_the_columns_its_lookups_use(httpserver, db, conn
     assert sorted(sql.split(" (")[0] for sql in sent) == [
         "ANALYZE groups", "ANALYZE listing_sources", "ANALYZE locations", "ANALYZE schedules"]
     assert "ANALYZE groups (id, location_id" in " ".join(sent)
+
+
+def test_a_row_the_database_refuses_fails_the_run_and_writes_nothing(
+        httpserver, db, connection, settings, monkeypatch):
+    """New listings' rows are sent without waiting (pipelined): a row PostgreSQL refuses
+    (here a name longer than its column, let through normalising) still fails the whole run,
+    rolls every write back and records why."""
+    from finder.listings import normalise as normalise_module
+
+    monkeypatch.setitem(normalise_module.LIMITS, "name", 1000)
+    before = refs(connection)
+    serve(httpserver, feed(*THREE, mg_row("long-name", n=3, name="A" * 300)))
+    report = run(db, mg_source(httpserver), settings)
+    assert report.outcome == "failed"
+    assert "value too long" in report.error
+    assert report.created == 0
+    assert_unchanged(connection, before)
+    assert connection.scalar(select(func.count()).select_from(Group)
+                             .where(Group.name.like("Tuesday%"))) == 0
+    [record] = runs(connection)
+    assert record.outcome == "failed" and "value too long" in record.error
