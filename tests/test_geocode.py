@@ -263,3 +263,23 @@ def test_an_online_answer_is_cached_from_a_real_request(app, client, session, mo
     assert response.get_json()["location"]["label"] == "Little Snoring, Norfolk, England"
     session.expire_all()
     assert [r.found for r in session.scalars(select(GeocodeCache)).all()] == [True]
+
+
+def test_zip_zones_read_from_the_whole_table_are_the_packages_answers(monkeypatch):
+    """A run geocoding many ZIPs answers from the package's table, read once: the same
+    zones `zipcodes.matching` gives one ZIP at a time (None for an unknown ZIP)."""
+    import zipcodes
+
+    from finder.geocode import postcode
+
+    codes = ("10011", "94103", "99501", "96813", "00501", "73301", "59715", "00000")
+    expected = {code: (m[0].get("timezone") or None) if (m := zipcodes.matching(code))
+                else None for code in codes}
+    assert expected["10011"] == "America/New_York" and expected["00000"] is None
+    postcode._zip_timezone.cache_clear()
+    monkeypatch.setattr(postcode, "ZIP_LOOKUPS_BEFORE_TABLE", 0)
+    try:
+        assert {code: postcode._zip_timezone(code) for code in codes} == expected
+        assert postcode._zip_zone_table.cache_info().currsize == 1
+    finally:
+        postcode._zip_timezone.cache_clear()

@@ -1046,3 +1046,48 @@ def test_a_run_collects_cycles_less_often_and_puts_the_thresholds_back(
     assert run(db, mg_source(httpserver), settings).outcome == "success"
     assert during and during[0][0] == runner.RUN_GC_THRESHOLD > before[0]
     assert gc.get_threshold() == before
+
+
+def test_a_growing_run_analyses_the_columns_its_lookups_use(httpserver, db, connection,
+                                                            settings, monkeypatch):
+    """Past `FIRST_AFTER` listings a run analyses the listing tables, only the columns its
+    own statements look rows up by (every one of them must exist: a wrong name fails the
+    run)."""
+    sent = []
+    real_defer = runner.defer
+    monkeypatch.setattr(runner, "defer", lambda session, sql, *a: (
+        sent.append(sql), real_defer(session, sql, *a))[1])
+    real_init = runner._Statistics.__init__
+
+    def analyse_early(self, session):  # whatever the database held before
+        real_init(self, session)
+        self.next_at = 1
+
+    monkeypatch.setattr(runner._Statistics, "__init__", analyse_early)
+    serve(httpserver, feed(*THREE))
+    report = run(db, mg_source(httpserver), settings)
+    assert report.outcome == "success", report.error
+    assert sorted(sql.split(" (")[0] for sql in sent) == [
+        "ANALYZE groups", "ANALYZE listing_sources", "ANALYZE locations", "ANALYZE schedules"]
+    assert "ANALYZE groups (id, location_id" in " ".join(sent)
+
+
+def test_a_row_the_database_refuses_fails_the_run_and_writes_nothing(
+        httpserver, db, connection, settings, monkeypatch):
+    """New listings' rows are sent without waiting (pipelined): a row PostgreSQL refuses
+    (here a name longer than its column, let through normalising) still fails the whole run,
+    rolls every write back and records why."""
+    from finder.listings import normalise as normalise_module
+
+    monkeypatch.setitem(normalise_module.LIMITS, "name", 1000)
+    before = refs(connection)
+    serve(httpserver, feed(*THREE, mg_row("long-name", n=3, name="A" * 300)))
+    report = run(db, mg_source(httpserver), settings)
+    assert report.outcome == "failed"
+    assert "value too long" in report.error
+    assert report.created == 0
+    assert_unchanged(connection, before)
+    assert connection.scalar(select(func.count()).select_from(Group)
+                             .where(Group.name.like("Tuesday%"))) == 0
+    [record] = runs(connection)
+    assert record.outcome == "failed" and "value too long" in record.error

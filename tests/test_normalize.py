@@ -361,6 +361,43 @@ def test_hash_changes_when_content_changes(changes):
     assert ok(record(**changes)).content_hash != ok(record()).content_hash
 
 
+@pytest.mark.parametrize("changes", [
+    {},
+    {"description": "Line one\nline two\ttabbed \x1b escape \u2028 sep \x7f del \"quoted\" \\"},
+    {"name": "Grupo de Apoyo — Pérdida 💜", "latitude": 0.00001, "longitude": 0.00002},
+    {"latitude": 1e-4, "longitude": -179.999999, "organisation": None},
+    {"schedules": [ScheduleRecord(freq="monthly", weekday=2, set_pos=-1,
+                                  start_time=dt.time(10, 15, 30),
+                                  valid_until=dt.date(2027, 1, 1),
+                                  cancelled_dates=[dt.date(2026, 12, 23)])]},
+])
+def test_content_hash_is_the_sorted_json_of_the_content_byte_for_byte(changes):
+    """Stored hashes must never change: whichever writer makes the JSON (orjson, or the
+    hand-written `_json` for what orjson writes differently), it is `json.dumps` of the
+    canonical content with sorted keys."""
+    import hashlib
+    import json
+
+    from finder.listings import normalise as module
+
+    n = ok(record(**changes))
+    content = {f.name: getattr(n, f.name) for f in dataclasses.fields(n)
+               if f.name not in ("source", "external_id", "geocode_precision", "schedules",
+                                 "content_hash", "address_key") and f.init}
+    content["schedules"] = [module._schedule_spec(s, i)
+                            for i, s in enumerate(record(**changes).schedules)]
+    whole = {"v": module.NORMALISER_VERSION, **content}
+    reference = json.dumps(module._canonical(whole), sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":")).encode()
+    assert module._json_bytes(whole) == reference == module._json(whole).encode()
+    assert module.content_hash(content) == hashlib.sha256(reference).hexdigest()
+    for odd in (1e-7, float("nan"), 2**70):  # written by `_json`, not orjson
+        assert module._json_bytes({**whole, "x": odd}) == module._json({**whole, "x": odd}) \
+            .encode()
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate cannot be hashed, as before
+        module._json_bytes({**whole, "x": "\ud800"})
+
+
 def test_record_fingerprint_follows_every_field_and_tells_nan_from_missing():
     from finder.listings.normalise import record_hash
 

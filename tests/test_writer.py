@@ -146,3 +146,61 @@ def test_schedule_writes_after_a_bulk_insert_still_move_the_next_meeting(session
                          " WHERE group_id = :g"), {"g": group_id})
     _, after, computed = session.execute(NEXT_MEETING_FROM_SCHEDULES, {"source": "nm2"}).one()
     assert after == computed and after < before
+
+
+def _group_of(session, external_id):
+    return session.scalars(select(Group).join(ListingSource)
+                           .where(ListingSource.external_id == external_id)).one()
+
+
+def test_new_groups_are_written_with_what_the_schedule_trigger_and_confirmation_give(session):
+    """Bulk inserts write `meets_until` themselves (the trigger is told to leave new groups
+    alone) and, for a caller that confirms what it writes (a run: `confirm_listed`), the
+    confirmation: the same values as the trigger and `confirm_listed` leave."""
+    today = dt.date.today()
+    bounded = dataclasses.replace(TUESDAY_7PM, valid_until=today + dt.timedelta(days=40))
+    later = dataclasses.replace(TUESDAY_7PM, weekday=3,
+                                valid_until=today + dt.timedelta(days=90))
+    old, ahead = today - dt.timedelta(days=300), today + dt.timedelta(days=2)
+    write_listings(session, [
+        listing("hospital", "open", "Open Series", last_confirmed=old),
+        listing("hospital", "ends", "Spring Series", schedule=bounded, lat=53.81, lng=-1.56,
+                postcode="LS1 3EX", venue_name="Leeds General Infirmary", last_confirmed=ahead),
+    ], confirmed=today)
+    ends = listing("hospital", "two", "Two Series", schedule=bounded, lat=53.82, lng=-1.57,
+                   postcode="LS2 9JT", venue_name="Leeds Library")
+    ends = dataclasses.replace(ends, schedules=(*ends.schedules, *listing(
+        "hospital", "x", "x", schedule=later).schedules))
+    write_listings(session, [ends])  # no confirmation: the listing's own date
+    session.flush()
+    session.expire_all()
+    opened, bounded_group, two = (_group_of(session, ref) for ref in ("open", "ends", "two"))
+    # the last Tuesday on or before the first end, the last Thursday before the second
+    first_end, second_end = today + dt.timedelta(days=40), today + dt.timedelta(days=90)
+    last_tuesday = first_end - dt.timedelta(days=(first_end.weekday() - 1) % 7)
+    last_thursday = second_end - dt.timedelta(days=(second_end.weekday() - 3) % 7)
+    assert (opened.meets_until, opened.last_confirmed) == (None, today)
+    assert (bounded_group.meets_until, bounded_group.last_confirmed) == (
+        last_tuesday, ahead)  # a later date is never moved back
+    assert (two.meets_until, two.last_confirmed) == (last_thursday, None)
+    # what the trigger computes from the stored schedules is what was written
+    session.execute(text("UPDATE schedules SET duration_minutes = duration_minutes "
+                         "WHERE group_id = ANY(:ids)"),
+                    {"ids": [opened.id, bounded_group.id, two.id]})
+    session.expire_all()
+    assert [session.get(Group, g).meets_until for g in (opened.id, bounded_group.id, two.id)] \
+        == [None, last_tuesday, last_thursday]
+
+
+def test_array_literals_read_back_as_the_values_written(session):
+    """The batch writer sends each column as one array literal: whatever the text holds
+    (quotes, backslashes, commas, braces, "NULL", empty strings), PostgreSQL reads back
+    exactly the values, with None as NULL, for text-only columns and mixed ones alike."""
+    from finder.listings.store import _array
+
+    texts = ['plain', 'say "hi"', 'back\\slash', 'a,b', '{braces}', 'NULL', '', 'Pérdida 💜',
+             'line\nbreak']
+    for values in (texts, [*texts, None], [None], [], [7, None, 12]):
+        back = session.execute(text("SELECT CAST(:lit AS text[])"),
+                               {"lit": _array(values)}).scalar_one()
+        assert back == [None if v is None else str(v) for v in values]

@@ -80,9 +80,24 @@ def lookup_uk(session: Session, code: str, kind: normalise.UkLevel) -> Resolved 
     return None
 
 
+# ZIP lookups answered one by one before the whole table is read (see `_zip_timezone`)
+ZIP_LOOKUPS_BEFORE_TABLE = 256
+
+
 @lru_cache(maxsize=4096)
 def _zip_timezone(code: str) -> str | None:
-    """The zipcodes package knows each ZIP's zone, which is right even near a zone border."""
+    """The zipcodes package knows each ZIP's zone, which is right even near a zone border.
+
+    Its `matching` scans all 42,000 ZIPs (about 0.3 ms a call): nothing for a search, but
+    an ingestion run placing thousands of venues by ZIP spent seconds in it. So after
+    `ZIP_LOOKUPS_BEFORE_TABLE` lookups the process reads the table once (about 0.4 s) and
+    answers from it (`_zip_zone_table`: the same first match `matching` gives).
+    """
+    _zip_calls[0] += 1
+    if _zip_calls[0] > ZIP_LOOKUPS_BEFORE_TABLE:
+        table = _zip_zone_table()
+        if table is not None:
+            return table.get(code)
     try:
         import zipcodes
 
@@ -90,6 +105,25 @@ def _zip_timezone(code: str) -> str | None:
     except Exception:  # an unknown or odd code: fall back to the nearest town
         return None
     return (match[0].get("timezone") or None) if match else None
+
+
+_zip_calls = [0]  # lookups so far in this process
+
+
+@lru_cache(maxsize=1)
+def _zip_zone_table() -> dict[str, str | None] | None:
+    """ZIP -> zone (None when the package gives none) for every ZIP the package holds,
+    read a first digit at a time (the whole list at once is 100 MB of dicts)."""
+    try:
+        import zipcodes
+
+        table: dict[str, str | None] = {}
+        for digit in "0123456789":
+            for entry in zipcodes.similar_to(digit):
+                table.setdefault(entry["zip_code"], entry.get("timezone") or None)
+    except Exception:  # the package changed shape: keep asking it one ZIP at a time
+        return None
+    return table
 
 
 def lookup_zip(session: Session, code: str) -> Resolved | None:

@@ -42,6 +42,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -64,6 +65,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, selectinload
@@ -839,13 +841,19 @@ def _drain(context: RunContext | None, failed: BaseException | None = None) -> N
 
 
 def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
-                   now: dt.datetime | None = None, actor: Actor | None = None) -> list[str]:
+                   now: dt.datetime | None = None, actor: Actor | None = None,
+                   confirmed: dt.date | None = None) -> list[str]:
     """One outcome per listing: "created", "updated", "unchanged" or "merged".
 
     Listings must be geocoded (see `geocode`) and unique by (source, external_id)
     within the call (and within the run, after `start_run`). Nothing is committed: the
     caller owns the transaction. Every write is audited by `actor` (default: an ingestion of
     each listing's source); creates and merges in one statement per batch.
+
+    `confirmed`: the caller confirms every listing it writes as of that day before it
+    commits (`confirm_listed`, as a successful run does), so new groups are written with
+    that `last_confirmed` (or the listing's, when later) instead of being written once and
+    rewritten by the confirmation (a new version of each row and its index entries).
     """
     context: RunContext | None = session.info.get(RunContext.KEY)
     now = now or dt.datetime.now(dt.UTC)
@@ -886,7 +894,7 @@ def write_listings(session: Session, listings: Sequence[NormalisedListing], *,
         merges.append((group_id, listings[i]))
         outcomes[i] = "merged"
     _merge(session, merges, groups, now, actor)
-    _insert_new(session, [listings[i] for i in to_insert], now, actor)
+    _insert_new(session, [listings[i] for i in to_insert], now, actor, confirmed)
     _record_reviews(session)
     for i in to_insert:
         outcomes[i] = "created"
@@ -1121,16 +1129,19 @@ def _match_existing(session: Session, listings: list[NormalisedListing],
             points.setdefault((n.longitude, n.latitude), []).append(i)
     if points:
         coords = list(points)
+        # per point (LATERAL): venues nearby, their groups, those of other sources. As one
+        # join the planner overestimated the venues found and, past some 50,000 groups,
+        # hashed every group and provenance row of the database for each batch instead
         rows = session.execute(text("""
-            SELECT v.i, g.id
+            SELECT v.i, c.id
             FROM unnest(CAST(:idx AS int[]), CAST(:lng AS float8[]), CAST(:lat AS float8[]))
                  AS v(i, lng, lat)
-            JOIN locations l
-              ON ST_DWithin(l.point, ST_SetSRID(ST_MakePoint(v.lng, v.lat), 4326)::geography,
-                            :radius)
-            JOIN groups g ON g.location_id = l.id
-            WHERE NOT EXISTS (SELECT 1 FROM listing_sources s
-                              WHERE s.group_id = g.id AND s.source = :source)
+            CROSS JOIN LATERAL (
+              SELECT g.id FROM locations l JOIN groups g ON g.location_id = l.id
+              WHERE ST_DWithin(l.point,
+                               ST_SetSRID(ST_MakePoint(v.lng, v.lat), 4326)::geography, :radius)
+                AND NOT EXISTS (SELECT 1 FROM listing_sources s
+                                WHERE s.group_id = g.id AND s.source = :source)) c
         """), {"idx": _array(range(len(coords))), "lng": _array(repr(x) for x, _ in coords),
                "lat": _array(repr(y) for _, y in coords), "radius": MATCH_RADIUS_M,
                "source": source}).all()
@@ -1330,12 +1341,15 @@ def _insert_conflicts(session: Session, group_id: int, first_source: str,
 
 
 def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.datetime,
-                actor: Actor | None = None) -> None:
-    """Groups, their provenance and schedules with COPY, ids drawn from the sequences first.
+                actor: Actor | None = None, confirmed: dt.date | None = None) -> None:
+    """Venues, groups, their provenance, schedules and audit rows of new listings, ids drawn
+    from the sequences first, each table in one INSERT sent without waiting (`_insert_later`):
+    PostgreSQL writes a batch while the run reads and normalises the next one.
 
-    Multi-row INSERTs of a whole batch cost more in building and parsing the statement (one
-    parameter per value) than in writing; COPY sends the rows as text. The rows are the
-    ones an INSERT would write: every column is given, or has a server-side default.
+    The rows are the ones a row-by-row INSERT would write: every column is given, or has a
+    server-side default. The columns the schedules' triggers keep (`next_meeting_at`,
+    `meeting_slots`, `meets_until`) are written here, and the triggers told so
+    (`_NEXT_MEETING_KNOWN`); `confirmed`: see `write_listings`.
     """
     if not listings:
         return
@@ -1344,46 +1358,43 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
     location_ids = _location_ids(session, [(k, n) for k, n in zip(keys, listings, strict=True)
                                            if k is not None])
     group_ids = _next_ids(session, G, len(listings))
-    _copy(session, G, (
+    _insert_later(session, G, (
         "id", "name", "description", "format", "status", "join_mode", "join_url", "join_phone",
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
         "service_countries", "join_keys", "last_confirmed", "next_meeting_at", "meeting_slots",
-    ), (
+        "meets_until",
+    ), [
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
          _array(n.languages), n.cost, n.facilitation, n.accessibility_notes,
          org_ids.get(n.organisation.name.lower()) if n.organisation else None,
          location_ids.get(key) if key is not None else None, n.timezone,
          _array(n.service_countries),
-         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)), n.last_confirmed,
-         _next_meeting(n.schedules, now), _array(meeting_slots(n.schedules)))
+         _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)),
+         _confirmed(n.last_confirmed, confirmed), _next_meeting(n.schedules, now),
+         _array(meeting_slots(n.schedules)), _meets_until(n.schedules))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
-    ))
-    _copy(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
-                        "first_seen_at", "last_seen_at"), (
+    ])
+    _insert_later(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
+                                "first_seen_at", "last_seen_at"), [
         (gid, n.source, n.external_id, n.url, n.content_hash, now, now)
         for gid, n in zip(group_ids, listings, strict=True)
-    ))
-    # deferred: PostgreSQL inserts the schedules while the run reads the next rows
-    rows = [(gid, r) for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
+    ])
+    rows = [(gid, r, _array(sorted(r.cancelled_dates)), time_band(r.start_time),
+             _upcoming(r, now), _last_meeting(r))
+            for gid, n in zip(group_ids, listings, strict=True) for r in n.schedules]
     if rows:
-        values = {
-            "g": _array(gid for gid, _ in rows), "f": _array(r.freq for _, r in rows),
-            "i": _array(r.interval for _, r in rows), "w": _array(r.weekday for _, r in rows),
-            "p": _array(r.set_pos for _, r in rows),
-            "st": _array(r.start_time for _, r in rows),
-            "d": _array(r.duration_minutes for _, r in rows),
-            "tz": _array(r.timezone for _, r in rows),
-            "vf": _array(r.valid_from for _, r in rows),
-            "vu": _array(r.valid_until for _, r in rows),
-            "cd": _array(_array(sorted(r.cancelled_dates)) for _, r in rows),
-            "tb": _array(time_band(r.start_time) for _, r in rows),
-            "up": _array(_upcoming(r, now) for _, r in rows),
-            "lm": _array(_last_meeting(r) for _, r in rows)}
-        # the flag is on for the INSERT alone (built first, so nothing can fail in between)
+        # the flag is on for the INSERT alone (its rows are built first: nothing can fail
+        # between the three statements)
         defer(session, _NEXT_MEETING_KNOWN.format("on"))
-        defer(session, _SCHEDULES_SQL, values)
+        _insert_later(session, S, (
+            "group_id", "freq", "interval", "weekday", "set_pos", "start_time",
+            "duration_minutes", "timezone", "valid_from", "valid_until", "cancelled_dates",
+            "time_band", "upcoming", "last_meeting_on",
+        ), [(gid, r.freq, r.interval, r.weekday, r.set_pos, r.start_time, r.duration_minutes,
+             r.timezone, r.valid_from, r.valid_until, cancelled, band, upcoming, last)
+            for gid, r, cancelled, band, upcoming, last in rows])
         defer(session, _NEXT_MEETING_KNOWN.format("off"))
     # the audit rows, built by PostgreSQL from what was just written (also deferred)
     for who, ids in _by_actor(actor, zip(listings, group_ids, strict=True)):
@@ -1391,23 +1402,49 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
                                                                group_ids=_array(ids)))
 
 
-# the groups were written with their next meeting (`_next_meeting`) and meeting slots: the
-# schedules' trigger need not look them up again (migrations 0006, 0007); for this one
-# statement only
+# the groups were written with their next meeting (`_next_meeting`), meeting slots and
+# `meets_until` (`_meets_until`): the schedules' triggers need not look them up again
+# (migrations 0006, 0007, 0015); for this one statement only
 _NEXT_MEETING_KNOWN = "SET LOCAL groupfinder.next_meeting_known = '{}'"
 
 
-_SCHEDULES_SQL = (
-    'INSERT INTO schedules (group_id, freq, "interval", weekday, set_pos, start_time,'
-    " duration_minutes, timezone, valid_from, valid_until, cancelled_dates, time_band, upcoming,"
-    " last_meeting_on)"
-    " SELECT g, f, i, w, p, st, d, tz, vf, vu, CAST(cd AS date[]), tb,"
-    " CAST(up AS timestamptz[]), lm FROM unnest(CAST(%(g)s AS int[]), CAST(%(f)s AS text[]),"
-    " CAST(%(i)s AS int[]), CAST(%(w)s AS int[]), CAST(%(p)s AS int[]),"
-    " CAST(%(st)s AS time[]), CAST(%(d)s AS int[]), CAST(%(tz)s AS text[]),"
-    " CAST(%(vf)s AS date[]), CAST(%(vu)s AS date[]), CAST(%(cd)s AS text[]),"
-    " CAST(%(tb)s AS text[]), CAST(%(up)s AS text[]), CAST(%(lm)s AS date[]))"
-    " AS v(g, f, i, w, p, st, d, tz, vf, vu, cd, tb, up, lm)")
+def _insert_later(session: Session, table: Any, columns: Sequence[str],
+                  rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT `rows` (values in `columns` order) into `table`, sent without waiting
+    (`defer`): in a run, PostgreSQL writes them while the run reads on, and any error is the
+    run's (the next statement, or `end_run`, raises it).
+
+    One array literal per column (`_array`): the statement is the same few parameters
+    whatever the batch, unlike a multi-row VALUES (one parameter per value), and unlike
+    COPY it can be pipelined. Each value is cast from its text to the column's type (an
+    array column's value is itself an array literal), so a value too long for its column
+    fails as it would in any INSERT."""
+    if not rows:
+        return
+    defer(session, _insert_sql(table, tuple(columns)),
+          {f"c{i}": _array(list(values)) for i, values in enumerate(zip(*rows, strict=True))})
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(table: Any, columns: tuple[str, ...]) -> str:
+    types = [re.sub(r"\([^)]*\)", "", table.c[c].type.compile(dialect=_PG_DIALECT))
+             for c in columns]  # without a length: see `_insert_later`
+    # an array of a scalar type is read as such; an array column's values are array
+    # literals, read from text one by one (unnest would flatten an array of arrays), and
+    # so are PostGIS values (their array literals are not comma-separated)
+    as_text = [t.endswith("[]") or t.lower().startswith(("geography", "geometry"))
+               for t in types]
+    names = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join(f"CAST(c{i} AS {t})" if text_ else f"c{i}"
+                       for i, (t, text_) in enumerate(zip(types, as_text, strict=True)))
+    arrays = ", ".join(f"CAST(%(c{i})s AS {'text' if text_ else t}[])"
+                       for i, (t, text_) in enumerate(zip(types, as_text, strict=True)))
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return (f'INSERT INTO "{table.name}" ({names}) SELECT {values}'
+            f" FROM unnest({arrays}) AS v({aliases})")
+
+
+_PG_DIALECT = postgresql.dialect()
 
 
 def _next_ids(session: Session, table: Any, count: int) -> list[int]:
@@ -1419,31 +1456,23 @@ def _next_ids(session: Session, table: Any, count: int) -> list[int]:
         {"table": table.name, "count": count}).scalars())
 
 
-def _copy(session: Session, table: Any, columns: Sequence[str],
-          rows: Iterable[Sequence[Any]]) -> int:
-    """COPY `rows` into `table` on the session's own connection, so inside its transaction;
-    statement-level triggers fire as for an INSERT. Returns the number of rows."""
-    session.flush()  # anything the ORM holds goes first, as autoflush would before a query
-    _drain(session.info.get(RunContext.KEY))
-    driver = session.connection().connection.driver_connection
-    names = ", ".join(f'"{c}"' for c in columns)
-    count = 0
-    with driver.cursor() as cursor, cursor.copy(
-            f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
-
-
 def _array(values: Iterable[Any]) -> str:
     """A PostgreSQL array literal (every element quoted, None as NULL), cheaper than
-    adapting a list."""
+    adapting a list. A list of text only (most columns of a batch) is quoted in one pass
+    over the joined text rather than element by element."""
     if type(values) is tuple:
         return _tuple_array(values)
-    return "{" + ",".join(
+    values = values if type(values) is list else list(values)
+    try:
+        joined = "\x00".join(values)  # text cannot hold NUL: PostgreSQL refuses it
+    except TypeError:  # None, numbers, dates: element by element below
+        joined = None
+    if joined is not None and values and joined.count("\x00") == len(values) - 1:
+        return ('{"' + joined.replace("\\", "\\\\").replace('"', '\\"').replace("\x00", '","')
+                + '"}')
+    return "{" + ",".join([
         "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        for v in values) + "}"
+        for v in values]) + "}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1457,6 +1486,23 @@ def _upcoming(rec: Recurrence, now: dt.datetime) -> str:
     return _upcoming_and_next(rec, now)[0]
 
 
+def _confirmed(given: dt.date | None, confirmed: dt.date | None) -> dt.date | None:
+    """A new group's `last_confirmed`: the listing's, or the caller's confirmation when
+    later (what `confirm_listed` would leave; a confirmation never moves back)."""
+    if confirmed is None or (given is not None and given >= confirmed):
+        return given
+    return confirmed
+
+
+def _meets_until(recs: Sequence[Recurrence]) -> dt.date | None:
+    """`groups.meets_until` for a new group, by the schedules trigger's rule (migrations
+    0012, 0014): when every schedule has an end date, the latest of their last meetings
+    (`last_meeting_on`, else the end date), else None."""
+    if not recs or any(r.valid_until is None for r in recs):
+        return None
+    return max(_last_meeting(r) or r.valid_until for r in recs)  # type: ignore[type-var]
+
+
 def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime | None:
     """`groups.next_meeting_at` for a new group, as the schedules' trigger would set it (from
     `now`, the run's start, rather than its transaction's: a meeting in the seconds between
@@ -1466,13 +1512,23 @@ def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime |
                default=None)
 
 
-@functools.lru_cache(maxsize=16384)
 def _upcoming_and_next(rec: Recurrence, now: dt.datetime) -> tuple[str, dt.datetime | None]:
     """`upcoming_utc` as an array literal and its first meeting, once per distinct schedule:
-    a feed's thousands of "Tuesdays at 7pm in Europe/London" share one answer (a Recurrence
-    is immutable)."""
-    found = upcoming_utc(rec, now)
-    return _array(when.isoformat() for when in found), (found[0] if found else None)
+    a feed's thousands of "Tuesdays at 7pm in Europe/London" share one answer, whatever
+    their length (a meeting's start times do not depend on its duration)."""
+    key = (rec.freq, rec.interval, rec.weekday, rec.set_pos, rec.start_time, rec.timezone,
+           rec.valid_from, rec.valid_until, rec.cancelled_dates, now)
+    found = _UPCOMING.get(key)
+    if found is None:
+        starts = upcoming_utc(rec, now)
+        found = (_array([when.isoformat() for when in starts]), starts[0] if starts else None)
+        if len(_UPCOMING) >= 16384:
+            _UPCOMING.clear()
+        _UPCOMING[key] = found
+    return found
+
+
+_UPCOMING: dict[tuple, tuple[str, dt.datetime | None]] = {}  # see `_upcoming_and_next`
 
 
 @functools.lru_cache(maxsize=16384)
@@ -1531,11 +1587,11 @@ def _location_ids(session: Session,
     missing = [(key, n) for key, n in wanted.items() if key not in ids]
     if missing:
         new_ids = _next_ids(session, L, len(missing))
-        _copy(session, L, ("id", *_VENUE_COLUMNS, "point", "address_key"), (
-            (lid, *(venue_values(n)[k] for k in _VENUE_COLUMNS),
+        _insert_later(session, L, ("id", *_VENUE_COLUMNS, "point", "address_key"), [
+            (lid, *map(venue_values(n).__getitem__, _VENUE_COLUMNS),
              f"SRID=4326;POINT({n.longitude!r} {n.latitude!r})", key)
             for lid, (key, n) in zip(new_ids, missing, strict=True)
-        ))
+        ])
         ids.update({key: lid for lid, (key, _) in zip(new_ids, missing, strict=True)})
     return ids
 

@@ -730,6 +730,7 @@ class MeetingTypes:
 
         self.codes: dict[str, tuple[str, str]] = {}  # CODE -> (kind, value)
         self.extra: dict[str, list[tuple[str, str]]] = {}
+        self._read: dict[tuple[str, ...], tuple] = {}  # types -> what `read` found
         if use_default:
             for table, kind in ((LOSS_TYPES, "loss"), (AUDIENCE_TYPES, "audience"),
                                 (LANGUAGE_TYPES, "language"), (ACCESS_TYPES, "access")):
@@ -761,6 +762,19 @@ class MeetingTypes:
         self.use_default = use_default
 
     def read(self, types: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
+        """A feed repeats a few dozen type lists on every row: each is read once (the
+        lists returned are the caller's own)."""
+        key = tuple(types)
+        found = self._read.get(key)
+        if found is None:
+            if len(self._read) >= 4096:
+                self._read.clear()
+            found = self._read[key] = self._read_types(types)
+        loss, audiences, languages, access = found
+        return list(loss), list(audiences), list(languages), list(access)
+
+    def _read_types(self, types: list[str]
+                    ) -> tuple[list[str], list[str], list[str], list[str]]:
         from finder import vocab
 
         out: dict[str, list[str]] = {"loss": [], "audience": [], "language": [], "access": []}

@@ -167,21 +167,24 @@ class _Row:
         return None if value is None else text(value)
 
     def schedules(self) -> list[ScheduleRecord]:
-        if self.row.get("day") in (None, "", []):
-            raise ValueError("day is missing (meetings by appointment are not listed)")
-        days = _days(self.row["day"])
-        start = _clock(self.row.get("time"), "time")
+        day, start, end = self.row.get("day"), self.row.get("time"), self.row.get("end_time")
         duration = self.source.options.get("default_duration", DEFAULT_DURATION)
-        if self.get("end_time") is not None:
-            end = _clock(self.row.get("end_time"), "end_time")
-            # end_time is optional: one equal to the start, or one that would make the
-            # meeting last more than MAX_DURATION (an end typed before the start, a copy
-            # slip) says nothing usable about the length, so the default length stands
-            if end != start:
-                with contextlib.suppress(ValueError):
-                    duration = duration_between(start, end)
-        return [ScheduleRecord(freq="weekly", weekday=d, start_time=start,
-                               duration_minutes=duration, timezone=None) for d in days]
+        # a feed repeats a few dozen days and times on every row: each read once (keyed by
+        # repr, which tells 1 from 1.0 and True, as the reading does)
+        key = (repr(day), repr(start), repr(end), duration)
+        try:
+            found = _TIMES.get(key)
+        except TypeError:  # an unhashable default_duration
+            found, key = None, None
+        if found is None:
+            found = _times(day, start, end, duration)
+            if key is not None:
+                if len(_TIMES) >= 4096:
+                    _TIMES.clear()
+                _TIMES[key] = found
+        days, start_time, minutes = found
+        return [ScheduleRecord(freq="weekly", weekday=d, start_time=start_time,
+                               duration_minutes=minutes, timezone=None) for d in days]
 
     def place(self) -> dict[str, Any] | None:
         """The venue's fields when the meeting has a physical address, else None."""
@@ -233,6 +236,28 @@ class _Row:
         if self.source.organisation:
             return OrganisationRecord(name=self.source.organisation)
         return None
+
+
+_TIMES: dict[tuple, tuple[list[int], dt.time, Any]] = {}  # see `_Row.schedules`
+
+
+def _times(day: Any, time: Any, end_time: Any,
+           duration: Any) -> tuple[list[int], dt.time, Any]:
+    """(weekdays, start, length in minutes) of a meeting's `day`, `time` and `end_time`;
+    ValueError says what cannot be read."""
+    if day in (None, "", []):
+        raise ValueError("day is missing (meetings by appointment are not listed)")
+    days = _days(day)
+    start = _clock(time, "time")
+    if text(end_time) is not None:
+        end = _clock(end_time, "end_time")
+        # end_time is optional: one equal to the start, or one that would make the
+        # meeting last more than MAX_DURATION (an end typed before the start, a copy
+        # slip) says nothing usable about the length, so the default length stands
+        if end != start:
+            with contextlib.suppress(ValueError):
+                duration = duration_between(start, end)
+    return days, start, duration
 
 
 def meeting_record(row: Any, n: int, source: Source) -> ListingRecord | RowProblem:
