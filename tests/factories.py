@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from sqlalchemy import text
+
 from finder.models import Group, Location, Schedule
 from finder.schedule_cache import refresh_upcoming
 from finder.schedules import time_band
@@ -44,6 +46,24 @@ def make_group(session, name: str, *, format: str = "in_person", lat: float | No
     refresh_upcoming(session, schedules=group.schedules)
     session.flush()
     return group
+
+
+def bulk_in_person_groups(session, n: int) -> None:
+    """`n` bare active in-person groups scattered over southern Britain, each at its own
+    venue, and fresh statistics: enough rows for the planner to prefer an index."""
+    session.execute(text("""
+        WITH l AS (
+          INSERT INTO locations (country, point, timezone, geocode_precision, address_key)
+          SELECT 'GB', ST_SetSRID(ST_MakePoint(-5 + random() * 6, 50 + random() * 5), 4326),
+                 'Europe/London', 'given', 'bulk-' || i
+          FROM generate_series(1, :n) AS i RETURNING id)
+        INSERT INTO groups (name, description, format, status, join_mode, loss_types, audiences,
+                            languages, cost, facilitation, location_id, timezone,
+                            service_countries)
+        SELECT 'bulk', '', 'in_person', 'active', 'drop_in', '{}', '{}', '{en}', 'free', 'peer',
+               id, 'Europe/London', '{}' FROM l
+    """), {"n": n})
+    session.execute(text("ANALYZE locations; ANALYZE groups"))
 
 
 def offset(lat: float, lng: float, north_km: float = 0.0, east_km: float = 0.0):

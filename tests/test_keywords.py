@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from finder.keywords import reader, store, sync
 from finder.models import Organisation
-from tests.factories import make_group, offset
+from tests.factories import bulk_in_person_groups, make_group, offset
 
 LONDON = (51.501009, -0.141588)  # SW1A 1AA
 NEAR = f"{LONDON[0]},{LONDON[1]}"
@@ -628,26 +628,14 @@ def test_a_walk_keeps_ties_whole_and_intersects_in_order():
 
 
 def test_the_nearest_walk_uses_the_gist_index(session):
-    """The walk's statement reads locations nearest first from the GiST index and stops
+    """The walk's statement reads groups nearest first from the GiST index and stops
     (no radius in its WHERE, which would make PostgreSQL read and sort the whole radius)."""
     from werkzeug.datastructures import MultiDict
 
     from finder.search import query
     from finder.search.params import parse
 
-    session.execute(text("""
-        WITH l AS (
-          INSERT INTO locations (country, point, timezone, geocode_precision, address_key)
-          SELECT 'GB', ST_SetSRID(ST_MakePoint(-5 + random() * 6, 50 + random() * 5), 4326),
-                 'Europe/London', 'given', 'bulk-' || i
-          FROM generate_series(1, 20000) AS i RETURNING id)
-        INSERT INTO groups (name, description, format, status, join_mode, loss_types, audiences,
-                            languages, cost, facilitation, location_id, timezone,
-                            service_countries)
-        SELECT 'bulk', '', 'in_person', 'active', 'drop_in', '{}', '{}', '{en}', 'free', 'peer',
-               id, 'Europe/London', '{}' FROM l
-    """))
-    session.execute(text("ANALYZE locations; ANALYZE groups"))
+    bulk_in_person_groups(session, 20_000)
     now = dt.datetime.now(dt.UTC)
     params = parse(MultiDict({"near": NEAR, "q": "dads"}))
     f = query.filters(params, now, formats=query.IN_A_PLACE)

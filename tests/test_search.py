@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from finder.search import query
 from finder.search.params import parse
-from tests.factories import make_group, offset
+from tests.factories import bulk_in_person_groups, make_group, offset
 
 LONDON = (51.501009, -0.141588)  # SW1A 1AA
 NEAR = f"{LONDON[0]},{LONDON[1]}"
@@ -192,19 +192,7 @@ def test_withdrawn_and_paused_groups_are_not_searchable(client, session):
 def test_distance_query_uses_the_gist_index(session):
     """With enough rows for the planner to care, the KNN query walks the groups' own GiST
     index (the venue's point copied to the group row, migration 0013)."""
-    session.execute(text("""
-        WITH l AS (
-          INSERT INTO locations (country, point, timezone, geocode_precision, address_key)
-          SELECT 'GB', ST_SetSRID(ST_MakePoint(-5 + random() * 6, 50 + random() * 5), 4326),
-                 'Europe/London', 'given', 'bulk-' || i
-          FROM generate_series(1, 20000) AS i RETURNING id)
-        INSERT INTO groups (name, description, format, status, join_mode, loss_types, audiences,
-                            languages, cost, facilitation, location_id, timezone,
-                            service_countries)
-        SELECT 'bulk', '', 'in_person', 'active', 'drop_in', '{}', '{}', '{en}', 'free', 'peer',
-               id, 'Europe/London', '{}' FROM l
-    """))
-    session.execute(text("ANALYZE locations; ANALYZE groups"))
+    bulk_in_person_groups(session, 20_000)
     captured = []
     conn = session.connection().connection.driver_connection
 
