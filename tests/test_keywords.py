@@ -103,6 +103,8 @@ def groups(session):
     ("stilbirth", "Stillborn babies remembered"),  # a typo in a long word
     ("miscarrage", "Miscarriage support"),
     ("ectopik", "Ectopic pregnancy online"),  # one letter from the word, two from its stem
+    ("ectpoic", "Ectopic pregnancy online"),  # two letters swapped in a short word
+    ("fahters", "Fathers after loss"),
     ("ectopic online", "Ectopic pregnancy online"),
     ("remembering", "Stillborn babies remembered"),  # stemming
 ])
@@ -111,6 +113,14 @@ def test_relevance_cases(client, groups, index, q, expected):
     body = search(client, q=q)
     assert body["keywords"]["answered_by"] == "index"
     assert names(body)[0] == expected, names(body)
+
+
+def test_a_swap_of_neighbouring_letters_is_one_typo():
+    from finder.keywords.scoring import swaps
+
+    assert swaps("greif") == {"rgeif", "gerif", "grief", "grefi"}
+    assert swaps("greif", keep=1) == {"gerif", "grief", "grefi"}  # the first letter stays
+    assert swaps("loos") == {"olos", "loso"}  # swapping two equal letters changes nothing
 
 
 def test_a_name_match_ranks_above_a_description_match(client, groups, index):

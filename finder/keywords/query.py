@@ -4,7 +4,8 @@ The text is never given to Whoosh's query parser: it is split into words by the 
 own analyzer, so quotes, `*`, `:`, brackets, `AND` and the like are only characters (or
 stop words) and cannot raise. Each word, or phrase from the synonyms list, becomes a
 *concept*: any of its alternatives in any searched field, with typos allowed for words of
-five letters or more (edit distance 1, or 2 from eight letters, first letter fixed). Every
+five letters or more (edit distance 1, or 2 from eight letters, first letter fixed; two
+neighbouring letters swapped count as one edit: "ectpoic", "greif"). Every
 concept must match; when that finds nothing, any may ("grupo en español" still finds the
 Spanish-language groups), more matches scoring higher.
 """

@@ -57,9 +57,13 @@ class Scorer:
         key = (q.fieldname, q.text, q.maxdist, q.prefixlength)
         found = self._expanded.get(key)
         if found is None:
-            found = tuple(w.decode() if isinstance(w, bytes) else w for w in
-                          self.searcher.reader().terms_within(q.fieldname, q.text, q.maxdist,
-                                                              prefix=q.prefixlength))
+            reader = self.searcher.reader()
+            words = [w.decode() if isinstance(w, bytes) else w for w in
+                     reader.terms_within(q.fieldname, q.text, q.maxdist, prefix=q.prefixlength)]
+            if q.maxdist == 1:  # Whoosh's automaton counts a swap as two edits; people don't
+                words += [w for w in sorted(swaps(q.text, q.prefixlength))
+                          if (q.fieldname, w) in reader]
+            found = tuple(dict.fromkeys(words))
             with self._lock:
                 if len(self._expanded) >= EXPANSIONS:
                     self._expanded.clear()
@@ -182,6 +186,13 @@ class Scorer:
                 found[self.term(field, value)[0]] = i
             self._codes[key] = found
         return found
+
+
+def swaps(word: str, keep: int = 0) -> set[str]:
+    """`word` with two neighbouring letters swapped ("greif" -> "grief"), its first `keep`
+    letters left as they are."""
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2:]
+            for i in range(keep, len(word) - 1) if word[i] != word[i + 1]}
 
 
 def _bytes_column(column, n: int) -> np.ndarray:
