@@ -26,10 +26,11 @@ def wants_json() -> bool:
 
 
 def json_error(status: int, message: str, field: str | None = None,
-               value: object = None) -> Response:
+               value: object = None, **extra: object) -> Response:
     body: dict = {"message": message}
     if field:
         body.update(field=field, value=value)
+    body.update(extra)
     return Response(orjson.dumps({"error": body}, default=str), status=status,
                     mimetype="application/json")
 

@@ -300,6 +300,9 @@ class Place(Base):
     __table_args__ = (
         Index("ix_places_name_key", "name_key"),
         Index("ix_places_point", "point", postgresql_using="gist"),
+        # "did you mean" (finder.geocode.suggest, migration 0016)
+        Index("ix_places_name_key_trgm", "name_key", postgresql_using="gin",
+              postgresql_ops={"name_key": "gin_trgm_ops"}),
     )
 
     geonameid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

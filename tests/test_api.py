@@ -83,6 +83,14 @@ def test_bad_input_is_a_json_error_naming_the_field(client, query, field, status
     assert response.get_json()["error"]["field"] == field
 
 
+def test_an_unknown_town_close_to_a_known_one_says_which(client):
+    error = client.get("/api/v1/groups?near=Birmingam,%20UK").get_json()["error"]
+    assert (error["field"], error["value"]) == ("near", "Birmingam, UK")
+    assert error["did_you_mean"] == "Birmingham, UK"  # offered: nothing was searched
+    error = client.get("/api/v1/groups?near=Qwxzzy%20Nowhere").get_json()["error"]
+    assert "did_you_mean" not in error
+
+
 def test_unknown_group_and_route_are_json_404s(client):
     assert client.get("/api/v1/groups/123456789").get_json()["error"]["message"]
     assert client.get("/api/v1/groups/99999999999999999999").status_code == 404

@@ -137,6 +137,39 @@ def test_not_found_is_friendly(session, query):
     )
 
 
+@pytest.mark.parametrize("query, suggestion", [
+    ("Manchster", "Manchester"),
+    ("Birmingam, UK", "Birmingham, UK"),  # what followed the comma is kept
+    ("Londn", "London"),  # not Londa (India, Italy): closer, and far bigger
+    ("edinbrugh", "Edinburgh"),
+])
+def test_a_misspelt_town_is_not_found_but_a_close_one_is_suggested(session, query,
+                                                                   suggestion):
+    with pytest.raises(geocode.LocationNotFound) as info:
+        geocode.resolve(session, query)
+    assert info.value.suggestion == suggestion
+    assert str(info.value).startswith(f"We couldn't find “{query}”")
+
+
+@pytest.mark.parametrize("query", ["zzzz nowhere", "99999", "Leeds LS99 9ZZ", "!!!", "Xq"])
+def test_nothing_is_suggested_when_nothing_is_close(session, query):
+    with pytest.raises(geocode.LocationNotFound) as info:
+        geocode.resolve(session, query)
+    assert info.value.suggestion is None
+
+
+def test_the_closest_name_wins_then_the_bigger_place():
+    from finder.geocode.suggest import closest_name
+
+    assert closest_name("londn", [("Londa", "londa", 6131), ("London", "london", 8961989)]) \
+        == "London"
+    # names about as close: the bigger place
+    assert closest_name("sheffeild", [("Sheffield", "sheffield", 556500),
+                                      ("Sheffeld", "sheffeld", 90)]) == "Sheffield"
+    assert closest_name("londn", [("Lund", "lund", 91940)]) is None  # not close enough
+    assert closest_name("leeds", [("Leeds", "leeds", 536280)]) is None  # nothing new
+
+
 def test_empty_query(session):
     with pytest.raises(geocode.LocationNotFound, match="Enter a postcode"):
         geocode.resolve(session, "   ")

@@ -90,6 +90,17 @@ def test_unknown_place_gets_a_friendly_message(client):
     assert "format=virtual" in html
 
 
+def test_a_misspelt_town_is_not_searched_but_offered(client):
+    response = client.get("/?near=Manchster&format=in_person&page=2")
+    assert response.status_code == 200
+    html = unescape(response.get_data(as_text=True))
+    assert "couldn't find that place" in html and 'id="results-heading"' not in html
+    # the link keeps the other choices and starts again at page 1
+    assert '<a href="/?near=Manchester&format=in_person">Manchester</a>?' in html
+    spanish = unescape(client.get("/?near=Manchster&lang=es").get_data(as_text=True))
+    assert "¿Quisiste decir <a href=" in spanish
+
+
 def test_empty_state_suggests_widening_radius_and_online_groups(client):
     page = unescape(client.get(f"/?near={NEAR}&radius=1&loss=molar").get_data(as_text=True))
     assert "didn't find a group" in page

@@ -42,7 +42,8 @@ def _invalid_location(exc: geocode.InvalidLocation):
 
 @bp.errorhandler(geocode.LocationNotFound)
 def _not_found_location(exc: geocode.LocationNotFound):
-    return json_error(422, str(exc), "near", request.args.get("near"))
+    extra = {"did_you_mean": exc.suggestion} if exc.suggestion else {}
+    return json_error(422, str(exc), "near", request.args.get("near"), **extra)
 
 
 @bp.get("/groups")

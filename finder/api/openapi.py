@@ -62,7 +62,9 @@ SEARCH_PARAMETERS = [
     _query("near", {"type": "string", "maxLength": p.MAX_TEXT},
            f"A postcode or ZIP, a town (\"Leeds\", \"Austin, TX\") or \"lat,lng\"; at most "
            f"{p.MAX_TEXT} characters. A place we cannot find, coordinates out of range or "
-           f"characters no place name has (control characters, bidi overrides) are a 422."),
+           f"characters no place name has (control characters, bidi overrides) are a 422; "
+           f"for a town name that is close to a known one, the 422 says which in "
+           f"`did_you_mean` (\"Manchster\" -> \"Manchester\")."),
     _query("radius", {"type": "number", "exclusiveMinimum": 0, "maximum": p.MAX_RADIUS_KM,
                       "default": p.DEFAULT_RADIUS},
            f"Search radius in `unit`: more than 0 and at most {p.MAX_RADIUS_KM:g} km, or "
@@ -104,7 +106,11 @@ SCHEMAS = {
         "properties": {"error": {
             "type": "object", "required": ["message"],
             "properties": {"message": {"type": "string"}, "field": {"type": "string"},
-                           "value": {}},
+                           "value": {},
+                           "did_you_mean": {
+                               "type": "string",
+                               "description": "422 for an unknown place: a known place "
+                                              "with a close name, to offer (not searched)"}},
         }},
     },
     "Meeting": {

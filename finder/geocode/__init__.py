@@ -6,6 +6,7 @@ optional online one); see `base` for the interface and the module per geocoder.
     resolve(session, "SW1A 1AA")            Resolved(..., precision="postcode")
     resolve(session, "LS")                  approximate, with a note for the searcher
     resolve(session, "zzzz")                raises LocationNotFound (a friendly message)
+    resolve(session, "Manchster")           raises LocationNotFound, suggestion "Manchester"
     resolve(session, "91,0")                raises InvalidLocation
     lookup_postcode(session, "GB", "ls61aa")  a publisher's postcode, or None
     nearest_place(session, lat, lng)        the closest town (country, timezone)
@@ -17,7 +18,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from finder.geocode import normalise
+from finder.geocode import normalise, suggest
 from finder.geocode.base import Geocoder, InvalidLocation, LocationNotFound, Resolved
 from finder.geocode.latlng import LatLngGeocoder
 from finder.geocode.nominatim import NominatimGeocoder
@@ -70,4 +71,4 @@ def resolve(session: Session, text: str | None, *, online: bool = False,
             log.debug("location resolved online")
             return found
     log.debug("location not found (%s)", normalise.classify(query).kind)
-    raise LocationNotFound(query)
+    raise LocationNotFound(query, suggestion=suggest.similar_place(session, query))

@@ -41,13 +41,18 @@ def _quoted(text: str, limit: int = 60) -> str:
 
 
 class LocationNotFound(Exception):
-    """Nothing matched; the message is written for the searcher, not for a log."""
+    """Nothing matched; the message is written for the searcher, not for a log.
 
-    def __init__(self, query: str, message: str | None = None) -> None:
+    `suggestion`: a known place with a name close to the one typed, to offer ("Did you mean
+    Manchester?"), never to search instead."""
+
+    def __init__(self, query: str, message: str | None = None,
+                 suggestion: str | None = None) -> None:
         self.message = message or (
             f"We couldn't find {_quoted(query)}. "
             "Try a full postcode, a town name, or browse online groups."
         )
+        self.suggestion = suggestion
         super().__init__(self.message)
 
 

@@ -88,6 +88,10 @@ def search_page():
         status = 400
     except geocode.LocationNotFound as exc:
         context["miss"] = str(exc)
+        if exc.suggestion and params is not None:  # offered, not searched: they choose
+            context["miss_suggestion"] = exc.suggestion
+            context["miss_suggestion_url"] = url_for(
+                "web.search_page", **params.to_query(near=exc.suggestion, page=None))
     error = context["error"]
     context.update(
         params=params,
