@@ -454,7 +454,8 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
         total, counter = (counted[0], counted[1]) if with_counter else (counted[0], None)
     knn = params.sort != "next" and total >= offset + params.per_page
     page_sql = _page_sql(knn_sql if knn else radius_sql, params.per_page, offset)
-    rows = cur.execute(page_sql, values).fetchall()
+    rows = cur.execute(page_sql, values, prepare=WALK_PREPARE if walked is not None else None
+                       ).fetchall()
     return replace(_page(rows, total, offset, params), walked=walked), counter
 
 
@@ -597,6 +598,12 @@ def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]
 #   filter are read first (`_nearest_matches`), the matches among them kept, and the
 #   page's usual statement joins only those (distance, then relevance for ties).
 
+# A walk's statements are planned for their own values every time, never prepared: a
+# prepared statement's generic plan (which PostgreSQL may settle on after five runs) cannot
+# know how dense the searcher's area is, how rare a filter is there or how many ids a chunk
+# holds, and a nearest-first walk with a rare filter in a sparse area took 60-100 ms on the
+# plan made for a dense one instead of 20 (planning costs about half a millisecond).
+WALK_PREPARE = False
 FIRST_CHUNK = 256  # matches sent in a first chunk at least
 FIRST_TIMES = 2  # and as many as this many times those wanted (most pass the filters)
 FIRST_NEAREST = 512  # groups read by a first nearest-first walk at most: where the radius
@@ -640,7 +647,7 @@ def _best_first_matches(cur: psycopg.Cursor, ranked_sql: str, values: dict[str, 
         stop = kw.end_of_chunk(min(start + size, n))
         chunk = {**values, **kw.part(start, stop).values()}
         limit = _round_up(want - len(passed))
-        rows = cur.execute(_page_sql(ranked_sql, limit, 0), chunk).fetchall()
+        rows = cur.execute(_page_sql(ranked_sql, limit, 0), chunk, prepare=WALK_PREPARE).fetchall()
         passed.extend(row[0] for row in rows)
         cut = len(rows) == limit  # the chunk may hold more that pass
         size = _next_size(len(passed), stop, want, stop - start)
@@ -670,8 +677,8 @@ def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
     size = _round_up(min(max((want or 0) / max(kw.share, 0.01) * 1.3, FIRST_CHUNK),
                          FIRST_NEAREST))
     while want is not None and found < want:
-        rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": after}
-                           ).fetchall()
+        rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": after},
+                           prepare=WALK_PREPARE).fetchall()
         near = kw.among(np.array([r[0] for r in rows if r[2] and not
                                   (r[1] == after and r[0] in at_after)], dtype=np.int32))
         ids.append(near.ids)
@@ -688,7 +695,7 @@ def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
             break
         size = _round_up(max(needed, FIRST_CHUNK))
     if want is None or found < want:
-        more = [r[0] for r in cur.execute(rest, {**values, "after_m": after})
+        more = [r[0] for r in cur.execute(rest, {**values, "after_m": after}, prepare=WALK_PREPARE)
                 if r[1] != after or r[0] not in at_after]
         further = kw.among(np.array(more, dtype=np.int32))
         ids.append(further.ids)
@@ -769,7 +776,7 @@ def facets(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime, keywords
         sql = _facets_sql(tuple(_facet_parts(params, now, keywords, point, country,
                                              searcher_tz, values)))
     out: dict[str, dict[str, int]] = {"format": {}, "day": {}, "loss": {}, "audience": {}}
-    for facet, value, count in cur.execute(sql, values):
+    for facet, value, count in cur.execute(sql, values, prepare=WALK_PREPARE):
         if facet == "day":
             value = vocab.DAYS.codes[int(value)]
         out[facet][value] = count
