@@ -166,6 +166,7 @@ def test_an_ended_series_drops_out_and_a_renewed_one_returns(client, session):
 
 
 def _tuesdays(start: dt.date, count: int) -> list[dt.date]:
+    """`count` Tuesdays from `start` on (`start` itself when it is one)."""
     first = start + dt.timedelta(days=(1 - start.weekday()) % 7)
     return [first + dt.timedelta(weeks=n) for n in range(count)]
 
@@ -181,8 +182,8 @@ def test_a_series_whose_remaining_dates_are_all_cancelled_has_ended(client, sess
     off has no future meeting: it drops out like a series that ran out, its page says so,
     and it comes back when a date is put back (or a new schedule arrives)."""
     today = dt.date.today()
-    past, coming = _tuesdays(today - dt.timedelta(days=28), 4), _tuesdays(today + dt.timedelta(
-        days=1), 8)
+    # the coming ones from today on: on a Tuesday, today's meeting is still to come
+    past, coming = _tuesdays(today - dt.timedelta(days=28), 4), _tuesdays(today, 8)
     spec = {"freq": "weekly", "weekday": 1, "start_time": dt.time(19),
             "valid_from": past[0], "valid_until": coming[-1]}
     called_off = make_group(session, "Called Off Circle", lat=LEEDS[0], lng=LEEDS[1],
@@ -234,7 +235,7 @@ def test_the_daily_refresh_brings_hand_written_schedules_into_the_rule(client, s
     from finder.schedule_cache import refresh_upcoming
 
     today = dt.date.today()
-    coming = _tuesdays(today + dt.timedelta(days=1), 4)
+    coming = _tuesdays(today, 4)  # from today on (a Tuesday's meeting is still to come)
     group = make_group(session, "Edited By Hand", lat=LEEDS[0], lng=LEEDS[1], schedules=[
         {"freq": "weekly", "weekday": 1, "start_time": dt.time(19),
          "valid_from": today - dt.timedelta(days=30), "valid_until": coming[-1]}])
