@@ -101,6 +101,21 @@ def test_a_misspelt_town_is_not_searched_but_offered(client):
     assert "¿Quisiste decir <a href=" in spanish
 
 
+def test_a_search_page_finds_the_place_once(client, monkeypatch):
+    from finder import geocode
+
+    asked, resolve = [], geocode.resolve
+
+    def counted(session, text, **kw):
+        asked.append(text)
+        return resolve(session, text, **kw)
+
+    monkeypatch.setattr(geocode, "resolve", counted)
+    assert client.get("/?near=Austin,%20TX").status_code == 200  # miles: a US search
+    assert client.get("/?near=Manchster").status_code == 200  # not found, one suggestion
+    assert asked == ["Austin, TX", "Manchster"]
+
+
 def test_empty_state_suggests_widening_radius_and_online_groups(client):
     page = unescape(client.get(f"/?near={NEAR}&radius=1&loss=molar").get_data(as_text=True))
     assert "didn't find a group" in page

@@ -172,14 +172,17 @@ def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex |
 def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
         online_geocoder: bool = False, user_agent: str | None = None,
         now: dt.datetime | None = None, root: str = "",
-        keyword_index: KeywordIndex | None = None) -> SearchOutcome:
+        keyword_index: KeywordIndex | None = None,
+        location: geocode.Resolved | None = None) -> SearchOutcome:
     """Raises ParamError for a page past the end, geocode.LocationNotFound for an unknown place.
 
     `session` is for geocoding; the lists are read with `cursor` (the same connection).
-    Keywords (`q`) are matched by `keyword_index`, or by the database when it cannot."""
+    Keywords (`q`) are matched by `keyword_index`, or by the database when it cannot.
+    `location`: `params.near` already resolved by the caller (the page, to choose the unit)."""
     now = now or dt.datetime.now(dt.UTC)
-    location = None
-    if params.near:
+    if not params.near:
+        location = None
+    elif location is None:
         location = geocode.resolve(session, params.near, online=online_geocoder,
                                    user_agent=user_agent)
     searcher_tz = params.tz or (location.timezone if location else None)

@@ -43,15 +43,10 @@ def filters_in_use(params: SearchParams | None, args) -> bool:
     return any((args.get(name) or "").strip() for name in FILTER_FIELDS)
 
 
-def with_local_unit(params: SearchParams, args, session) -> SearchParams:
+def with_local_unit(params: SearchParams, args, place: geocode.Resolved | None
+                    ) -> SearchParams:
     """Miles for searches in the US when the searcher did not choose a unit."""
-    if (args.get("unit") or "").strip() or not params.near:
-        return params
-    try:
-        place = geocode.resolve(session, params.near,
-                                online=current_app.config["ONLINE_GEOCODER"],
-                                user_agent=current_app.config["GEOCODER_USER_AGENT"])
-    except (geocode.LocationNotFound, geocode.InvalidLocation):
+    if (args.get("unit") or "").strip() or place is None:
         return params
     if place.country not in MILES_COUNTRIES:
         return params
@@ -60,11 +55,16 @@ def with_local_unit(params: SearchParams, args, session) -> SearchParams:
 
 
 def run_search(args, session):
+    """The search a page shows. Raises what `search.run` raises (an unknown place: the
+    searcher's location is found once, here, for the unit and for the search)."""
     params = search.parse(args)
-    params = with_local_unit(params, args, session)
-    outcome = search.run(session, get_cursor(), params,
-                         online_geocoder=current_app.config["ONLINE_GEOCODER"],
-                         user_agent=current_app.config["GEOCODER_USER_AGENT"],
+    place = None
+    if params.near:
+        place = geocode.resolve(session, params.near,
+                                online=current_app.config["ONLINE_GEOCODER"],
+                                user_agent=current_app.config["GEOCODER_USER_AGENT"])
+    params = with_local_unit(params, args, place)
+    outcome = search.run(session, get_cursor(), params, location=place,
                          keyword_index=get_index())
     return params, outcome
 
