@@ -142,6 +142,7 @@ def test_not_found_is_friendly(session, query):
     ("Birmingam, UK", "Birmingham, UK"),  # what followed the comma is kept
     ("Londn", "London"),  # not Londa (India, Italy): closer, and far bigger
     ("edinbrugh", "Edinburgh"),
+    ("San Jsoe, CA", "San Jose, CA"),  # not crowded out by the many names closer by trigrams
 ])
 def test_a_misspelt_town_is_not_found_but_a_close_one_is_suggested(session, query,
                                                                    suggestion):

@@ -19,11 +19,17 @@ from finder.vocab import fold
 
 MIN_SCORE = 75  # similarity (100: the same) below which nothing is offered: 1 edit in 4 letters
 AS_CLOSE = 5  # names within this much of the closest are "about as close"
-CANDIDATES = 30
+CANDIDATES = 100
 
+# one row per distinct name (its biggest place): many places share a name ("San Juan" in a
+# dozen countries), and shorter names share more trigrams ("San"), so without this the
+# closest name by edits ("San Jose" for "san jsoe") can fall outside the candidates
 SIMILAR_SQL = (
-    "SELECT name, name_key, population FROM places WHERE name_key %% %(key)s "
-    "ORDER BY similarity(name_key, %(key)s) DESC, population DESC LIMIT %(n)s"
+    "SELECT name, name_key, population FROM ("
+    " SELECT DISTINCT ON (name_key) name, name_key, population,"
+    " similarity(name_key, %(key)s) AS s FROM places WHERE name_key %% %(key)s"
+    " ORDER BY name_key, population DESC) c "
+    "ORDER BY s DESC, population DESC LIMIT %(n)s"
 )
 
 
