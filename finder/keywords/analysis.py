@@ -11,18 +11,19 @@ all their words. `spell` keeps the words of names, tags, organisation and place 
 for "did you mean". Stored: the group id and a fingerprint of what was indexed (`check`);
 the id is also a column (`gid`), read for every match. `format` (one term: `in_person`,
 `virtual` or `hybrid`) lets a list of one format be walked over the matches of that format
-only (`finder.search.query`).
+only (`finder.search.query`); `attrs` holds the other filter values the same way
+(`documents.attributes`).
 """
 
 from __future__ import annotations
 
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.columns import NumericColumn
-from whoosh.fields import COLUMN, ID, STORED, TEXT, Schema
+from whoosh.fields import COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
-SCHEMA_VERSION = 5  # bump when the schema, analyzer or documents change: sync then rebuilds
+SCHEMA_VERSION = 6  # bump when the schema, analyzer or documents change: sync then rebuilds
 WEIGHTS = {"name": 3, "tags": 2, "organisation": 1, "place": 1, "when": 1, "description": 1}
 FIELD = "text"
 
@@ -117,6 +118,8 @@ def schema() -> Schema:
         gid=COLUMN(NumericColumn("I")),
         fingerprint=STORED,
         format=ID(),
+        # the filter values (`documents.attributes`), one term each
+        attrs=KEYWORD(),
         spell=WeightedText("words"),
         text=WeightedText("text"),
     )

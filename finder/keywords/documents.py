@@ -4,6 +4,12 @@ Only active groups are indexed; a paused or withdrawn group is removed. Tags car
 vocabulary's labels and the words people use for them (`finder.vocab` synonyms), so "NICU"
 finds a group tagged neonatal death; `when` carries the format and the days and times of day
 the group meets (from `groups.meeting_slots`), so "evening" and "online" are words too.
+
+`attrs` holds the group's filter values as terms (`loss:stillbirth`, `audience:partners`,
+`language:cy`, `cost:free`, `join:drop_in`, `served:GB`, and each meeting slot,
+`slot:1:evening`), so a keyword search narrows its matches to those that can pass its
+filters before it asks the database (which still tests every filter), and counts the facets
+of the groups it found without asking it again (`finder.keywords.attributes`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from finder.keywords import analysis
 # the columns migration 0010 watches, and the organisation's and venue's names
 DOCUMENT_SQL = """
     SELECT g.id, g.status, g.name, g.description, g.format, g.loss_types, g.audiences,
-           g.languages, g.meeting_slots, o.name, l.venue_name, l.town
+           g.languages, g.meeting_slots, o.name, l.venue_name, l.town, g.service_countries,
+           g.cost, g.join_mode
       FROM groups g
       LEFT JOIN organisations o ON o.id = g.organisation_id
       LEFT JOIN locations l ON l.id = g.location_id"""
@@ -51,10 +58,21 @@ def _when(format_code: str, slots: list[str] | None) -> list[str]:
     return out
 
 
+def attributes(loss: list[str] | None, audiences: list[str] | None,
+               languages: list[str] | None, cost: str | None, join: str | None,
+               served: list[str] | None, slots: list[str] | None) -> str:
+    """The `attrs` terms of a group: its filter values, as the search's filters name them."""
+    terms = [f"{kind}:{value}" for kind, values in (
+        ("loss", loss), ("audience", audiences), ("language", languages),
+        ("cost", [cost] if cost else None), ("join", [join] if join else None),
+        ("served", served), ("slot", slots)) for value in values or ()]
+    return " ".join(term.replace(" ", "_") for term in terms)
+
+
 def document(row: tuple) -> dict | None:
     """A database row (DOCUMENT_SQL) -> the fields to index; None when not indexed."""
     (gid, status, name, description, format_code, loss, audiences, languages, slots,
-     organisation, venue, town) = row
+     organisation, venue, town, served, cost, join) = row
     if status != "active":
         return None
     tags = " ".join(_words_for(vocab.LOSS, loss) + _words_for(vocab.AUDIENCE, audiences)
@@ -64,7 +82,8 @@ def document(row: tuple) -> dict | None:
         "organisation": organisation or "", "place": " ".join(filter(None, (venue, town))),
         "when": " ".join(_when(format_code, slots)),
     }
-    fingerprint = hashlib.blake2b("\x1f".join(fields.values()).encode(),
+    attrs = attributes(loss, audiences, languages, cost, join, served, slots)
+    fingerprint = hashlib.blake2b("\x1f".join([*fields.values(), attrs]).encode(),
                                   digest_size=8).hexdigest()
     # words for "did you mean": names, tags, organisation and place (the description's
     # words too would make indexing half as fast again, for suggestions rarely needed)
@@ -72,7 +91,7 @@ def document(row: tuple) -> dict | None:
     # each part once, with its weight (analysis.WeightedText counts its words that often)
     text = [(fields[part], times) for part, times in analysis.WEIGHTS.items() if fields[part]]
     return {"id": str(gid), "gid": gid, "fingerprint": fingerprint, "format": format_code,
-            "spell": spell, "text": text}
+            "attrs": attrs, "spell": spell, "text": text}
 
 
 def rows(cursor, where: str = "", params: dict | None = None,

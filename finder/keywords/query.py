@@ -23,6 +23,7 @@ from whoosh.searching import Searcher
 
 from finder import vocab
 from finder.keywords import analysis, scoring, synonyms
+from finder.keywords.attributes import Attributes
 
 FUZZY_MIN = 5  # letters
 FUZZY_BOOST = 0.4  # a typo's match counts less than the word itself
@@ -45,6 +46,9 @@ class Match:
     share: float = 1.0  # matches / documents in the index: how common the words are
     # each match's format as the index has it (a position in vocab.FORMAT.codes)
     formats: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
+    docs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # doc numbers
+    # the searcher's filter values per document (set by the reader that searched)
+    attributes: Attributes | None = None
 
 
 def words(text: str) -> list[str]:
@@ -116,7 +120,7 @@ def match(searcher: Searcher, text: str, scorer: scoring.Scorer | None = None
     suggestion = suggest(searcher, text) if len(docs) < SUGGEST_BELOW else None
     return Match(scorer.gids[docs].astype(np.int32), scores.astype(np.float32), terms,
                  suggestion, share=len(docs) / max(searcher.doc_count(), 1),
-                 formats=scorer.codes("format", vocab.FORMAT.codes)[docs])
+                 formats=scorer.codes("format", vocab.FORMAT.codes)[docs], docs=docs)
 
 
 def matched_words(searcher: Searcher, q: Query, scorer: scoring.Scorer | None = None

@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -33,6 +33,7 @@ from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
 from finder.keywords import query, scoring, store
+from finder.keywords.attributes import Attributes
 
 log = logging.getLogger(__name__)
 DB_CHECK_EVERY_S = 30.0  # how often "are there changes the index lacks?" is asked
@@ -48,6 +49,7 @@ class _Opened:
     generation: Path
     token: int
     scorer: scoring.Scorer | None = None
+    attributes: Attributes | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,10 @@ class KeywordIndex:
                 opened = self._searcher()  # the same, unless the index moved on meanwhile
                 if opened.scorer is None:
                     opened.scorer = scoring.Scorer(opened.searcher)
+                    opened.attributes = Attributes(opened.scorer, self._matching)
                 found = query.match(opened.searcher, text, opened.scorer)
+                if found is not None:
+                    found = replace(found, attributes=opened.attributes)
             key = (opened.token, text)
         except FileNotFoundError:
             return self._fallback("missing")

@@ -169,6 +169,23 @@ def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex |
     return query.Keywords("index", m.ids, m.scores, share=m.share, formats=m.formats), m
 
 
+# the filters the index also holds (`finder.keywords.documents.attributes`), by the name
+# of their terms there
+INDEXED_FILTERS = {"loss": "loss", "audience": "audience", "language": "language",
+                   "cost": "cost", "join": "join"}
+
+
+def narrowed(kw: query.Keywords, matched: keyword_query.Match | None,
+             wanted: dict[str, tuple[str, ...] | list[str]]) -> query.Keywords:
+    """The matches that the index says can pass these filters: the database then walks
+    fewer that it would turn away (it still tests every filter)."""
+    wanted = {kind: values for kind, values in wanted.items() if values}
+    if not wanted or matched is None or matched.attributes is None or kw.mode != "index":
+        return kw
+    keep = matched.attributes.keep(matched.docs, wanted)
+    return kw if keep is None else kw.where(keep)
+
+
 def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
         online_geocoder: bool = False, user_agent: str | None = None,
         now: dt.datetime | None = None, root: str = "",
@@ -187,6 +204,15 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
                                    user_agent=user_agent)
     searcher_tz = params.tz or (location.timezone if location else None)
     kw, matched = keywords_for(cursor, params.q, keyword_index)
+    kw_online = kw_place = kw
+    if kw is not None:
+        common = {term: getattr(params, name) for name, term in INDEXED_FILTERS.items()}
+        served = [query.WORLDWIDE] + ([location.country] if location and location.country
+                                      else [])
+        kw_online = narrowed(kw, matched, {**common, "served": served})
+        # groups meeting in a place: their own days and times, which the index holds too
+        kw_place = narrowed(kw, matched, {**common, "slot": query.slot_values(params)})
+        kw = narrowed(kw, matched, common)
 
     online_page = query.Page([], 0)
     if location is None:
@@ -194,14 +220,14 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
     elif kw is not None:  # keyword results are not cached: the index has its own cache
         if params.format == "virtual":
             page = query.online(cursor, params, location.country, now,
-                                searcher_tz=searcher_tz, keywords=kw)
+                                searcher_tz=searcher_tz, keywords=kw_online)
         else:
             page, _ = query.nearby(cursor, params, location.lat, location.lng, now,
-                                   keywords=kw)
+                                   keywords=kw_place)
         if params.format == "any":  # on later pages too, for the facets' online groups
             online_page = query.online(cursor, params, location.country, now,
                                        preview=ONLINE_PREVIEW, searcher_tz=searcher_tz,
-                                       keywords=kw)
+                                       keywords=kw_online)
     elif params.format == "virtual":
         key = _online_key(params, location.country, searcher_tz, query.change_counter(cursor),
                           (params.page, params.per_page))
@@ -241,9 +267,12 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
         outcome.keywords_by = "index" if kw.mode == "index" else "database"
         outcome.suggestion = matched.suggestion if matched else None
         walked = [p.walked for p in (page, facet_page) if p.walked is not None]
-        outcome.facets = query.facets(
-            cursor, params, now, kw, searcher_tz=searcher_tz,
-            point=(location.lat, location.lng) if location else None,
-            country=location.country if location else None,
-            walked=np.concatenate(walked) if page.walked is not None else None)
+        found = np.concatenate(walked) if page.walked is not None else None
+        if found is not None and matched is not None and matched.attributes is not None:
+            outcome.facets = matched.attributes.facets(found)  # the index's values
+        if outcome.facets is None:
+            outcome.facets = query.facets(
+                cursor, params, now, kw, searcher_tz=searcher_tz,
+                point=(location.lat, location.lng) if location else None,
+                country=location.country if location else None, walked=found)
     return outcome

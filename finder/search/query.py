@@ -99,6 +99,10 @@ class Keywords:
             kept |= self.formats == ALL_FORMATS.index(code)
         return self._take(np.flatnonzero(kept))
 
+    def where(self, keep: np.ndarray) -> Keywords:
+        """The matches for which `keep` (one flag per match) is true, in order."""
+        return self._take(np.flatnonzero(keep))
+
     def end_of_chunk(self, stop: int) -> int:
         """`stop`, moved on past matches scoring the same as the one before it: a chunk
         never splits a tie, so the SQL's tie-break (next meeting) sees all of it."""
@@ -173,8 +177,7 @@ def filters(params: SearchParams, now: dt.datetime, *, formats: tuple[str, ...],
     if params.days:
         values["days"] = list(params.days)
     if params.days or params.times:  # see groups.meeting_slots (migration 0007)
-        days = [str(d) for d in params.days] or ["*"]
-        values["slots"] = [f"{d}:{t}" for d in days for t in params.times or ("*",)]
+        values["slots"] = slot_values(params)
     in_searcher_zone = searcher_tz is not None and "virtual" in formats
     if in_searcher_zone and (params.days or params.times):
         values["searcher_tz"] = searcher_tz
@@ -184,6 +187,15 @@ def filters(params: SearchParams, now: dt.datetime, *, formats: tuple[str, ...],
              params.times, bool(params.within_days), local, in_searcher_zone,
              PROFESSIONALS in params.audience)
     return Filters(shape, values)
+
+
+def slot_values(params: SearchParams) -> list[str]:
+    """The `groups.meeting_slots` values a group meeting in a place needs one of to pass
+    the day and time filters ([] without them)."""
+    if not (params.days or params.times):
+        return []
+    days = [str(d) for d in params.days] or ["*"]
+    return [f"{d}:{t}" for d in days for t in params.times or ("*",)]
 
 
 def _band(clock: str, band: str) -> str:
@@ -420,6 +432,29 @@ def _nearest_sql(shape: tuple) -> tuple[str, str]:
             f"{columns} {matching} {IN_RADIUS} ORDER BY d")
 
 
+@lru_cache(maxsize=512)
+def _within_sql(shape: tuple) -> str:
+    """The matches (`kw_ids`) within the radius that pass every filter, nearest first."""
+    knn = f"g.point <-> {ORIGIN}"
+    # `= ANY`, not a join with the ids: PostgreSQL's estimate for the radius in a dense
+    # city is a row or two, and with a join it read the ids again for each group there
+    return (f"SELECT g.id, {knn} AS d {_nearby_matching(shape, None)} "
+            f"AND g.id = ANY(%(kw_ids)s::int[]) {IN_RADIUS} ORDER BY d, g.id")
+
+
+def _matches_within(cur: psycopg.Cursor, within_sql: str, values: dict[str, Any],
+                    kw: Keywords) -> Keywords:
+    """Every match within the radius that passes every filter, nearest first, asked of
+    the matches themselves: for a few of them, cheaper than walking the groups nearest
+    the searcher until enough matches turn up (`_nearest_matches`)."""
+    if not len(kw.ids):
+        return kw
+    rows = cur.execute(within_sql, {**values, "kw_ids": pgarrays.int4s(kw.ids)},
+                       prepare=WALK_PREPARE).fetchall()
+    near = kw.among(np.array([r[0] for r in rows], dtype=np.int32))
+    return replace(near, formats=_NO_FORMATS)
+
+
 def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
            now: dt.datetime, *, with_counter: bool = False,
            keywords: Keywords | None = None) -> tuple[Page, int | None]:
@@ -444,8 +479,12 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
     walked, counter = None, None
     if keywords is not None and keywords.mode == "index":
         want = _want(params) if params.sort != "next" else None  # by next meeting: all
-        near = _nearest_matches(cur, _nearest_sql(f.shape), values, keywords, want,
-                                params.radius_m)
+        mine = keywords.only(formats)
+        if len(mine.ids) <= MATCHES_FIRST:
+            near = _matches_within(cur, _within_sql(f.shape), values, mine)
+        else:
+            near = _nearest_matches(cur, _nearest_sql(f.shape), values, keywords, want,
+                                    params.radius_m)
         values.update(near.values())
         total, walked = len(near.ids), near.ids[:FACET_CAP]
     else:
@@ -612,6 +651,9 @@ def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]
 # holds, and a nearest-first walk with a rare filter in a sparse area took 60-100 ms on the
 # plan made for a dense one instead of 20 (planning costs about half a millisecond).
 WALK_PREPARE = False
+MATCHES_FIRST = 8192  # a nearby list with at most this many matches (in its formats, and
+#                      as far as the index knows, its filters) asks for them within the
+#                      radius at once, instead of walking the nearest groups
 FIRST_CHUNK = 256  # matches sent in a first chunk at least
 FIRST_TIMES = 2  # and as many as this many times those wanted (most pass the filters)
 FIRST_NEAREST = 512  # groups read by a first nearest-first walk at most: where the radius
