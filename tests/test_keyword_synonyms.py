@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from finder.keywords import query, synonyms
+from finder.keywords import query, snippets, synonyms
 
 
 @pytest.mark.parametrize("a, b", [
@@ -40,6 +40,27 @@ def test_words_fold_case_and_accents():
 
 
 def test_snippets_escape_publishers_text():
-    out = query.snippet('<img src=x onerror=alert(1)> dads & "partners"', frozenset({"dad"}))
+    out = snippets.snippet('<img src=x onerror=alert(1)> dads & "partners"', frozenset({"dad"}))
     assert "<img" not in out and "onerror=alert(1)&gt;" in out
     assert '<mark class="match t0">dads</mark>' in out
+
+
+def test_a_snippet_shows_the_passages_with_most_matched_words():
+    """Words are matched as the index reads them (case, accents, stems); the two passages
+    with most of them are shown in the text's order, whole words, without overlapping;
+    each distinct word has its own number."""
+    filler = "we share tea and talk about the weeks that follow " * 3
+    text = (f"Fathers welcome. {filler}One father spoke. {filler}A dad's evening: fathers, "
+            f"dads and FATHERS. {filler}The end.")
+    out = snippets.snippet(text, frozenset({"father", "dad"}))
+    first, second = out.split(" … ")
+    assert first.startswith('<mark class="match t0">Fathers</mark> welcome.')
+    assert "spoke" not in out  # the single "father" in the middle scored less
+    assert second.count("<mark") == 4 and '<mark class="match t1">dads</mark>' in second
+    assert '<mark class="match t0">FATHERS</mark>' in second
+    for passage in (first, second):
+        plain = passage.replace("</mark>", "").replace('<mark class="match t0">', "")
+        plain = plain.replace('<mark class="match t1">', "")
+        assert len(plain) <= snippets.MAX_CHARS and plain in text  # whole words of it
+    assert snippets.snippet(text, frozenset({"mother"})) is None
+    assert snippets.snippet("", frozenset({"dad"})) is None

@@ -574,11 +574,11 @@ WALKED_SEARCHES = [
 ]
 
 
-def _walked_answers(client, q):
+def _walked_answers(client, q, searches=WALKED_SEARCHES):
     """What the API says for each search (pages 1 to 4 of 3): results, totals, the online
     groups beside them, facets."""
     out = []
-    for args in WALKED_SEARCHES:
+    for args in searches:
         for page in (1, 2, 3, 4):
             response = client.get("/api/v1/groups", query_string={
                 "q": q, "per_page": "3", "page": str(page), **args})
@@ -619,6 +619,73 @@ def test_walking_the_matches_in_small_steps_answers_as_joining_them_all(
     assert stepped == whole
     assert sum(1 for a in whole if len(a) > 3 and a[3]) > 20  # most searches found some
     assert min(sent) < 5 < max(sent)  # small chunks went, and larger ones after them
+
+
+@pytest.mark.parametrize("q", ["dads", "evening dads"])
+def test_what_the_index_knows_of_the_filters_answers_as_the_database(
+        client, many, index, monkeypatch, q):
+    """Sending the database only the matches whose filter values (in the index) can pass,
+    asking for the matches within the radius instead of walking the nearest groups, and
+    counting facets from the index give the same pages, totals, online groups and facets
+    as the database alone."""
+    from finder.keywords.attributes import Attributes
+    from finder.search import query
+
+    index.rebuild()
+    searches = WALKED_SEARCHES + [
+        {"near": NEAR, "day": "tue", "time": "evening"}, {"near": NEAR, "day": "thu"},
+        {"near": NEAR, "loss": "stillbirth", "audience": "partners"},
+        {"near": NEAR, "format": "virtual", "loss": "stillbirth"},
+        {"loss": "stillbirth", "cost": "fee"}]
+    keep, facets = Attributes.keep, Attributes.facets
+    monkeypatch.setattr(query, "MATCHES_FIRST", 0)
+    monkeypatch.setattr(Attributes, "keep", lambda self, docs, wanted: None)
+    monkeypatch.setattr(Attributes, "facets", lambda self, gids: None)
+    database = _walked_answers(client, q, searches)
+
+    used = {"narrowed": 0, "facets": 0, "within": 0}
+
+    def narrowing(self, docs, wanted):
+        out = keep(self, docs, wanted)
+        used["narrowed"] += int(out is not None and not out.all())
+        return out
+
+    def counting(self, gids):
+        out = facets(self, gids)
+        used["facets"] += out is not None
+        return out
+
+    within = query._matches_within
+    monkeypatch.setattr(Attributes, "keep", narrowing)
+    monkeypatch.setattr(Attributes, "facets", counting)
+    monkeypatch.setattr(query, "_matches_within",
+                        lambda *a: used.__setitem__("within", used["within"] + 1) or within(*a))
+    monkeypatch.setattr(query, "MATCHES_FIRST", 10**6)
+    assert _walked_answers(client, q, searches) == database
+    assert all(used.values()), used  # each shortcut was taken, and some matches left out
+
+
+def test_a_change_to_a_filter_value_the_index_holds_reaches_it(client, session, index):
+    """The countries an online group serves and a group's cost are in the index (it sends
+    the database only matches that can pass): changing them marks the group for the next
+    sync (migration 0017), as changing its name does."""
+    online = make_group(session, "Dads online", format="virtual", audiences=["dads"],
+                        service_countries=["US"])
+    paid = at(session, "Dads nearby", 1, audiences=["dads"], cost="free")
+    index.rebuild()
+
+    def online_names():
+        return names(search(client, q="dads", near=NEAR)["online"])
+
+    assert online_names() == []
+    assert names(search(client, q="dads", near=NEAR, cost="fee")) == []
+    session.execute(text("UPDATE groups SET service_countries = '{GB}' WHERE id = :id"),
+                    {"id": online.id})
+    session.execute(text("UPDATE groups SET cost = 'fee' WHERE id = :id"), {"id": paid.id})
+    index.sync()
+    assert online_names() == ["Dads online"]
+    assert names(search(client, q="dads", near=NEAR, cost="fee")) == ["Dads nearby"]
+    assert index.check().ok
 
 
 def test_a_walk_keeps_ties_whole_and_intersects_in_order():

@@ -10,7 +10,10 @@
     bulk.py        the rebuild's writer: postings grouped by term, a segment per process
     scoring.py     every match scored as numpy arrays (Whoosh's own scores and order)
     query.py       a searcher's text -> a Whoosh query (never Whoosh's syntax), matches,
-                   "did you mean", highlighted snippets
+                   "did you mean"
+    attributes.py  each group's filter values as the index holds them: matches narrowed
+                   before the database sees them, facet counts
+    snippets.py    a result's best passages with the matched words marked, escaped
     reader.py      the web side: reads only, reopens when the index changed, and says when
                    the database must answer instead (missing, unreadable, stale)
     cli.py         `groupfinder index rebuild|sync|check`

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from whoosh import highlight
-from whoosh.analysis import Filter
 from whoosh.query import And, FuzzyTerm, Or, Query, Term
 from whoosh.searching import Searcher
 
@@ -152,33 +150,3 @@ def suggest(searcher: Searcher, text: str) -> str | None:
         else:
             out.append(word)
     return " ".join(out) if changed else None
-
-
-_fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-
-
-class _Stems(Filter):
-    """The text analyzer's filters (case, accents, stop words, stems) in one cached step
-    per word (`analysis.text_words`): highlighting a page's descriptions through the five
-    filters themselves cost about 0.4 ms each."""
-
-    def __call__(self, tokens):
-        word = analysis.text_words.word
-        for t in tokens:
-            t.text = word(t.text)
-            yield t
-
-
-# the text analyzer's tokenizer (its positions are the highlight's), then its filters
-_highlighting = _analyzer[0] | _Stems()
-
-
-def snippet(text: str, terms: frozenset[str]) -> str | None:
-    """The description's best passage with matched words in <mark>, HTML-escaped
-    throughout (the text comes from publishers); None when nothing in it matched."""
-    if not text or not terms or terms.isdisjoint(analysis.text_words(text)):
-        return None
-    formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="t",
-                                        between=" … ")
-    out = highlight.highlight(text, terms, _highlighting, _fragmenter, formatter, top=2)
-    return out or None

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from finder import geocode
 from finder.keywords import query as keyword_query
+from finder.keywords import snippets
 from finder.keywords.reader import KeywordIndex
 from finder.search import query, results
 from finder.search.params import ParamError, SearchParams, parse
@@ -263,7 +264,7 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
             stem for word in keyword_query.words(params.q or "")
             for stem in keyword_query.stems(word))
         for result in main + extra:
-            result.snippet = keyword_query.snippet(result.description, terms)
+            result.snippet = snippets.snippet(result.description, terms)
         outcome.keywords_by = "index" if kw.mode == "index" else "database"
         outcome.suggestion = matched.suggestion if matched else None
         walked = [p.walked for p in (page, facet_page) if p.walked is not None]
