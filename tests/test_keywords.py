@@ -688,6 +688,31 @@ def test_a_change_to_a_filter_value_the_index_holds_reaches_it(client, session, 
     assert index.check().ok
 
 
+@pytest.mark.parametrize("matches_first", [0, 10**6])
+def test_at_one_venue_confirmed_groups_come_first_then_the_better_match(
+        client, session, index, monkeypatch, matches_first):
+    """The nearby list's order with `q`, whichever way its matches are found: nearest
+    first; at equal distance, groups confirmed lately before those that may be out of
+    date, then the better match. Distances are the same as without `q`."""
+    from finder.search import query
+
+    monkeypatch.setattr(query, "MATCHES_FIRST", matches_first)
+    old = dt.date.today() - dt.timedelta(days=200)
+    venue = at(session, "Dads venue stale strong", 3, last_confirmed=old,
+               description="dads dads dads").location
+    for name, confirmed, words in (("Dads venue weak", dt.date.today(), "for parents"),
+                                   ("Dads venue strong", dt.date.today(), "dads dads dads")):
+        at(session, name, 3, last_confirmed=confirmed, description=words).location = venue
+    at(session, "Dads nearer, stale, weak", 1, last_confirmed=old, description="parents")
+    index.rebuild()
+    body = search(client, q="dads", near=NEAR)
+    assert [(r["name"], r["stale"]) for r in body["results"]] == [
+        ("Dads nearer, stale, weak", True), ("Dads venue strong", False),
+        ("Dads venue weak", False), ("Dads venue stale strong", True)]
+    without_q = {r["id"]: r["distance"] for r in search(client, near=NEAR)["results"]}
+    assert {r["id"]: r["distance"] for r in body["results"]} == without_q
+
+
 def test_a_walk_keeps_ties_whole_and_intersects_in_order():
     import numpy as np
 

@@ -112,13 +112,17 @@ class Keywords:
         last = self.scores[stop - 1]
         return stop + int(np.searchsorted(-self.scores[stop:], -last, side="right"))
 
-    def among(self, ids: np.ndarray) -> Keywords:
-        """The matches among `ids`, in the order of `ids`."""
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Each of `ids`' position among the matches (-1: not a match)."""
         if not len(ids) or not len(self.ids):
-            return self._take(slice(0, 0))
+            return np.full(len(ids), -1, dtype=np.int64)
         position = np.full(max(int(self.ids.max()), int(ids.max())) + 1, -1, dtype=np.int64)
         position[self.ids] = np.arange(len(self.ids))
-        found = position[ids]
+        return position[ids]
+
+    def among(self, ids: np.ndarray) -> Keywords:
+        """The matches among `ids`, in the order of `ids`."""
+        found = self.positions(ids)
         return self._take(found[found >= 0])
 
 
@@ -426,7 +430,8 @@ def _nearest_sql(shape: tuple) -> tuple[str, str]:
     cities) makes it read every group in range and sort them. The rest are every group
     within the radius (read as the capped count reads them), nearest first."""
     knn = f"g.point <-> {ORIGIN}"
-    columns = f"SELECT g.id, {knn} AS d, ST_DWithin(g.point, {ORIGIN}, %(radius_m)s) "
+    columns = (f"SELECT g.id, {knn} AS d, ST_DWithin(g.point, {ORIGIN}, %(radius_m)s), "
+               f"{STALE_SQL} ")
     matching = f"{_nearby_matching(shape, None)} AND {knn} >= %(after_m)s"
     return (f"{columns} {matching} ORDER BY d {PAGE}",
             f"{columns} {matching} {IN_RADIUS} ORDER BY d")
@@ -434,11 +439,12 @@ def _nearest_sql(shape: tuple) -> tuple[str, str]:
 
 @lru_cache(maxsize=512)
 def _within_sql(shape: tuple) -> str:
-    """The matches (`kw_ids`) within the radius that pass every filter, nearest first."""
+    """The matches (`kw_ids`) within the radius that pass every filter, nearest first, as
+    `_nearest_sql`'s rows."""
     knn = f"g.point <-> {ORIGIN}"
     # `= ANY`, not a join with the ids: PostgreSQL's estimate for the radius in a dense
     # city is a row or two, and with a join it read the ids again for each group there
-    return (f"SELECT g.id, {knn} AS d {_nearby_matching(shape, None)} "
+    return (f"SELECT g.id, {knn} AS d, true, {STALE_SQL} {_nearby_matching(shape, None)} "
             f"AND g.id = ANY(%(kw_ids)s::int[]) {IN_RADIUS} ORDER BY d, g.id")
 
 
@@ -451,8 +457,23 @@ def _matches_within(cur: psycopg.Cursor, within_sql: str, values: dict[str, Any]
         return kw
     rows = cur.execute(within_sql, {**values, "kw_ids": pgarrays.int4s(kw.ids)},
                        prepare=WALK_PREPARE).fetchall()
-    near = kw.among(np.array([r[0] for r in rows], dtype=np.int32))
-    return replace(near, formats=_NO_FORMATS)
+    return _in_list_order(kw, rows)
+
+
+def _in_list_order(kw: Keywords, rows: list[tuple]) -> Keywords:
+    """The matches among `rows` (id, distance, within the radius, stale) in the nearby
+    list's order: nearest first, at equal distance confirmed before "may be out of date",
+    then the better match, then the id (so pages never overlap)."""
+    if not rows or not len(kw.ids):
+        return kw.part(0, 0)
+    n = len(rows)
+    at = kw.positions(np.fromiter((r[0] for r in rows), dtype=np.int32, count=n))
+    d = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
+    stale = np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=n)
+    keep = at >= 0
+    at, d, stale = at[keep], d[keep], stale[keep]
+    order = np.lexsort((kw.ids[at], -kw.scores[at], stale, d))
+    return replace(kw._take(at[order]), formats=_NO_FORMATS)
 
 
 def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
@@ -466,8 +487,9 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
     rows; PostgreSQL's estimate for `ST_DWithin` is too low in dense cities for it to choose
     that itself. With fewer matches, the radius filter drives the query instead.
 
-    With the index's matches, the nearest groups are walked first (`_nearest_matches`):
-    that counts them, and the page's statement joins only the matches among them.
+    With the index's matches, the matches within the radius are found first, in the
+    list's order (`_matches_within` or `_nearest_matches`): that counts them and gives the
+    page, read by id.
     """
     formats = IN_A_PLACE if params.format == "any" else (params.format,)
     f = filters(params, now, formats=formats)
@@ -485,8 +507,12 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
         else:
             near = _nearest_matches(cur, _nearest_sql(f.shape), values, keywords, want,
                                     params.radius_m)
-        values.update(near.values())
         total, walked = len(near.ids), near.ids[:FACET_CAP]
+        if params.sort != "next":  # the matches are in the list's order: the page is theirs
+            shown = near.ids[offset:offset + params.per_page].tolist()
+            rows = by_ids(cur, shown, now, origin=(lat, lng)) if shown else []
+            return replace(_page(rows, total, offset, params), walked=walked), None
+        values.update(near.values())
     else:
         values.update(keywords.values() if keywords else {})
         counted = cur.execute(count_sql, values).fetchone()
@@ -624,11 +650,20 @@ def _paged(cur: psycopg.Cursor, page_sql: str, count_sql: str, values: dict,
 
 BY_IDS_SQL = _results_of("SELECT id, NULL::float8 AS distance_m, k1 "
                         "FROM unnest(%(ids)s::int[]) WITH ORDINALITY AS t(id, k1)", "p.k1")
+# and each one's distance from the searcher, as the nearby list shows it
+BY_IDS_NEAR_SQL = _results_of(f"SELECT t.id, ST_Distance(g.point, {ORIGIN}) AS distance_m, "
+                              "t.k1 FROM unnest(%(ids)s::int[]) WITH ORDINALITY AS t(id, k1) "
+                              "JOIN groups g ON g.id = t.id", "p.k1")
 
 
-def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]:
-    """Result rows for these groups, in this order (any status)."""
-    return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()
+def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime,
+           origin: tuple[float, float] | None = None) -> list[tuple]:
+    """Result rows for these groups, in this order (any status); with the distance from
+    `origin` (lat, lng) when given."""
+    if origin is None:
+        return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()
+    return cur.execute(BY_IDS_NEAR_SQL, {"ids": ids, "now": now, "lat": origin[0],
+                                         "lng": origin[1]}).fetchall()
 
 
 # ----------------------------------------------------------------------------- walks
@@ -641,9 +676,14 @@ def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]
 # - lists in order of relevance: the matches go in chunks, best first (`_best_first_
 #   matches`), through the list's own statement (every filter) returning ids in order;
 #   the page's rows are then read by id (`by_ids`);
-# - the nearby list (nearest first): the groups nearest the searcher that pass every
-#   filter are read first (`_nearest_matches`), the matches among them kept, and the
-#   page's usual statement joins only those (distance, then relevance for ties).
+# - the nearby list (nearest first): with few matches (as far as the index knows, in the
+#   list's formats and filters: MATCHES_FIRST), those within the radius that pass every
+#   filter are asked for at once (`_matches_within`); otherwise the groups nearest the
+#   searcher that pass every filter are read first (`_nearest_matches`) and the matches
+#   among them kept. Either way each comes with its distance and "may be out of date", so
+#   the list's order (distance, then confirmed first, then relevance) is known and the
+#   page's rows are read by id (`by_ids`); by next meeting, the page's usual statement
+#   joins the matches found.
 
 # A walk's statements are planned for their own values every time, never prepared: a
 # prepared statement's generic plan (which PostgreSQL may settle on after five runs) cannot
@@ -720,44 +760,39 @@ def _nearest_matches(cur: psycopg.Cursor, nearest_sql: tuple[str, str],
     it holds. Each carries on from the last distance read (groups at exactly that distance,
     read again, are passed over)."""
     nearest, rest = nearest_sql
-    ids: list[np.ndarray] = []
-    scores: list[np.ndarray] = []
-    found = seen = 0
+    kept: list[tuple] = []  # rows within the radius, each group once
+    found = seen = chunks = 0
     after, at_after = -1.0, set()
     size = _round_up(min(max((want or 0) / max(kw.share, 0.01) * 1.3, FIRST_CHUNK),
                          FIRST_NEAREST))
     while want is not None and found < want:
         rows = cur.execute(_page_sql(nearest, size, 0), {**values, "after_m": after},
                            prepare=WALK_PREPARE).fetchall()
-        near = kw.among(np.array([r[0] for r in rows if r[2] and not
-                                  (r[1] == after and r[0] in at_after)], dtype=np.int32))
-        ids.append(near.ids)
-        scores.append(near.scores)
-        found, seen = found + len(near.ids), seen + len(rows)
+        new = [r for r in rows if r[2] and not (r[1] == after and r[0] in at_after)]
+        kept += new
+        chunks += 1
+        found += _matching(kw, new)
+        seen += len(rows)
         if len(rows) < size or rows[-1][1] > radius_m * SPHERE_MARGIN:
-            return _joined(kw, ids, scores)  # past the radius: every match within it seen
+            return _in_list_order(kw, kept)  # past the radius: every match within it seen
         last = rows[-1][1]
         at_after = (at_after if last == after else set()) | {r[0] for r in rows if r[1] == last}
         after = last
         needed = (want - found) / (max(found, 1) / seen) * 1.3  # groups still to read
         in_radius = seen * ((radius_m / max(after, 1.0)) ** 2 - 1)  # at this density
-        if len(ids) > 1 or found >= want or needed > in_radius / 2:
+        if chunks > 1 or found >= want or needed > in_radius / 2:
             break
         size = _round_up(max(needed, FIRST_CHUNK))
     if want is None or found < want:
-        more = [r[0] for r in cur.execute(rest, {**values, "after_m": after}, prepare=WALK_PREPARE)
-                if r[1] != after or r[0] not in at_after]
-        further = kw.among(np.array(more, dtype=np.int32))
-        ids.append(further.ids)
-        scores.append(further.scores)
-    return _joined(kw, ids, scores)
+        kept += [r for r in cur.execute(rest, {**values, "after_m": after}, prepare=WALK_PREPARE)
+                 if r[1] != after or r[0] not in at_after]
+    return _in_list_order(kw, kept)
 
 
-def _joined(kw: Keywords, ids: list[np.ndarray], scores: list[np.ndarray]) -> Keywords:
-    if not ids:
-        return kw.part(0, 0)
-    return replace(kw, ids=np.concatenate(ids), scores=np.concatenate(scores),
-                   formats=_NO_FORMATS)
+def _matching(kw: Keywords, rows: list[tuple]) -> int:
+    """How many of `rows` (id first) are matches."""
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int32, count=len(rows))
+    return int(np.count_nonzero(kw.positions(ids) >= 0))
 
 
 def _walked_page(cur: psycopg.Cursor, ids: list[int], every: bool, params: SearchParams,
