@@ -776,6 +776,25 @@ def test_walks_and_online_lists_are_planned_for_their_own_values(app, client, gr
     assert walks == []
 
 
+def test_a_keyword_search_reads_both_lists_rows_in_one_statement(client, groups, index,
+                                                                 monkeypatch):
+    """The nearby page and the online groups beside it are found first (ids), and their
+    rows read together: one round trip, not one per list."""
+    import psycopg
+
+    index.rebuild()
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+    monkeypatch.setattr(psycopg.Cursor, "execute",
+                        lambda self, q, *a, **k: sent.append(str(q)) or execute(self, q, *a, **k))
+    body = search(client, q="pregnancy", near=NEAR)
+    assert {"Ending a wanted pregnancy", "Rainbow pregnancy group"} <= set(names(body))
+    assert "Ectopic pregnancy online" in [r["name"] for r in body["online"]["results"]]
+    assert body["results"][0]["distance"] is not None
+    assert body["online"]["results"][0]["distance"] is None
+    assert sum("json_agg(json_build_array(s.freq" in q for q in sent) == 1
+
+
 # ----------------------------------------------------------------------------- building
 
 

@@ -248,6 +248,8 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
                                            preview=ONLINE_PREVIEW, searcher_tz=searcher_tz)
                 preview_cache.put(key, online_page)
 
+    page, online_page = query.fill(cursor, [page, online_page], now,
+                                   (location.lat, location.lng) if location else None)
     if params.page > 1 and not page.rows:
         raise ParamError("page", params.page,
                          f"page {params.page} is past the end of the results", 422)

@@ -335,6 +335,33 @@ class Page:
     # a keyword search walked by the index's matches: the first FACET_CAP ids of the list
     # (in its order), whose facets are counted
     walked: np.ndarray | None = None
+    # the page's groups, in order, when their rows are still to be read: `fill` reads those
+    # of a search's lists in one statement
+    pending: list[int] | None = None
+    near: bool = False  # the pending rows carry their distance from the searcher
+
+
+def _pending_page(ids: list[int], counted: int, offset: int, params: SearchParams,
+                  walked: np.ndarray, near: bool = False) -> Page:
+    """The page of these groups (in order), their rows to be read by `fill`."""
+    return replace(_page(ids, counted, offset, params), rows=[], pending=ids, walked=walked,
+                   near=near)
+
+
+def fill(cur: psycopg.Cursor, pages: list[Page], now: dt.datetime,
+         origin: tuple[float, float] | None = None) -> list[Page]:
+    """These pages with their pending rows read, all in one statement (distances from
+    `origin` for the pages that show them)."""
+    ids = [i for p in pages if p.pending for i in p.pending]
+    near = [p.near for p in pages if p.pending for _ in p.pending]
+    rows = {}
+    if ids:
+        rows = {r[0]: r for r in cur.execute(BY_IDS_NEAR_SQL, {
+            "ids": ids, "near": near, "now": now, "lat": origin[0] if origin else 0.0,
+            "lng": origin[1] if origin else 0.0})}
+    return [p if p.pending is None else
+            replace(p, rows=[rows[i] for i in p.pending if i in rows], pending=None)
+            for p in pages]
 
 
 def _is_last_page(n_rows: int, per_page: int, page: int) -> bool:
@@ -510,8 +537,7 @@ def nearby(cur: psycopg.Cursor, params: SearchParams, lat: float, lng: float,
         total, walked = len(near.ids), near.ids[:FACET_CAP]
         if params.sort != "next":  # the matches are in the list's order: the page is theirs
             shown = near.ids[offset:offset + params.per_page].tolist()
-            rows = by_ids(cur, shown, now, origin=(lat, lng)) if shown else []
-            return replace(_page(rows, total, offset, params), walked=walked), None
+            return _pending_page(shown, total, offset, params, walked, near=True), None
         values.update(near.values())
     else:
         values.update(keywords.values() if keywords else {})
@@ -578,7 +604,7 @@ def online(cur: psycopg.Cursor, params: SearchParams, country: str | None, now: 
         want = max(preview + 1, FACET_CAP) if preview is not None else _want(params)
         ids, every = _best_first_matches(cur, ranked_sql, values, keywords.only(("virtual",)),
                                          want)
-        return _walked_page(cur, ids, every, params, now, preview)
+        return _walked_page(ids, every, params, preview)
     values.update(keywords.values() if keywords else {})
     if preview is not None:  # planned for its values, as a walk (the result is cached)
         rows = cur.execute(_page_sql(page_sql, preview + 1, 0), values,
@@ -630,7 +656,7 @@ def anywhere(cur: psycopg.Cursor, params: SearchParams, now: dt.datetime,
     if keywords is not None and keywords.mode == "index" and relevance:
         ids, every = _best_first_matches(cur, ranked_sql, values, keywords.only(formats),
                                          _want(params))
-        return _walked_page(cur, ids, every, params, now)
+        return _walked_page(ids, every, params)
     # by next meeting, every match is joined: the page can be any of them
     values.update(keywords.values() if keywords else {})
     return _paged(cur, page_sql, count_sql, values, params)
@@ -650,20 +676,16 @@ def _paged(cur: psycopg.Cursor, page_sql: str, count_sql: str, values: dict,
 
 BY_IDS_SQL = _results_of("SELECT id, NULL::float8 AS distance_m, k1 "
                         "FROM unnest(%(ids)s::int[]) WITH ORDINALITY AS t(id, k1)", "p.k1")
-# and each one's distance from the searcher, as the nearby list shows it
-BY_IDS_NEAR_SQL = _results_of(f"SELECT t.id, ST_Distance(g.point, {ORIGIN}) AS distance_m, "
-                              "t.k1 FROM unnest(%(ids)s::int[]) WITH ORDINALITY AS t(id, k1) "
-                              "JOIN groups g ON g.id = t.id", "p.k1")
+# and, where `near` says so, each one's distance from the searcher (the nearby list's)
+BY_IDS_NEAR_SQL = _results_of(
+    f"SELECT t.id, CASE WHEN t.near THEN ST_Distance(g.point, {ORIGIN}) END AS distance_m, "
+    "t.k1 FROM unnest(%(ids)s::int[], %(near)s::bool[]) WITH ORDINALITY AS t(id, near, k1) "
+    "JOIN groups g ON g.id = t.id", "p.k1")
 
 
-def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime,
-           origin: tuple[float, float] | None = None) -> list[tuple]:
-    """Result rows for these groups, in this order (any status); with the distance from
-    `origin` (lat, lng) when given."""
-    if origin is None:
-        return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()
-    return cur.execute(BY_IDS_NEAR_SQL, {"ids": ids, "now": now, "lat": origin[0],
-                                         "lng": origin[1]}).fetchall()
+def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime) -> list[tuple]:
+    """Result rows for these groups, in this order (any status)."""
+    return cur.execute(BY_IDS_SQL, {"ids": ids, "now": now}).fetchall()
 
 
 # ----------------------------------------------------------------------------- walks
@@ -675,14 +697,14 @@ def by_ids(cur: psycopg.Cursor, ids: list[int], now: dt.datetime,
 # to count facets over, and each statement joins only the few it needs:
 # - lists in order of relevance: the matches go in chunks, best first (`_best_first_
 #   matches`), through the list's own statement (every filter) returning ids in order;
-#   the page's rows are then read by id (`by_ids`);
+#   the page's rows are then read by id (`fill`, with the other list's, in one statement);
 # - the nearby list (nearest first): with few matches (as far as the index knows, in the
 #   list's formats and filters: MATCHES_FIRST), those within the radius that pass every
 #   filter are asked for at once (`_matches_within`); otherwise the groups nearest the
 #   searcher that pass every filter are read first (`_nearest_matches`) and the matches
 #   among them kept. Either way each comes with its distance and "may be out of date", so
 #   the list's order (distance, then confirmed first, then relevance) is known and the
-#   page's rows are read by id (`by_ids`); by next meeting, the page's usual statement
+#   page's rows are read by id (`fill`); by next meeting, the page's usual statement
 #   joins the matches found.
 
 # A walk's statements are planned for their own values every time, never prepared: a
@@ -795,18 +817,18 @@ def _matching(kw: Keywords, rows: list[tuple]) -> int:
     return int(np.count_nonzero(kw.positions(ids) >= 0))
 
 
-def _walked_page(cur: psycopg.Cursor, ids: list[int], every: bool, params: SearchParams,
-                 now: dt.datetime, preview: int | None = None) -> Page:
-    """The page of a list walked best first (`ids`, in order; `every`: all that pass)."""
+def _walked_page(ids: list[int], every: bool, params: SearchParams,
+                 preview: int | None = None) -> Page:
+    """The page of a list walked best first (`ids`, in order; `every`: all that pass), its
+    rows to be read by `fill`."""
     walked = np.array(ids[:FACET_CAP], dtype=np.int32)
     if preview is not None:
-        rows = by_ids(cur, ids[:preview], now) if ids else []
-        return Page(rows, min(len(ids), preview), exact=len(ids) <= preview, walked=walked)
+        return Page([], min(len(ids), preview), exact=len(ids) <= preview, walked=walked,
+                    pending=ids[:preview])
     offset = (params.page - 1) * params.per_page
     shown = ids[offset:offset + params.per_page]
-    rows = by_ids(cur, shown, now) if shown else []
     counted = len(ids) if every else max(len(ids), COUNT_CAP + 1)
-    return replace(_page(rows, counted, offset, params), walked=walked)
+    return _pending_page(shown, counted, offset, params, walked)
 
 
 # ----------------------------------------------------------------------------- facets
