@@ -174,6 +174,10 @@ class Group(Timestamps, Base):
     # "<weekday>:*", "*:<band>", "<weekday>:<band>" of its schedules (kept by a trigger)
     meeting_slots: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default=text("'{}'"))
+    # each schedule's first cached meeting (`schedules.upcoming[1]`), kept by the same
+    # trigger: online groups' days and times read in the searcher's zone (migration 0018)
+    first_meetings: Mapped[list[dt.datetime]] = mapped_column(
+        ARRAY(DateTime(timezone=True)), default=list, server_default=text("'{}'"))
     # the account organisation that manages this listing: set when one submits it, or when a
     # moderator approves its claim on an imported listing (imports then no longer overwrite
     # it: their differences go to moderation). NULL: only its sources speak for it.

@@ -1031,6 +1031,24 @@ def test_ingested_groups_carry_the_meeting_slots_the_trigger_would_set(httpserve
     assert ["*:morning", "0:*", "0:morning", "3:*", "3:morning"] in [sorted(r[0]) for r in rows]
 
 
+def test_ingested_groups_carry_the_first_meetings_the_trigger_would_set(httpserver, db,
+                                                                       connection, settings):
+    # each schedule's first cached meeting, on the row (migration 0018): the writer's must
+    # be the trigger's, and moving a schedule moves it
+    serve(httpserver, feed(*THREE, mg_row("morning", n=3, day=[1, 4], time="10:00")))
+    assert run(db, mg_source(httpserver), settings).created == 4
+    first = text("SELECT g.id, g.first_meetings, ARRAY(SELECT s.upcoming[1] FROM schedules s "
+                 "WHERE s.group_id = g.id ORDER BY s.id) FROM groups g ORDER BY g.id")
+    rows = connection.execute(first).all()
+    assert len(rows) == 4 and all(written == computed for _, written, computed in rows)
+    assert sorted(len(r[1]) for r in rows) == [1, 1, 1, 2]  # the morning one meets twice a week
+    moved = rows[0][0]
+    connection.execute(text("UPDATE schedules SET upcoming = ARRAY[now() + interval '1 hour']"
+                            " WHERE group_id = :g"), {"g": moved})
+    [(_, written, computed)] = [r for r in connection.execute(first).all() if r[0] == moved]
+    assert written == computed and len(written) == 1
+
+
 def test_a_run_collects_cycles_less_often_and_puts_the_thresholds_back(
         httpserver, db, connection, settings, monkeypatch):
     import gc

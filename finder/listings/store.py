@@ -1348,7 +1348,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
 
     The rows are the ones a row-by-row INSERT would write: every column is given, or has a
     server-side default. The columns the schedules' triggers keep (`next_meeting_at`,
-    `meeting_slots`, `meets_until`) are written here, and the triggers told so
+    `meeting_slots`, `first_meetings`, `meets_until`) are written here, and the triggers told so
     (`_NEXT_MEETING_KNOWN`); `confirmed`: see `write_listings`.
     """
     if not listings:
@@ -1363,7 +1363,7 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
         "join_email", "join_notes", "loss_types", "audiences", "languages", "cost",
         "facilitation", "accessibility_notes", "organisation_id", "location_id", "timezone",
         "service_countries", "join_keys", "last_confirmed", "next_meeting_at", "meeting_slots",
-        "meets_until",
+        "first_meetings", "meets_until",
     ), [
         (gid, n.name, n.description, n.format, "active", n.join_mode, n.join_url, n.join_phone,
          n.join_email, n.join_notes, _array(n.loss_types), _array(n.audiences),
@@ -1373,7 +1373,8 @@ def _insert_new(session: Session, listings: list[NormalisedListing], now: dt.dat
          _array(n.service_countries),
          _array(dedupe.join_keys(n.join_url, n.join_email, n.join_phone)),
          _confirmed(n.last_confirmed, confirmed), _next_meeting(n.schedules, now),
-         _array(meeting_slots(n.schedules)), _meets_until(n.schedules))
+         _array(meeting_slots(n.schedules)), _first_meetings(n.schedules, now),
+         _meets_until(n.schedules))
         for gid, n, key in zip(group_ids, listings, keys, strict=True)
     ])
     _insert_later(session, LS, ("group_id", "source", "external_id", "url", "content_hash",
@@ -1510,6 +1511,12 @@ def _next_meeting(recs: Iterable[Recurrence], now: dt.datetime) -> dt.datetime |
     trigger can be told to leave new groups alone (`_NEXT_MEETING_KNOWN`)."""
     return min((n for n in (_upcoming_and_next(r, now)[1] for r in recs) if n is not None),
                default=None)
+
+
+def _first_meetings(recs: list[Recurrence], now: dt.datetime) -> str:
+    """`groups.first_meetings` for a new group, as the schedules' trigger would set it: each
+    schedule's first cached meeting (NULL when it has none), in the schedules' order."""
+    return _array([_upcoming_and_next(r, now)[1] for r in recs])
 
 
 def _upcoming_and_next(rec: Recurrence, now: dt.datetime) -> tuple[str, dt.datetime | None]:

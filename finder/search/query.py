@@ -230,8 +230,9 @@ def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
     `meeting_slots` (kept from its schedules by a trigger), and with "within N days" an
     EXISTS on the cached meetings of the schedules that match. In the searcher's zone (online
     groups) they are read from the cached meeting starts: with "within N days", every
-    meeting in the window; otherwise the schedule's next meeting (`upcoming[1]`), which
-    carries the pattern's current offset between the two zones.
+    meeting in the window; otherwise each schedule's first cached meeting (`upcoming[1]`,
+    kept on the group row as `first_meetings`, migration 0018), which carries the
+    pattern's current offset between the two zones.
 
     `OFFSET 0` keeps the EXISTS a per-group test: without it PostgreSQL may turn it into a
     join that reads every schedule first (300 ms for a day filter on online groups at
@@ -249,9 +250,9 @@ def _meets_when(has_days: bool, times: tuple[str, ...], within: bool,
             conditions = ["u >= %(now)s", "u < %(until)s", *_clock("u", has_days, times)]
             return (f"{soon}EXISTS (SELECT 1 FROM schedules s, unnest(s.upcoming) u "
                     f"WHERE s.group_id = g.id AND {' AND '.join(conditions)} OFFSET 0)")
-        conditions = _clock("s.upcoming[1]", has_days, times)
-        return f"EXISTS (SELECT 1 FROM schedules s WHERE s.group_id = g.id AND " \
-               f"{' AND '.join(conditions)} OFFSET 0)"
+        conditions = _clock("f.start", has_days, times)
+        return (f"EXISTS (SELECT 1 FROM unnest(g.first_meetings) AS f(start) "
+                f"WHERE {' AND '.join(conditions)})")
     slots = "g.meeting_slots && %(slots)s::text[]" if has_days or times else None
     if not within:
         return slots
