@@ -665,6 +665,22 @@ def test_what_the_index_knows_of_the_filters_answers_as_the_database(
     assert all(used.values()), used  # each shortcut was taken, and some matches left out
 
 
+def test_a_reopened_searcher_lets_the_old_ones_matches_go(app, client, session, index):
+    """Cached matches hold their searcher's arrays (the filter values): when a sync moves
+    the index on, the process keeps none of the old searcher's."""
+    at(session, "Dads nearby", 1, audiences=["dads"])
+    index.rebuild()
+    keywords = app.extensions["keywords"]
+    search(client, q="dads", near=NEAR)
+    old = {m.attributes for m in keywords._cache.values() if m is not None}
+    assert len(old) == 1
+    at(session, "Dads further", 5, audiences=["dads"])
+    index.sync()
+    assert len(names(search(client, q="dads", near=NEAR))) == 2
+    kept = {m.attributes for m in keywords._cache.values() if m is not None}
+    assert kept and not kept & old
+
+
 def test_a_change_to_a_filter_value_the_index_holds_reaches_it(client, session, index):
     """The countries an online group serves and a group's cost are in the index (it sends
     the database only matches that can pass): changing them marks the group for the next

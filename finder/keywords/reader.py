@@ -96,6 +96,8 @@ class KeywordIndex:
                 pass
         searcher = whoosh_index.open_dir(str(generation)).searcher()
         self._opened = _Opened(searcher, generation, next(_searcher_ids))
+        with self._lock:  # the old searcher's matches (each holds its arrays) are not asked
+            self._cache.clear()  # for again: let them go with it
         return self._opened
 
     def _state(self, generation: Path) -> store.State:
