@@ -22,6 +22,7 @@ import numpy as np
 
 from finder import vocab
 from finder.keywords import scoring
+from finder.keywords.documents import attribute_term
 
 FIELD = "attrs"
 FACETS = ("loss", "audience")  # and format (its own field) and day (the slots)
@@ -83,7 +84,7 @@ class Attributes:
             with self._lock:
                 out = np.ones(len(docs), dtype=bool)
                 for kind, values in wanted.items():
-                    out &= self._any(f"{kind}:{v}" for v in values)[docs]
+                    out &= self._any(attribute_term(kind, v) for v in values)[docs]
                 return out
         except Exception:  # the searcher was closed: the index moved on
             return None

@@ -62,11 +62,16 @@ def attributes(loss: list[str] | None, audiences: list[str] | None,
                languages: list[str] | None, cost: str | None, join: str | None,
                served: list[str] | None, slots: list[str] | None) -> str:
     """The `attrs` terms of a group: its filter values, as the search's filters name them."""
-    terms = [f"{kind}:{value}" for kind, values in (
+    return " ".join(attribute_term(kind, value) for kind, values in (
         ("loss", loss), ("audience", audiences), ("language", languages),
         ("cost", [cost] if cost else None), ("join", [join] if join else None),
-        ("served", served), ("slot", slots)) for value in values or ()]
-    return " ".join(term.replace(" ", "_") for term in terms)
+        ("served", served), ("slot", slots)) for value in values or ())
+
+
+def attribute_term(kind: str, value: str) -> str:
+    """One `attrs` term, as indexed and as searched for (one word: the field splits on
+    spaces)."""
+    return f"{kind}:{value}".replace(" ", "_")
 
 
 def document(row: tuple) -> dict | None:

@@ -170,10 +170,9 @@ def keywords_for(cursor: psycopg.Cursor, text: str | None, index: KeywordIndex |
     return query.Keywords("index", m.ids, m.scores, share=m.share, formats=m.formats), m
 
 
-# the filters the index also holds (`finder.keywords.documents.attributes`), by the name
-# of their terms there
-INDEXED_FILTERS = {"loss": "loss", "audience": "audience", "language": "language",
-                   "cost": "cost", "join": "join"}
+# the filters the index also holds, named as their terms are
+# (`finder.keywords.documents.attributes`)
+INDEXED_FILTERS = ("loss", "audience", "language", "cost", "join")
 
 
 def narrowed(kw: query.Keywords, matched: keyword_query.Match | None,
@@ -207,7 +206,7 @@ def run(session: Session, cursor: psycopg.Cursor, params: SearchParams, *,
     kw, matched = keywords_for(cursor, params.q, keyword_index)
     kw_online = kw_place = kw
     if kw is not None:
-        common = {term: getattr(params, name) for name, term in INDEXED_FILTERS.items()}
+        common = {name: getattr(params, name) for name in INDEXED_FILTERS}
         served = [query.WORLDWIDE] + ([location.country] if location and location.country
                                       else [])
         kw_online = narrowed(kw, matched, {**common, "served": served})
